@@ -1,0 +1,34 @@
+/* The labelfree command line: `labelfree <command> [--flag value ...]`.
+ * Every command is one file cli/cmd_<name>.c exposing `int cmd_<name>(int argc, char **argv)`
+ * and listed in cli/main.c. Flags are long (--data, --out); parsing goes through cli/args.c. */
+#ifndef LF_CLI_H
+#define LF_CLI_H
+
+#include "labelfree.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- flag parsing: declare the flags a command takes, then parse argv against them */
+typedef enum { ARG_STR, ARG_INT, ARG_REAL, ARG_BOOL } arg_kind;
+typedef struct cli_arg {
+    const char *name;    /* without the leading -- */
+    arg_kind kind;
+    void *dest;          /* const char **, int64_t *, double *, bool * */
+    const char *help;
+    bool required;
+    bool seen;
+} cli_arg;
+
+/* Parses argv[1..] (argv[0] is the command name). Unknown flags, missing values, bad numbers
+ * and missing required flags print a message naming the flag and return non-zero. */
+int cli_parse(const char *cmd, int argc, char **argv, cli_arg *args, int n_args);
+void cli_usage(const char *cmd, const char *summary, const cli_arg *args, int n_args);
+/* Prints "labelfree <cmd>: <lf_last_error()>" to stderr and returns 1. */
+int cli_fail(const char *cmd);
+
+/* ---- commands */
+int cmd_version(int argc, char **argv);
+/* @@COMMANDS@@ */
+
+#endif

@@ -1,0 +1,46 @@
+/* labelfree: one command line for every method. `labelfree help` lists the commands. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"version", cmd_version, "print the version"},
+    /* @@COMMAND_TABLE@@ */
+};
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("labelfree %s (format %d, %s)\n", LF_VERSION, LF_FORMAT_VERSION,
+           sizeof(lf_real) == 8 ? "float64" : "float32");
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: labelfree <command> [--flag value ...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(stderr, "  %-18s %s\n", commands[i].name, commands[i].summary);
+    fprintf(stderr, "\n`labelfree <command> --help` lists a command's flags.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "labelfree: unknown command '%s'\n", argv[1]);
+    usage();
+    return 2;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian 12 packages for building and testing labelfree (run as root).
+# The python3-* packages are needed only to regenerate reference fixtures and for benchmarks;
+# the tests themselves read committed fixtures. Set LF_NO_PYTHON=1 to skip them.
+set -euo pipefail
+pkgs=(build-essential pkg-config libopenblas-dev libjansson-dev libpng-dev libjpeg-dev
+      libtiff-dev zlib1g-dev libsqlite3-dev)
+if [ -z "${LF_NO_PYTHON:-}" ]; then pkgs+=(python3-numpy); fi
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,165 @@
+/* The tape: ops append nodes during the forward pass; lf_backward walks them newest first. */
+#include "internal.h"
+
+#include <string.h>
+
+lf_status lf_graph_init(lf_graph **out, size_t arena_bytes)
+{
+    if (!out) return lf_error(LF_ERR_ARG, "lf_graph_init: NULL output pointer");
+    lf_graph *g = lf_calloc(1, sizeof *g);
+    if (!g) return LF_ERR_NOMEM;
+    if (lf_arena_init(&g->arena, arena_bytes) != LF_OK) {
+        lf_free(g);
+        return LF_ERR_NOMEM;
+    }
+    g->grad_enabled = true;
+    g->training = true;
+    g->rng = lf_rng_make(0, 0x6772617068ull);
+    *out = g;
+    return LF_OK;
+}
+
+void lf_graph_free(lf_graph *g)
+{
+    if (!g) return;
+    lf_arena_free(&g->arena);
+    lf_free(g);
+}
+
+void lf_graph_reset(lf_graph *g)
+{
+    g->tail = NULL;
+    g->n_nodes = 0;
+    lf_arena_reset(&g->arena);
+}
+
+void lf_graph_set_grad_enabled(lf_graph *g, int on) { g->grad_enabled = on != 0; }
+int lf_graph_grad_enabled(const lf_graph *g) { return g->grad_enabled; }
+void lf_graph_set_training(lf_graph *g, int on) { g->training = on != 0; }
+int lf_graph_training(const lf_graph *g) { return g->training; }
+size_t lf_graph_arena_bytes(const lf_graph *g) { return g->arena.total_cap; }
+void lf_graph_set_rng(lf_graph *g, lf_rng rng) { g->rng = rng; }
+lf_rng *lf_graph_rng(lf_graph *g) { return &g->rng; }
+
+void *lf_graph_alloc(lf_graph *g, size_t bytes) { return lf_arena_alloc(&g->arena, bytes); }
+
+lf_tensor *lf_view_of(lf_graph *g, lf_tensor *base, lf_real *data, int ndim,
+                      const int64_t *shape, const int64_t *stride)
+{
+    lf_tensor *t = lf_graph_alloc(g, sizeof *t);
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    lf_tensor_set_shape(t, ndim, shape);
+    if (stride)
+        for (int i = 0; i < ndim; i++) t->stride[i] = stride[i];
+    t->data = data;
+    t->device = base ? base->device : LF_DEVICE_CPU;
+    return t;
+}
+
+lf_tensor *lf_tensor_new(lf_graph *g, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > LF_MAX_DIMS) {
+        lf_error(LF_ERR_ARG, "tensor: %d dimensions (1 to %d allowed)", ndim, LF_MAX_DIMS);
+        return NULL;
+    }
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) {
+            lf_error(LF_ERR_SHAPE, "tensor: negative size %lld in dim %d", (long long)shape[i], i);
+            return NULL;
+        }
+        n *= shape[i];
+    }
+    lf_real *data = lf_graph_alloc(g, (size_t)n * sizeof(lf_real));
+    if (!data) return NULL;
+    return lf_view_of(g, NULL, data, ndim, shape, NULL);
+}
+
+lf_tensor *lf_tensor_zeros(lf_graph *g, int ndim, const int64_t *shape)
+{
+    lf_tensor *t = lf_tensor_new(g, ndim, shape);
+    if (t) memset(t->data, 0, (size_t)lf_numel(t) * sizeof(lf_real));
+    return t;
+}
+
+lf_tensor *lf_tensor_from(lf_graph *g, int ndim, const int64_t *shape, const lf_real *data)
+{
+    lf_tensor *t = lf_tensor_new(g, ndim, shape);
+    if (t) memcpy(t->data, data, (size_t)lf_numel(t) * sizeof(lf_real));
+    return t;
+}
+
+lf_tensor *lf_op_output(lf_graph *g, int ndim, const int64_t *shape, lf_tensor **in, int n_in)
+{
+    lf_tensor *y = lf_tensor_new(g, ndim, shape);
+    if (!y) return NULL;
+    if (g->grad_enabled)
+        for (int i = 0; i < n_in; i++)
+            if (lf_needs_grad(in[i])) y->flags |= LF_TENSOR_REQUIRES_GRAD;
+    if (n_in > 0 && in[0]) y->device = in[0]->device;
+    return y;
+}
+
+lf_node *lf_record(lf_graph *g, const char *op, lf_backward_fn bw, lf_tensor *out,
+                   lf_tensor **in, int n_in)
+{
+    if (!g->grad_enabled || !lf_needs_grad(out)) return NULL;
+    if (n_in > LF_NODE_MAX_IN) {
+        lf_error(LF_ERR_ARG, "%s: %d inputs recorded (max %d)", op, n_in, LF_NODE_MAX_IN);
+        return NULL;
+    }
+    lf_node *n = lf_graph_alloc(g, sizeof *n);
+    if (!n) return NULL;
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->backward = bw;
+    n->out = out;
+    n->n_in = n_in;
+    for (int i = 0; i < n_in; i++) n->in[i] = in[i];
+    n->prev = g->tail;
+    g->tail = n;
+    g->n_nodes++;
+    return n;
+}
+
+lf_real *lf_grad(lf_graph *g, lf_tensor *t)
+{
+    if (!t->grad) {
+        size_t bytes = (size_t)lf_numel(t) * sizeof(lf_real);
+        t->grad = lf_graph_alloc(g, bytes);
+        if (t->grad) memset(t->grad, 0, bytes);
+    }
+    return t->grad;
+}
+
+lf_status lf_backward_with(lf_graph *g, lf_tensor *out, const lf_real *seed)
+{
+    if (!out) return lf_error(LF_ERR_ARG, "backward: no output tensor (an earlier op failed: %s)",
+                              lf_last_error());
+    if (!lf_needs_grad(out))
+        return lf_error(LF_ERR_STATE, "backward: the output does not depend on any parameter "
+                                      "that requires a gradient");
+    lf_real *og = lf_grad(g, out);
+    if (!og) return LF_ERR_NOMEM;
+    int64_t n = lf_numel(out);
+    for (int64_t i = 0; i < n; i++) og[i] += seed ? seed[i] : (lf_real)1;
+    for (lf_node *nd = g->tail; nd; nd = nd->prev) {
+        if (!nd->out->grad) continue; /* nothing flowed into this node */
+        for (int i = 0; i < nd->n_in; i++)
+            if (lf_needs_grad(nd->in[i]) && !lf_grad(g, nd->in[i])) return LF_ERR_NOMEM;
+        lf_status s = nd->backward(g, nd);
+        if (s != LF_OK) return s;
+    }
+    return LF_OK;
+}
+
+lf_status lf_backward(lf_graph *g, lf_tensor *loss)
+{
+    if (loss && lf_numel(loss) != 1) {
+        char b[96];
+        return lf_error(LF_ERR_SHAPE, "backward: loss must have one element, got shape %s",
+                        lf_shape_str(loss, b, sizeof b));
+    }
+    return lf_backward_with(g, loss, NULL);
+}

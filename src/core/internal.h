@@ -1,0 +1,106 @@
+/* Internal interfaces shared by the library's modules (not part of the public API).
+ * Op authors: read the "writing an op" block below. */
+#ifndef LF_INTERNAL_H
+#define LF_INTERNAL_H
+
+#include "labelfree.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LF_ALIGN 64
+
+/* ---------------------------------------------------------------- arena */
+typedef struct lf_arena_chunk {
+    struct lf_arena_chunk *next;
+    size_t cap, used;
+    unsigned char *base; /* LF_ALIGN-aligned start inside the allocation */
+} lf_arena_chunk;
+
+typedef struct lf_arena {
+    lf_arena_chunk *head;  /* chunk being filled */
+    size_t total_cap;      /* sum of the chunks' capacities */
+    size_t min_chunk;
+} lf_arena;
+
+lf_status lf_arena_init(lf_arena *a, size_t bytes);
+void lf_arena_free(lf_arena *a);
+void *lf_arena_alloc(lf_arena *a, size_t bytes); /* aligned; NULL + error on failure */
+/* Forgets everything; if the arena grew past one chunk, replaces them with a single chunk of
+ * the combined size, so the next identical step allocates nothing. */
+lf_status lf_arena_reset(lf_arena *a);
+
+/* ---------------------------------------------------------------- tape */
+#define LF_NODE_MAX_IN 4
+
+typedef lf_status (*lf_backward_fn)(lf_graph *g, lf_node *n);
+
+struct lf_node {
+    lf_node *prev;            /* tape order, newest first */
+    const char *op;           /* for messages */
+    lf_backward_fn backward;
+    lf_tensor *out;
+    lf_tensor *in[LF_NODE_MAX_IN];
+    int n_in;
+    int64_t iarg[8];          /* small saved arguments */
+    double farg[4];
+    void *saved;              /* op-specific saved data, from the arena */
+};
+
+struct lf_graph {
+    lf_arena arena;
+    lf_node *tail;            /* last recorded node */
+    int64_t n_nodes;
+    bool grad_enabled;
+    bool training;
+    lf_rng rng;
+};
+
+/* ---------------------------------------------------------------- writing an op
+ *
+ *   lf_tensor *lf_foo(lf_graph *g, lf_tensor *x)
+ *   {
+ *       if (!x) return NULL;                             // earlier failure propagates
+ *       lf_tensor *y = lf_op_output(g, x->ndim, x->shape, LF_IN(x));
+ *       if (!y) return NULL;
+ *       ...forward kernel writes y->data...
+ *       lf_node *n = lf_record(g, "foo", foo_backward, y, LF_IN(x));
+ *       if (n) n->saved = ...;                            // NULL when nothing needs grad
+ *       return y;
+ *   }
+ *   static lf_status foo_backward(lf_graph *g, lf_node *n)
+ *   {   // n->out->grad is set; add into lf_grad(g, n->in[i]) when lf_needs_grad(n->in[i])
+ *   }
+ *
+ * Inputs given to kernels must be contiguous: call lf_contiguous() first when unsure.
+ */
+#define LF_IN(...) (lf_tensor *[]){__VA_ARGS__}, (int)(sizeof((lf_tensor *[]){__VA_ARGS__}) / sizeof(lf_tensor *))
+
+/* New contiguous output tensor; requires grad if grad is enabled and any input does. */
+lf_tensor *lf_op_output(lf_graph *g, int ndim, const int64_t *shape, lf_tensor **in, int n_in);
+/* Records a node when the output requires grad; returns NULL (not an error) otherwise. */
+lf_node *lf_record(lf_graph *g, const char *op, lf_backward_fn bw, lf_tensor *out,
+                   lf_tensor **in, int n_in);
+static inline bool lf_needs_grad(const lf_tensor *t)
+{
+    return t && (t->flags & LF_TENSOR_REQUIRES_GRAD);
+}
+/* The gradient buffer of t (allocated zeroed in the arena on first use); NULL on failure. */
+lf_real *lf_grad(lf_graph *g, lf_tensor *t);
+/* A tensor header in the arena sharing `data` (a view); strides given or contiguous. */
+lf_tensor *lf_view_of(lf_graph *g, lf_tensor *base, lf_real *data, int ndim,
+                      const int64_t *shape, const int64_t *stride);
+
+/* Numpy broadcasting: out shape of a and b, or LF_ERR_SHAPE naming the op. */
+lf_status lf_broadcast_shape(const lf_tensor *a, const lf_tensor *b, int *ndim, int64_t *shape,
+                             const char *op);
+/* Normalises a possibly negative dim; LF_ERR_ARG naming the op when out of range. */
+int lf_norm_dim(int dim, int ndim, const char *op);
+
+/* ---------------------------------------------------------------- BLAS (src/backend/cpu/blas.c) */
+/* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, lda/ldb/ldc as in cblas. */
+void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
+             const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
+             lf_real *C, int64_t ldc);
+
+#endif

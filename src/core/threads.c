@@ -1,0 +1,19 @@
+/* One thread budget shared by OpenBLAS and the engine's OpenMP loops. The two never run at
+ * the same time (BLAS is not called inside parallel regions), so n threads is n busy cores. */
+#include "labelfree.h"
+
+#include <omp.h>
+
+void openblas_set_num_threads(int n); /* from libopenblas; not in cblas.h on every distro */
+
+static int n_threads = 0;
+
+void lf_set_threads(int n)
+{
+    if (n <= 0) n = omp_get_num_procs();
+    n_threads = n;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int lf_get_threads(void) { return n_threads > 0 ? n_threads : omp_get_max_threads(); }

@@ -1,0 +1,172 @@
+/* Matrix products on BLAS gemm: batched matmul with broadcast batch dims, and linear. */
+#include "../core/internal.h"
+
+#include <string.h>
+
+/* a (..., M, K) @ b (..., K, N): batch dims broadcast; saved: batch index maps */
+typedef struct mm_saved {
+    int64_t nb;      /* number of output batches */
+    int64_t *ia, *ib; /* batch index of a and b for each output batch */
+    int64_t M, N, K;
+} mm_saved;
+
+static lf_status matmul_backward(lf_graph *g, lf_node *n)
+{
+    (void)g;
+    mm_saved *s = n->saved;
+    lf_tensor *a = n->in[0], *b = n->in[1];
+    const lf_real *gy = n->out->grad;
+    for (int64_t i = 0; i < s->nb; i++) {
+        const lf_real *gyi = gy + i * s->M * s->N;
+        if (lf_needs_grad(a)) /* dA = dY B^T */
+            lf_gemm(false, true, s->M, s->K, s->N, 1, gyi, s->N, b->data + s->ib[i] * s->K * s->N,
+                    s->N, 1, a->grad + s->ia[i] * s->M * s->K, s->K);
+        if (lf_needs_grad(b)) /* dB = A^T dY */
+            lf_gemm(true, false, s->K, s->N, s->M, 1, a->data + s->ia[i] * s->M * s->K, s->K, gyi,
+                    s->N, 1, b->grad + s->ib[i] * s->K * s->N, s->N);
+    }
+    return LF_OK;
+}
+
+lf_tensor *lf_matmul(lf_graph *g, lf_tensor *a, lf_tensor *b)
+{
+    if (!a || !b) return NULL;
+    if (a->ndim < 1 || b->ndim < 1) {
+        lf_error(LF_ERR_SHAPE, "matmul: scalar operand");
+        return NULL;
+    }
+    /* numpy rules for 1-D operands: promote, multiply, drop the added dim */
+    if (a->ndim == 1) {
+        int64_t s[2] = {1, a->shape[0]};
+        lf_tensor *y = lf_matmul(g, lf_reshape(g, a, 2, s), b);
+        if (!y) return NULL;
+        int64_t ys[LF_MAX_DIMS];
+        int k = 0;
+        for (int i = 0; i < y->ndim; i++)
+            if (i != y->ndim - 2) ys[k++] = y->shape[i];
+        return lf_reshape(g, y, k, ys);
+    }
+    if (b->ndim == 1) {
+        int64_t s[2] = {b->shape[0], 1};
+        lf_tensor *y = lf_matmul(g, a, lf_reshape(g, b, 2, s));
+        if (!y) return NULL;
+        return lf_reshape(g, y, y->ndim - 1, y->shape);
+    }
+    a = lf_contiguous(g, a);
+    b = lf_contiguous(g, b);
+    if (!a || !b) return NULL;
+    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1];
+    int64_t K2 = b->shape[b->ndim - 2], N = b->shape[b->ndim - 1];
+    char sa[96], sb[96];
+    if (K != K2) {
+        lf_error(LF_ERR_SHAPE, "matmul: inner sizes differ: %s @ %s", lf_shape_str(a, sa, sizeof sa),
+                 lf_shape_str(b, sb, sizeof sb));
+        return NULL;
+    }
+    /* broadcast the batch dims */
+    int na = a->ndim - 2, nbd = b->ndim - 2, nd = na > nbd ? na : nbd;
+    int64_t bshape[LF_MAX_DIMS];
+    for (int i = 0; i < nd; i++) {
+        int ia = na - nd + i, ib = nbd - nd + i;
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            lf_error(LF_ERR_SHAPE, "matmul: batch dims of %s and %s do not broadcast",
+                     lf_shape_str(a, sa, sizeof sa), lf_shape_str(b, sb, sizeof sb));
+            return NULL;
+        }
+        bshape[i] = da == 1 ? db : da;
+    }
+    if (nd + 2 > LF_MAX_DIMS) {
+        lf_error(LF_ERR_SHAPE, "matmul: too many dims");
+        return NULL;
+    }
+    int64_t yshape[LF_MAX_DIMS];
+    int64_t nb = 1;
+    for (int i = 0; i < nd; i++) {
+        yshape[i] = bshape[i];
+        nb *= bshape[i];
+    }
+    yshape[nd] = M;
+    yshape[nd + 1] = N;
+    lf_tensor *y = lf_op_output(g, nd + 2, yshape, LF_IN(a, b));
+    if (!y) return NULL;
+    mm_saved *s = lf_graph_alloc(g, sizeof *s);
+    int64_t *ia = lf_graph_alloc(g, (size_t)nb * sizeof(int64_t));
+    int64_t *ib = lf_graph_alloc(g, (size_t)nb * sizeof(int64_t));
+    if (!s || !ia || !ib) return NULL;
+    for (int64_t i = 0; i < nb; i++) {
+        int64_t rem = i, oa = 0, ob = 0, ma = 1, mb = 1;
+        for (int d = nd - 1; d >= 0; d--) {
+            int64_t idx = rem % bshape[d];
+            rem /= bshape[d];
+            int da_i = na - nd + d, db_i = nbd - nd + d;
+            if (da_i >= 0) {
+                if (a->shape[da_i] != 1) oa += idx * ma;
+                ma *= a->shape[da_i];
+            }
+            if (db_i >= 0) {
+                if (b->shape[db_i] != 1) ob += idx * mb;
+                mb *= b->shape[db_i];
+            }
+        }
+        ia[i] = oa;
+        ib[i] = ob;
+    }
+    for (int64_t i = 0; i < nb; i++)
+        lf_gemm(false, false, M, N, K, 1, a->data + ia[i] * M * K, K, b->data + ib[i] * K * N, N,
+                0, y->data + i * M * N, N);
+    lf_node *n = lf_record(g, "matmul", matmul_backward, y, LF_IN(a, b));
+    if (n) {
+        s->nb = nb;
+        s->ia = ia;
+        s->ib = ib;
+        s->M = M;
+        s->N = N;
+        s->K = K;
+        n->saved = s;
+    }
+    return y;
+}
+
+/* ---- linear: y = x W^T + b over the last dim of x */
+static lf_status linear_backward(lf_graph *g, lf_node *n)
+{
+    (void)g;
+    lf_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    int64_t out = w->shape[0], in = w->shape[1], rows = lf_numel(x) / in;
+    const lf_real *gy = n->out->grad;
+    if (lf_needs_grad(x)) lf_gemm(false, false, rows, in, out, 1, gy, out, w->data, in, 1, x->grad, in);
+    if (lf_needs_grad(w)) lf_gemm(true, false, out, in, rows, 1, gy, out, x->data, in, 1, w->grad, in);
+    if (b && lf_needs_grad(b))
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t o = 0; o < out; o++) b->grad[o] += gy[r * out + o];
+    return LF_OK;
+}
+
+lf_tensor *lf_linear(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b)
+{
+    if (!x || !w) return NULL;
+    char sx[96], sw[96];
+    if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1] ||
+        (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))) {
+        lf_error(LF_ERR_SHAPE, "linear: input %s does not fit weight %s%s",
+                 lf_shape_str(x, sx, sizeof sx), lf_shape_str(w, sw, sizeof sw),
+                 b ? " (or bias)" : "");
+        return NULL;
+    }
+    x = lf_contiguous(g, x);
+    if (!x) return NULL;
+    int64_t shape[LF_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    int64_t out = w->shape[0], in = w->shape[1], rows = lf_numel(x) / in;
+    shape[x->ndim - 1] = out;
+    lf_tensor *ins[3] = {x, w, b};
+    int n_in = b ? 3 : 2;
+    lf_tensor *y = lf_op_output(g, x->ndim, shape, ins, n_in);
+    if (!y) return NULL;
+    if (b)
+        for (int64_t r = 0; r < rows; r++) memcpy(y->data + r * out, b->data, (size_t)out * sizeof(lf_real));
+    lf_gemm(false, true, rows, out, in, 1, x->data, in, w->data, in, b ? 1 : 0, y->data, out);
+    lf_record(g, "linear", linear_backward, y, ins, n_in);
+    return y;
+}

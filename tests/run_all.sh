@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite. Unit tests run in three builds: float32 (parity with PyTorch
+# fixtures), float64 (finite-difference gradient checks), ASan+UBSan; then the end-to-end
+# CLI tests in tests/e2e/*.sh. Ends with one line: 'N passed, N failed'.
+set -u
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+passed=0; failed=0; skipped=0
+summ() { # reads 'N passed, N failed, N skipped' from a log
+    local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+    if [ -z "$line" ]; then failed=$((failed + 1)); echo "!! $2 did not finish (see above)"; return; fi
+    passed=$((passed + $(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')))
+    failed=$((failed + $(echo "$line" | sed -E 's/.*, ([0-9]+) failed.*/\1/')))
+    skipped=$((skipped + $(echo "$line" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' | grep . || echo 0)))
+}
+mkdir -p build/logs
+for v in default f64 asan; do
+    echo "== unit tests, $v build"
+    if ! make -s -j"$JOBS" VARIANT=$v tests cli > build/logs/build-$v.log 2>&1; then
+        cat build/logs/build-$v.log; echo "!! $v build failed"; failed=$((failed + 1)); continue
+    fi
+    ASAN_OPTIONS=detect_leaks=1 LF_THREADS=2 ./build/$v/unit_tests 2>&1 | tee build/logs/unit-$v.log |
+        grep -vE '^(ok|SKIP) ' ; summ build/logs/unit-$v.log "$v unit tests"
+done
+for t in tests/e2e/*.sh; do
+    [ -e "$t" ] || continue
+    echo "== e2e $(basename "$t")"
+    if LF=./build/default/labelfree bash "$t" > build/logs/e2e.log 2>&1; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1)); tail -30 build/logs/e2e.log; echo "!! $t failed"
+    fi
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
