@@ -293,6 +293,10 @@ lf_tensor *lf_attention(lf_graph *g, lf_tensor *q, lf_tensor *k, lf_tensor *v,
 /* @@EVAL@@ */
 /* @@CHEM@@ */
 /* @@SSL@@ */
+/* SimCLR's NT-Xent loss on z (2N, D), views stacked (row i and i+N are positives); cosine
+ * similarity over temperature; mean over the 2N rows. top1 (may be NULL) receives the
+ * fraction of rows whose most similar other row is their positive. */
+lf_tensor *lf_nt_xent(lf_graph *g, lf_tensor *z, double temperature, double *top1);
 
 #ifdef __cplusplus
 }
