@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""PyTorch reference for labelfree's benchmark: SimCLR training step and embedding
+extraction with a torchvision ResNet, on the same shapes labelfree runs.
+
+  /usr/bin/python3 bench/torch_simclr.py --arch resnet18 --stem cifar --image-size 32 \
+      --batch-size 256 --threads 2 --steps 5 --warmup 2 --json out.json
+
+Prints one JSON object: images/s of the training step (two views per image), of embedding
+extraction, the model's forward GFLOP per image (counted from conv/linear shapes), and the
+peak resident memory of this process."""
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+
+def make_encoder(arch, stem, channels):
+    m = getattr(torchvision.models, arch)(num_classes=10)
+    if stem == "cifar":
+        m.conv1 = nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
+        m.maxpool = nn.Identity()
+    elif channels != 3:
+        m.conv1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
+    dim = m.fc.in_features
+    m.fc = nn.Identity()
+    return m, dim
+
+
+def nt_xent(z, t):
+    m = z.shape[0]
+    u = F.normalize(z, dim=1)
+    sim = (u @ u.t() / t).masked_fill(torch.eye(m, dtype=torch.bool), float("-inf"))
+    return F.cross_entropy(sim, (torch.arange(m) + m // 2) % m)
+
+
+def count_flops(model, x):
+    flops = [0]
+
+    def conv_hook(mod, inp, out):
+        k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+        flops[0] += 2 * out.numel() * k
+
+    def lin_hook(mod, inp, out):
+        flops[0] += 2 * out.numel() * mod.in_features
+
+    hs = [mm.register_forward_hook(conv_hook) for mm in model.modules() if isinstance(mm, nn.Conv2d)]
+    hs += [mm.register_forward_hook(lin_hook) for mm in model.modules() if isinstance(mm, nn.Linear)]
+    with torch.no_grad():
+        model(x)
+    for h in hs:
+        h.remove()
+    return flops[0] / x.shape[0]
+
+
+def timed(fn, steps, warmup):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", default="resnet18")
+    ap.add_argument("--stem", default="cifar")
+    ap.add_argument("--image-size", type=int, default=32)
+    ap.add_argument("--channels", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--mode", default="both", choices=["train", "embed", "both"])
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    enc, dim = make_encoder(a.arch, a.stem, a.channels)
+    head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 128))
+    model = nn.Sequential(enc, head)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-6)
+    b, s = a.batch_size, a.image_size
+    x = torch.randn(2 * b, a.channels, s, s)
+    res = {"arch": a.arch, "stem": a.stem, "image_size": s, "batch_size": b, "threads": a.threads,
+           "torch": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available()}
+    res["forward_gflop_per_image"] = count_flops(enc, x[:2]) / 1e9
+    if a.mode in ("train", "both"):
+        model.train()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = nt_xent(model(x), 0.5)
+            loss.backward()
+            opt.step()
+
+        t = timed(step, a.steps, a.warmup)
+        res["train_step_s"] = t
+        res["train_images_per_s"] = b / t  # images (each seen in two views) per second
+    if a.mode in ("embed", "both"):
+        enc.eval()
+        xe = x[:b]
+
+        def emb():
+            with torch.no_grad():
+                enc(xe)
+
+        t = timed(emb, a.steps, a.warmup)
+        res["embed_step_s"] = t
+        res["embed_images_per_s"] = b / t
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = json.dumps(res)
+    print(out)
+    if a.json:
+        with open(a.json, "w") as f:
+            f.write(out + "\n")
+
+
+if __name__ == "__main__":
+    main()
