@@ -7,8 +7,8 @@
 #include <tgmath.h>
 
 /* ---------------------------------------------------------------- cross-entropy
- * logits (N, C, d...) are viewed as (N, C, I) with I = prod(d): item (n, i) has its C logits
- * at stride I, and target[n * I + i]. For an item with target t and smoothing e:
+ * logits (N, C, d...) are viewed as (N, C, K) with K = prod(d): item (n, i) has its C logits
+ * at stride K, and target[n * K + i]. For an item with target t and smoothing e:
  *   loss = (1 - e) * (lse - x_t) + e / C * sum_c (lse - x_c)
  * and the mean runs over the items whose target is not ignore_index (count of them). Its
  * gradient: dloss/dx_c = (softmax_c - e / C - (1 - e) [c == t]) / count. */
@@ -25,21 +25,21 @@ static lf_status ce_backward(lf_graph *g, lf_node *n)
     lf_tensor *x = n->in[0];
     const ce_saved *s = n->saved;
     if (s->count == 0) return LF_OK; /* every item ignored: the loss is NaN, no gradient */
-    int64_t N = x->shape[0], C = x->shape[1], I = lf_numel(x) / (N * C ? N * C : 1);
+    int64_t N = x->shape[0], C = x->shape[1], K = lf_numel(x) / (N * C ? N * C : 1);
     lf_real scale = (lf_real)((double)n->out->grad[0] / (double)s->count);
     lf_real sm = (lf_real)(s->smoothing / (double)C), hit = (lf_real)(1.0 - s->smoothing);
     const lf_real *X = x->data;
     lf_real *GX = x->grad;
-    int64_t items = N * I;
+    int64_t items = N * K;
 #pragma omp parallel for if (items * C > LF_PAR_MIN) schedule(static)
     for (int64_t it = 0; it < items; it++) {
         int64_t t = s->target[it];
         if (t == s->ignore) continue;
-        int64_t b = (it / I) * C * I + it % I;
+        int64_t b = (it / K) * C * K + it % K;
         lf_real lse = s->lse[it];
         for (int64_t c = 0; c < C; c++) {
-            lf_real p = exp(X[b + c * I] - lse);
-            GX[b + c * I] += scale * (p - sm - (c == t ? hit : 0));
+            lf_real p = exp(X[b + c * K] - lse);
+            GX[b + c * K] += scale * (p - sm - (c == t ? hit : 0));
         }
     }
     return LF_OK;
@@ -65,9 +65,9 @@ lf_tensor *lf_cross_entropy(lf_graph *g, lf_tensor *logits, const int64_t *targe
     }
     lf_tensor *x = lf_contiguous(g, logits);
     if (!x) return NULL;
-    int64_t N = x->shape[0], C = x->shape[1], I = 1;
-    for (int i = 2; i < x->ndim; i++) I *= x->shape[i];
-    int64_t items = N * I, count = 0;
+    int64_t N = x->shape[0], C = x->shape[1], K = 1;
+    for (int i = 2; i < x->ndim; i++) K *= x->shape[i];
+    int64_t items = N * K, count = 0;
     for (int64_t it = 0; it < items; it++) {
         int64_t t = target[it];
         if (t == ignore_index) continue;
@@ -92,13 +92,13 @@ lf_tensor *lf_cross_entropy(lf_graph *g, lf_tensor *logits, const int64_t *targe
 #pragma omp parallel for if (items * C > LF_PAR_MIN) schedule(static)
     for (int64_t it = 0; it < items; it++) {
         int64_t t = tg[it];
-        const lf_real *xl = X + (it / I) * C * I + it % I;
+        const lf_real *xl = X + (it / K) * C * K + it % K;
         lf_real m = xl[0];
-        for (int64_t c = 1; c < C; c++) m = xl[c * I] > m ? xl[c * I] : m;
+        for (int64_t c = 1; c < C; c++) m = xl[c * K] > m ? xl[c * K] : m;
         double se = 0, sx = 0;
         for (int64_t c = 0; c < C; c++) {
-            se += (double)exp(xl[c * I] - m);
-            sx += (double)xl[c * I];
+            se += (double)exp(xl[c * K] - m);
+            sx += (double)xl[c * K];
         }
         double l = (double)m + log(se);
         lse[it] = (lf_real)l;
@@ -106,7 +106,7 @@ lf_tensor *lf_cross_entropy(lf_graph *g, lf_tensor *logits, const int64_t *targe
             item_loss[it] = 0;
             continue;
         }
-        double nll = l - (double)xl[t * I];
+        double nll = l - (double)xl[t * K];
         double smooth = e > 0 ? (double)C * l - sx : 0; /* sum_c (lse - x_c) */
         item_loss[it] = (lf_real)((1 - e) * nll + e / (double)C * smooth);
     }
