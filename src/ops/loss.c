@@ -25,7 +25,7 @@ static lf_status ce_backward(lf_graph *g, lf_node *n)
     lf_tensor *x = n->in[0];
     const ce_saved *s = n->saved;
     if (s->count == 0) return LF_OK; /* every item ignored: the loss is NaN, no gradient */
-    int64_t N = x->shape[0], C = x->shape[1], K = lf_numel(x) / (N * C ? N * C : 1);
+    int64_t N = x->shape[0], C = x->shape[1], NC = N * C, K = NC > 0 ? lf_numel(x) / NC : 1;
     lf_real scale = (lf_real)((double)n->out->grad[0] / (double)s->count);
     lf_real sm = (lf_real)(s->smoothing / (double)C), hit = (lf_real)(1.0 - s->smoothing);
     const lf_real *X = x->data;
