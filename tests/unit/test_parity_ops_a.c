@@ -64,7 +64,7 @@ static double run_case(const char *name, const char *op)
     lf_tensor *x[4] = {0};
     int nx = 0;
     for (; nx < 4; nx++) {
-        char nm[8];
+        char nm[16];
         snprintf(nm, sizeof nm, "x%d", nx);
         x[nx] = lf_fixture_tensor(g, &fx, nm);
         if (!x[nx]) break;
@@ -93,7 +93,7 @@ static double run_case(const char *name, const char *op)
         goto done;
     }
     for (int i = 0; i < nx; i++) {
-        char nm[8];
+        char nm[16];
         snprintf(nm, sizeof nm, "gx%d", i);
         const lf_fixture_array *gw = lf_fixture_get(&fx, nm);
         if (!gw || !x[i]->grad) {
