@@ -33,82 +33,166 @@ static lf_status check_channel_vec(const lf_tensor *t, int64_t C, const char *wh
     return LF_OK;
 }
 
-/* x (N, C, S) -> y; mean/rstd (C) given (eval) or computed here (batch stats). */
-static void bn_forward_kernel(const lf_real *x, lf_real *y, const lf_real *w, const lf_real *b,
-                              lf_real *mean, lf_real *rstd, double *var_out, int64_t N,
-                              int64_t C, int64_t S, bool batch_stats, double eps)
+/* Sums over one contiguous segment with 4 independent accumulators (instruction-level
+ * parallelism; the order is fixed, so the result does not depend on threads). */
+static void seg_sum(const lf_real *x, int64_t n, double *acc)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        acc[0] += x[i];
+        acc[1] += x[i + 1];
+        acc[2] += x[i + 2];
+        acc[3] += x[i + 3];
+    }
+    for (; i < n; i++) acc[0] += x[i];
+}
+
+static void seg_sqdev(const lf_real *x, int64_t n, double m, double *acc)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) {
+            double d = x[i + j] - m;
+            acc[j] += d * d;
+        }
+    for (; i < n; i++) acc[0] += (x[i] - m) * (x[i] - m);
+}
+
+/* acc[0..3] += dy, acc[4..7] += dy * (x - m)   (the second times rstd is sum dy * xhat) */
+static void seg_dy_dyx(const lf_real *dy, const lf_real *x, int64_t n, double m, double *acc)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) {
+            acc[j] += dy[i + j];
+            acc[4 + j] += dy[i + j] * (x[i + j] - m);
+        }
+    for (; i < n; i++) {
+        acc[0] += dy[i];
+        acc[4] += dy[i] * (x[i] - m);
+    }
+}
+
+/* Channel statistics over N and S: two passes in double (exact enough for float inputs with
+ * a large mean). (N, C) input (S = 1) goes through blocks of channels instead, so that each
+ * thread reads whole row segments rather than one strided value per row. */
+#define BN_CBLK 64
+
+static void bn_stats(const lf_real *x, int64_t N, int64_t C, int64_t S, double *mean,
+                     double *var)
 {
     int64_t M = N * S;
+    if (S == 1) {
+#pragma omp parallel for schedule(static) if (N * C >= NORM_PAR_MIN)
+        for (int64_t c0 = 0; c0 < C; c0 += BN_CBLK) {
+            int64_t nc = C - c0 < BN_CBLK ? C - c0 : BN_CBLK;
+            double sm[BN_CBLK] = {0}, sv[BN_CBLK] = {0};
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < nc; j++) sm[j] += x[n * C + c0 + j];
+            for (int64_t j = 0; j < nc; j++) sm[j] /= (double)M;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < nc; j++) {
+                    double d = x[n * C + c0 + j] - sm[j];
+                    sv[j] += d * d;
+                }
+            for (int64_t j = 0; j < nc; j++) {
+                mean[c0 + j] = sm[j];
+                var[c0 + j] = sv[j] / (double)M;
+            }
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
     for (int64_t c = 0; c < C; c++) {
-        if (batch_stats) {
-            /* two passes in double: exact enough for float inputs with a large mean */
-            double s = 0;
-            for (int64_t n = 0; n < N; n++) {
-                const lf_real *xp = x + (n * C + c) * S;
-                for (int64_t i = 0; i < S; i++) s += xp[i];
-            }
-            double m = s / (double)M, v = 0;
-            for (int64_t n = 0; n < N; n++) {
-                const lf_real *xp = x + (n * C + c) * S;
-                for (int64_t i = 0; i < S; i++) {
-                    double d = xp[i] - m;
-                    v += d * d;
+        double acc[4] = {0}, acv[4] = {0};
+        for (int64_t n = 0; n < N; n++) seg_sum(x + (n * C + c) * S, S, acc);
+        double m = (acc[0] + acc[1] + acc[2] + acc[3]) / (double)M;
+        for (int64_t n = 0; n < N; n++) seg_sqdev(x + (n * C + c) * S, S, m, acv);
+        mean[c] = m;
+        var[c] = (acv[0] + acv[1] + acv[2] + acv[3]) / (double)M; /* biased */
+    }
+}
+
+/* y = (x - mean[c]) * a[c] + k[c] over (N, C, S), with a = rstd w and k = b */
+static void bn_apply(const lf_real *x, lf_real *y, const lf_real *mean, const lf_real *a,
+                     const lf_real *k, int64_t N, int64_t C, int64_t S)
+{
+#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+    for (int64_t r = 0; r < N * C; r++) {
+        lf_real mr = mean[r % C], ar = a[r % C], kr = k[r % C];
+        const lf_real *xp = x + r * S;
+        lf_real *yp = y + r * S;
+        for (int64_t i = 0; i < S; i++) yp[i] = (xp[i] - mr) * ar + kr;
+    }
+}
+
+/* Per channel sums of dy and dy * (x - mean) over N and S. */
+static void bn_grad_sums(const lf_real *dy, const lf_real *x, const lf_real *mean, int64_t N,
+                         int64_t C, int64_t S, double *sum_dy, double *sum_dyx)
+{
+    if (S == 1) {
+#pragma omp parallel for schedule(static) if (N * C >= NORM_PAR_MIN)
+        for (int64_t c0 = 0; c0 < C; c0 += BN_CBLK) {
+            int64_t nc = C - c0 < BN_CBLK ? C - c0 : BN_CBLK;
+            double a[BN_CBLK] = {0}, b[BN_CBLK] = {0};
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < nc; j++) {
+                    lf_real d = dy[n * C + c0 + j];
+                    a[j] += d;
+                    b[j] += d * ((double)x[n * C + c0 + j] - mean[c0 + j]);
                 }
+            for (int64_t j = 0; j < nc; j++) {
+                sum_dy[c0 + j] = a[j];
+                sum_dyx[c0 + j] = b[j];
             }
-            v /= (double)M; /* biased: what normalisation uses */
-            var_out[c] = v;
-            mean[c] = (lf_real)m;
-            rstd[c] = (lf_real)(1.0 / sqrt(v + eps));
         }
-        /* y = (x - mean) * rstd * w + b  ==  x * a + k */
-        lf_real a = rstd[c] * (w ? w[c] : 1);
-        lf_real k = (b ? b[c] : 0) - mean[c] * a;
-        for (int64_t n = 0; n < N; n++) {
-            const lf_real *xp = x + (n * C + c) * S;
-            lf_real *yp = y + (n * C + c) * S;
-            for (int64_t i = 0; i < S; i++) yp[i] = xp[i] * a + k;
-        }
+        return;
+    }
+#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+    for (int64_t c = 0; c < C; c++) {
+        double acc[8] = {0};
+        for (int64_t n = 0; n < N; n++)
+            seg_dy_dyx(dy + (n * C + c) * S, x + (n * C + c) * S, S, mean[c], acc);
+        sum_dy[c] = acc[0] + acc[1] + acc[2] + acc[3];
+        sum_dyx[c] = acc[4] + acc[5] + acc[6] + acc[7];
     }
 }
 
 /* Batch statistics: with xhat = (x - mean) rstd and g = dy * w,
  *   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))      (means over N and S)
+ *      = dy * ca + (x - mean) * cb + cc  with per-channel constants
+ *   ca = rstd w,  cb = -rstd^3 w sum(dy (x - mean)) / M,  cc = -rstd w sum(dy) / M.
  * Running statistics (eval): mean and rstd are constants, so dx = dy * w * rstd. */
 static lf_status batch_norm_backward(lf_graph *g, lf_node *n)
 {
-    (void)g;
     bn_saved *s = n->saved;
     lf_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     const lf_real *dy = n->out->grad;
-    int64_t N = s->N, C = s->C, S = s->S, M = N * S;
-    bool gx = lf_needs_grad(x), gw = lf_needs_grad(w), gb = lf_needs_grad(b);
-#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+    int64_t N = s->N, C = s->C, S = s->S;
+    double M = (double)(N * S);
+    double *sum_dy = lf_graph_alloc(g, (size_t)C * sizeof(double));
+    double *sum_dyx = lf_graph_alloc(g, (size_t)C * sizeof(double));
+    lf_real *ca = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    lf_real *cb = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    lf_real *cc = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    if (!sum_dy || !sum_dyx || !ca || !cb || !cc) return LF_ERR_NOMEM;
+    bn_grad_sums(dy, x->data, s->mean, N, C, S, sum_dy, sum_dyx);
     for (int64_t c = 0; c < C; c++) {
-        double mean = s->mean[c], rstd = s->rstd[c];
-        double sum_dy = 0, sum_dy_xhat = 0;
-        for (int64_t nn = 0; nn < N; nn++) {
-            const lf_real *xp = x->data + (nn * C + c) * S, *dp = dy + (nn * C + c) * S;
-            for (int64_t i = 0; i < S; i++) {
-                sum_dy += dp[i];
-                sum_dy_xhat += dp[i] * ((xp[i] - mean) * rstd);
-            }
-        }
-        if (gw) w->grad[c] += (lf_real)sum_dy_xhat;
-        if (gb) b->grad[c] += (lf_real)sum_dy;
-        if (!gx) continue;
-        double wc = w ? w->data[c] : 1;
-        /* mean(g) and mean(g xhat) */
-        double mg = s->batch_stats ? wc * sum_dy / (double)M : 0;
-        double mgx = s->batch_stats ? wc * sum_dy_xhat / (double)M : 0;
-        for (int64_t nn = 0; nn < N; nn++) {
-            const lf_real *xp = x->data + (nn * C + c) * S, *dp = dy + (nn * C + c) * S;
-            lf_real *gp = x->grad + (nn * C + c) * S;
-            for (int64_t i = 0; i < S; i++) {
-                double xhat = (xp[i] - mean) * rstd;
-                gp[i] += (lf_real)(rstd * (wc * dp[i] - mg - xhat * mgx));
-            }
-        }
+        double rstd = s->rstd[c], wc = w ? w->data[c] : 1;
+        if (lf_needs_grad(w)) w->grad[c] += (lf_real)(sum_dyx[c] * rstd);
+        if (lf_needs_grad(b)) b->grad[c] += (lf_real)sum_dy[c];
+        ca[c] = (lf_real)(rstd * wc);
+        cb[c] = s->batch_stats ? (lf_real)(-rstd * rstd * rstd * wc * sum_dyx[c] / M) : 0;
+        cc[c] = s->batch_stats ? (lf_real)(-rstd * wc * sum_dy[c] / M) : 0;
+    }
+    if (!lf_needs_grad(x)) return LF_OK;
+    lf_real *gx = x->grad;
+    const lf_real *xd = x->data;
+#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+    for (int64_t r = 0; r < N * C; r++) {
+        int64_t c = r % C;
+        lf_real a = ca[c], bb = cb[c], k = cc[c], m = s->mean[c];
+        for (int64_t i = r * S; i < (r + 1) * S; i++) gx[i] += dy[i] * a + (xd[i] - m) * bb + k;
     }
     return LF_OK;
 }
@@ -154,23 +238,35 @@ lf_tensor *lf_batch_norm(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tensor
     bn_saved *s = lf_graph_alloc(g, sizeof *s);
     lf_real *mean = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
     lf_real *rstd = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
-    double *var = lf_graph_alloc(g, (size_t)C * sizeof(double));
-    if (!y || !s || !mean || !rstd || !var) return NULL;
-    if (!batch_stats)
+    lf_real *ca = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    lf_real *cb = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    double *dmean = lf_graph_alloc(g, (size_t)C * sizeof(double));
+    double *dvar = lf_graph_alloc(g, (size_t)C * sizeof(double));
+    if (!y || !s || !mean || !rstd || !ca || !cb || !dmean || !dvar) return NULL;
+    if (batch_stats) {
+        bn_stats(x->data, N, C, S, dmean, dvar);
+    } else {
         for (int64_t c = 0; c < C; c++) {
-            mean[c] = running_mean->data[c];
-            rstd[c] = (lf_real)(1.0 / sqrt((double)running_var->data[c] + eps));
+            dmean[c] = running_mean->data[c];
+            dvar[c] = running_var->data[c];
         }
-    bn_forward_kernel(x->data, y->data, weight ? weight->data : NULL, bias ? bias->data : NULL,
-                      mean, rstd, var, N, C, S, batch_stats, eps);
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double rs = 1.0 / sqrt(dvar[c] + eps); /* biased batch variance, or the running one */
+        mean[c] = (lf_real)dmean[c];
+        rstd[c] = (lf_real)rs;
+        ca[c] = (lf_real)(rs * (weight ? weight->data[c] : 1));
+        cb[c] = bias ? bias->data[c] : 0;
+    }
+    bn_apply(x->data, y->data, mean, ca, cb, N, C, S);
     /* torch's rule: r = (1 - momentum) r + momentum * batch_stat, with the unbiased variance */
     if (batch_stats && running_mean) {
         double M = (double)(N * S), unbias = M / (M - 1);
         for (int64_t c = 0; c < C; c++) {
             running_mean->data[c] =
-                (lf_real)((1 - momentum) * running_mean->data[c] + momentum * mean[c]);
+                (lf_real)((1 - momentum) * running_mean->data[c] + momentum * dmean[c]);
             running_var->data[c] =
-                (lf_real)((1 - momentum) * running_var->data[c] + momentum * var[c] * unbias);
+                (lf_real)((1 - momentum) * running_var->data[c] + momentum * dvar[c] * unbias);
         }
     }
     lf_node *n = lf_record(g, "batch_norm", batch_norm_backward, y, LF_IN(x, weight, bias));

@@ -220,6 +220,50 @@ TEST(batch_norm_layer_norm_thread_independent)
     }
 }
 
+/* (N, C) input goes through the channel-block path: also thread independent */
+TEST(batch_norm_nc_thread_independent)
+{
+    enum { N = 256, C = 200 };
+    lf_real *res[2][3];
+    int saved = lf_get_threads();
+    for (int run = 0; run < 2; run++) {
+        lf_set_threads(run == 0 ? 1 : 3);
+        lf_graph *g;
+        CHECK_OK(lf_graph_init(&g, 0));
+        lf_rng r = lf_rng_make(4, 2);
+        lf_tensor *x = lf_tensor_new(g, 2, (int64_t[]){N, C});
+        lf_tensor *w = lf_tensor_new(g, 1, (int64_t[]){C});
+        lf_rng_fill_normal(&r, x->data, N * C, 3, 2);
+        lf_rng_fill_uniform(&r, w->data, C, 0.5, 1.5);
+        x->flags = w->flags = LF_TENSOR_REQUIRES_GRAD;
+        lf_tensor *y = lf_batch_norm(g, x, w, NULL, NULL, NULL, 0.1, 1e-5);
+        lf_real *seed = lf_malloc((size_t)N * C * sizeof(lf_real));
+        lf_rng_fill_normal(&r, seed, N * C, 0, 1);
+        CHECK(y != NULL);
+        if (y) CHECK_OK(lf_backward_with(g, y, seed));
+        lf_real *src[3] = {y ? y->data : seed, x->grad ? x->grad : seed, w->grad ? w->grad : seed};
+        int64_t cnt[3] = {N * C, N * C, C};
+        for (int k = 0; k < 3; k++) {
+            res[run][k] = lf_malloc((size_t)cnt[k] * sizeof(lf_real));
+            memcpy(res[run][k], src[k], (size_t)cnt[k] * sizeof(lf_real));
+        }
+        lf_free(seed);
+        lf_graph_free(g);
+    }
+    lf_set_threads(saved);
+    CHECK(memcmp(res[0][0], res[1][0], (size_t)N * C * sizeof(lf_real)) == 0);
+    CHECK(memcmp(res[0][1], res[1][1], (size_t)N * C * sizeof(lf_real)) == 0);
+    CHECK(memcmp(res[0][2], res[1][2], (size_t)C * sizeof(lf_real)) == 0);
+    /* and normalised: every channel has mean 0 (no bias) */
+    for (int c = 0; c < C; c += 37) {
+        double m = 0;
+        for (int n = 0; n < N; n++) m += res[0][0][n * C + c];
+        CHECK_NEAR(m / N, 0, 1e-5);
+    }
+    for (int run = 0; run < 2; run++)
+        for (int k = 0; k < 3; k++) lf_free(res[run][k]);
+}
+
 /* ---------------------------------------------------------------- errors */
 
 TEST(norm_argument_errors)
