@@ -1,0 +1,399 @@
+/* Normalisation: batch norm over (N, C, ...) and layer norm over the last dim.
+ * Forward saves the per-channel (or per-row) mean and rstd = 1/sqrt(var + eps) in the arena;
+ * backward sits right below each forward.
+ *
+ * Dimension letters: N batch, C channels, S = product of the spatial dims (1 for (N, C)),
+ * R rows (all dims but the last), E the normalised (last) dim. */
+#include "../core/internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Below this many elements the OpenMP start-up costs more than it saves. Each channel (row)
+ * is reduced by one thread in a fixed order, so results never depend on the thread count. */
+#define NORM_PAR_MIN 32768
+
+/* ================================================================ batch norm */
+
+typedef struct bn_saved {
+    lf_real *mean;  /* (C) the statistics actually used: batch or running */
+    lf_real *rstd;  /* (C) */
+    int64_t N, C, S;
+    bool batch_stats; /* true: mean/rstd depend on x (training path) */
+} bn_saved;
+
+static lf_status check_channel_vec(const lf_tensor *t, int64_t C, const char *what)
+{
+    if (!t) return LF_OK;
+    if (t->ndim != 1 || t->shape[0] != C || !lf_is_contiguous(t)) {
+        char b[96];
+        return lf_error(LF_ERR_SHAPE, "batch_norm: %s has shape %s, expected (%lld)", what,
+                        lf_shape_str(t, b, sizeof b), (long long)C);
+    }
+    return LF_OK;
+}
+
+/* Sums over one contiguous segment with 4 independent accumulators (instruction-level
+ * parallelism; the order is fixed, so the result does not depend on threads). */
+static void seg_sum(const lf_real *x, int64_t n, double *acc)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        acc[0] += x[i];
+        acc[1] += x[i + 1];
+        acc[2] += x[i + 2];
+        acc[3] += x[i + 3];
+    }
+    for (; i < n; i++) acc[0] += x[i];
+}
+
+static void seg_sqdev(const lf_real *x, int64_t n, double m, double *acc)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) {
+            double d = x[i + j] - m;
+            acc[j] += d * d;
+        }
+    for (; i < n; i++) acc[0] += (x[i] - m) * (x[i] - m);
+}
+
+/* acc[0..3] += dy, acc[4..7] += dy * (x - m)   (the second times rstd is sum dy * xhat) */
+static void seg_dy_dyx(const lf_real *dy, const lf_real *x, int64_t n, double m, double *acc)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) {
+            acc[j] += dy[i + j];
+            acc[4 + j] += dy[i + j] * (x[i + j] - m);
+        }
+    for (; i < n; i++) {
+        acc[0] += dy[i];
+        acc[4] += dy[i] * (x[i] - m);
+    }
+}
+
+/* Channel statistics over N and S: two passes in double (exact enough for float inputs with
+ * a large mean). (N, C) input (S = 1) goes through blocks of channels instead, so that each
+ * thread reads whole row segments rather than one strided value per row. */
+#define BN_CBLK 64
+
+static void bn_stats(const lf_real *x, int64_t N, int64_t C, int64_t S, double *mean,
+                     double *var)
+{
+    int64_t M = N * S;
+    if (S == 1) {
+#pragma omp parallel for schedule(static) if (N * C >= NORM_PAR_MIN)
+        for (int64_t c0 = 0; c0 < C; c0 += BN_CBLK) {
+            int64_t nc = C - c0 < BN_CBLK ? C - c0 : BN_CBLK;
+            double sm[BN_CBLK] = {0}, sv[BN_CBLK] = {0};
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < nc; j++) sm[j] += x[n * C + c0 + j];
+            for (int64_t j = 0; j < nc; j++) sm[j] /= (double)M;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < nc; j++) {
+                    double d = x[n * C + c0 + j] - sm[j];
+                    sv[j] += d * d;
+                }
+            for (int64_t j = 0; j < nc; j++) {
+                mean[c0 + j] = sm[j];
+                var[c0 + j] = sv[j] / (double)M;
+            }
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+    for (int64_t c = 0; c < C; c++) {
+        double acc[4] = {0}, acv[4] = {0};
+        for (int64_t n = 0; n < N; n++) seg_sum(x + (n * C + c) * S, S, acc);
+        double m = (acc[0] + acc[1] + acc[2] + acc[3]) / (double)M;
+        for (int64_t n = 0; n < N; n++) seg_sqdev(x + (n * C + c) * S, S, m, acv);
+        mean[c] = m;
+        var[c] = (acv[0] + acv[1] + acv[2] + acv[3]) / (double)M; /* biased */
+    }
+}
+
+/* y = (x - mean[c]) * a[c] + k[c] over (N, C, S), with a = rstd w and k = b */
+static void bn_apply(const lf_real *x, lf_real *y, const lf_real *mean, const lf_real *a,
+                     const lf_real *k, int64_t N, int64_t C, int64_t S)
+{
+#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+    for (int64_t r = 0; r < N * C; r++) {
+        lf_real mr = mean[r % C], ar = a[r % C], kr = k[r % C];
+        const lf_real *xp = x + r * S;
+        lf_real *yp = y + r * S;
+        for (int64_t i = 0; i < S; i++) yp[i] = (xp[i] - mr) * ar + kr;
+    }
+}
+
+/* Per channel sums of dy and dy * (x - mean) over N and S. */
+static void bn_grad_sums(const lf_real *dy, const lf_real *x, const lf_real *mean, int64_t N,
+                         int64_t C, int64_t S, double *sum_dy, double *sum_dyx)
+{
+    if (S == 1) {
+#pragma omp parallel for schedule(static) if (N * C >= NORM_PAR_MIN)
+        for (int64_t c0 = 0; c0 < C; c0 += BN_CBLK) {
+            int64_t nc = C - c0 < BN_CBLK ? C - c0 : BN_CBLK;
+            double a[BN_CBLK] = {0}, b[BN_CBLK] = {0};
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < nc; j++) {
+                    lf_real d = dy[n * C + c0 + j];
+                    a[j] += d;
+                    b[j] += d * ((double)x[n * C + c0 + j] - mean[c0 + j]);
+                }
+            for (int64_t j = 0; j < nc; j++) {
+                sum_dy[c0 + j] = a[j];
+                sum_dyx[c0 + j] = b[j];
+            }
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+    for (int64_t c = 0; c < C; c++) {
+        double acc[8] = {0};
+        for (int64_t n = 0; n < N; n++)
+            seg_dy_dyx(dy + (n * C + c) * S, x + (n * C + c) * S, S, mean[c], acc);
+        sum_dy[c] = acc[0] + acc[1] + acc[2] + acc[3];
+        sum_dyx[c] = acc[4] + acc[5] + acc[6] + acc[7];
+    }
+}
+
+/* Batch statistics: with xhat = (x - mean) rstd and g = dy * w,
+ *   dx = rstd * (g - mean(g) - xhat * mean(g * xhat))      (means over N and S)
+ *      = dy * ca + (x - mean) * cb + cc  with per-channel constants
+ *   ca = rstd w,  cb = -rstd^3 w sum(dy (x - mean)) / M,  cc = -rstd w sum(dy) / M.
+ * Running statistics (eval): mean and rstd are constants, so dx = dy * w * rstd. */
+static lf_status batch_norm_backward(lf_graph *g, lf_node *n)
+{
+    bn_saved *s = n->saved;
+    lf_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const lf_real *dy = n->out->grad;
+    int64_t N = s->N, C = s->C, S = s->S;
+    double M = (double)(N * S);
+    double *sum_dy = lf_graph_alloc(g, (size_t)C * sizeof(double));
+    double *sum_dyx = lf_graph_alloc(g, (size_t)C * sizeof(double));
+    lf_real *ca = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    lf_real *cb = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    lf_real *cc = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    if (!sum_dy || !sum_dyx || !ca || !cb || !cc) return LF_ERR_NOMEM;
+    bn_grad_sums(dy, x->data, s->mean, N, C, S, sum_dy, sum_dyx);
+    for (int64_t c = 0; c < C; c++) {
+        double rstd = s->rstd[c], wc = w ? w->data[c] : 1;
+        if (lf_needs_grad(w)) w->grad[c] += (lf_real)(sum_dyx[c] * rstd);
+        if (lf_needs_grad(b)) b->grad[c] += (lf_real)sum_dy[c];
+        ca[c] = (lf_real)(rstd * wc);
+        cb[c] = s->batch_stats ? (lf_real)(-rstd * rstd * rstd * wc * sum_dyx[c] / M) : 0;
+        cc[c] = s->batch_stats ? (lf_real)(-rstd * wc * sum_dy[c] / M) : 0;
+    }
+    if (!lf_needs_grad(x)) return LF_OK;
+    lf_real *gx = x->grad;
+    const lf_real *xd = x->data;
+#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+    for (int64_t r = 0; r < N * C; r++) {
+        int64_t c = r % C;
+        lf_real a = ca[c], bb = cb[c], k = cc[c], m = s->mean[c];
+        for (int64_t i = r * S; i < (r + 1) * S; i++) gx[i] += dy[i] * a + (xd[i] - m) * bb + k;
+    }
+    return LF_OK;
+}
+
+lf_tensor *lf_batch_norm(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tensor *bias,
+                         lf_tensor *running_mean, lf_tensor *running_var, double momentum,
+                         double eps)
+{
+    if (!x) return NULL;
+    char sx[96];
+    if (x->ndim < 2) {
+        lf_error(LF_ERR_SHAPE, "batch_norm: input %s must be (N, C) or (N, C, ...)",
+                 lf_shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
+    if (!running_mean != !running_var) {
+        lf_error(LF_ERR_ARG, "batch_norm: running_mean and running_var must both be given or "
+                             "both be NULL");
+        return NULL;
+    }
+    if (!(eps > 0) || !(momentum >= 0 && momentum <= 1)) {
+        lf_error(LF_ERR_ARG, "batch_norm: eps %g must be > 0 and momentum %g in [0, 1]", eps,
+                 momentum);
+        return NULL;
+    }
+    int64_t N = x->shape[0], C = x->shape[1], S = 1;
+    for (int i = 2; i < x->ndim; i++) S *= x->shape[i];
+    if (check_channel_vec(weight, C, "weight") || check_channel_vec(bias, C, "bias") ||
+        check_channel_vec(running_mean, C, "running_mean") ||
+        check_channel_vec(running_var, C, "running_var"))
+        return NULL;
+    /* torch: batch statistics in training, and always without running statistics */
+    bool batch_stats = g->training || !running_mean;
+    if (batch_stats && N * S < 2) {
+        lf_error(LF_ERR_SHAPE, "batch_norm: expected more than 1 value per channel when "
+                               "using batch statistics, got input %s",
+                 lf_shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
+    x = lf_contiguous(g, x);
+    if (!x) return NULL;
+    lf_tensor *y = lf_op_output(g, x->ndim, x->shape, LF_IN(x, weight, bias));
+    bn_saved *s = lf_graph_alloc(g, sizeof *s);
+    lf_real *mean = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    lf_real *rstd = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    lf_real *ca = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    lf_real *cb = lf_graph_alloc(g, (size_t)C * sizeof(lf_real));
+    double *dmean = lf_graph_alloc(g, (size_t)C * sizeof(double));
+    double *dvar = lf_graph_alloc(g, (size_t)C * sizeof(double));
+    if (!y || !s || !mean || !rstd || !ca || !cb || !dmean || !dvar) return NULL;
+    if (batch_stats) {
+        bn_stats(x->data, N, C, S, dmean, dvar);
+    } else {
+        for (int64_t c = 0; c < C; c++) {
+            dmean[c] = running_mean->data[c];
+            dvar[c] = running_var->data[c];
+        }
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double rs = 1.0 / sqrt(dvar[c] + eps); /* biased batch variance, or the running one */
+        mean[c] = (lf_real)dmean[c];
+        rstd[c] = (lf_real)rs;
+        ca[c] = (lf_real)(rs * (weight ? weight->data[c] : 1));
+        cb[c] = bias ? bias->data[c] : 0;
+    }
+    bn_apply(x->data, y->data, mean, ca, cb, N, C, S);
+    /* torch's rule: r = (1 - momentum) r + momentum * batch_stat, with the unbiased variance */
+    if (batch_stats && running_mean) {
+        double M = (double)(N * S), unbias = M / (M - 1);
+        for (int64_t c = 0; c < C; c++) {
+            running_mean->data[c] =
+                (lf_real)((1 - momentum) * running_mean->data[c] + momentum * dmean[c]);
+            running_var->data[c] =
+                (lf_real)((1 - momentum) * running_var->data[c] + momentum * dvar[c] * unbias);
+        }
+    }
+    lf_node *n = lf_record(g, "batch_norm", batch_norm_backward, y, LF_IN(x, weight, bias));
+    if (n) {
+        s->mean = mean;
+        s->rstd = rstd;
+        s->N = N;
+        s->C = C;
+        s->S = S;
+        s->batch_stats = batch_stats;
+        n->saved = s;
+    }
+    return y;
+}
+
+/* ================================================================ layer norm */
+
+typedef struct ln_saved {
+    lf_real *mean, *rstd; /* (R) */
+    int64_t R, E;
+} ln_saved;
+
+/* x (R, E) -> y (R, E); saves mean, rstd (R) */
+static void layernorm_forward(const lf_real *x, lf_real *y, const lf_real *w, const lf_real *b,
+                              lf_real *mean, lf_real *rstd, int64_t R, int64_t E, double eps)
+{
+#pragma omp parallel for schedule(static) if (R * E >= NORM_PAR_MIN)
+    for (int64_t r = 0; r < R; r++) {
+        const lf_real *xr = x + r * E;
+        lf_real *yr = y + r * E;
+        double s = 0, v = 0;
+        for (int64_t i = 0; i < E; i++) s += xr[i];
+        double m = s / (double)E;
+        for (int64_t i = 0; i < E; i++) {
+            double d = xr[i] - m;
+            v += d * d;
+        }
+        double rs = 1.0 / sqrt(v / (double)E + eps);
+        mean[r] = (lf_real)m;
+        rstd[r] = (lf_real)rs;
+        for (int64_t i = 0; i < E; i++) {
+            lf_real xhat = (lf_real)((xr[i] - m) * rs);
+            yr[i] = xhat * (w ? w[i] : 1) + (b ? b[i] : 0);
+        }
+    }
+}
+
+/* Per row, with xhat = (x - mean) rstd and g = dy * w:
+ *   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  dw += dy * xhat,  db += dy. */
+static lf_status layernorm_backward(lf_graph *g, lf_node *n)
+{
+    (void)g;
+    ln_saved *s = n->saved;
+    lf_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const lf_real *dy = n->out->grad;
+    int64_t R = s->R, E = s->E;
+    if (lf_needs_grad(x)) {
+#pragma omp parallel for schedule(static) if (R * E >= NORM_PAR_MIN)
+        for (int64_t r = 0; r < R; r++) {
+            const lf_real *xr = x->data + r * E, *dr = dy + r * E;
+            lf_real *gr = x->grad + r * E;
+            double m = s->mean[r], rs = s->rstd[r], sg = 0, sgx = 0;
+            for (int64_t i = 0; i < E; i++) {
+                double gi = dr[i] * (w ? w->data[i] : 1);
+                sg += gi;
+                sgx += gi * (xr[i] - m) * rs;
+            }
+            sg /= (double)E;
+            sgx /= (double)E;
+            for (int64_t i = 0; i < E; i++) {
+                double gi = dr[i] * (w ? w->data[i] : 1), xhat = (xr[i] - m) * rs;
+                gr[i] += (lf_real)(rs * (gi - sg - xhat * sgx));
+            }
+        }
+    }
+    /* parameter grads: rows in a fixed order (deterministic), vectorised over E */
+    bool gw = lf_needs_grad(w), gb = lf_needs_grad(b);
+    if (gw || gb)
+        for (int64_t r = 0; r < R; r++) {
+            const lf_real *xr = x->data + r * E, *dr = dy + r * E;
+            lf_real m = s->mean[r], rs = s->rstd[r];
+            if (gw)
+                for (int64_t i = 0; i < E; i++) w->grad[i] += dr[i] * ((xr[i] - m) * rs);
+            if (gb)
+                for (int64_t i = 0; i < E; i++) b->grad[i] += dr[i];
+        }
+    return LF_OK;
+}
+
+lf_tensor *lf_layer_norm(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tensor *bias,
+                         double eps)
+{
+    if (!x) return NULL;
+    char sx[96], sp[96];
+    if (x->ndim < 1) {
+        lf_error(LF_ERR_SHAPE, "layer_norm: scalar input");
+        return NULL;
+    }
+    if (!(eps > 0)) {
+        lf_error(LF_ERR_ARG, "layer_norm: eps %g must be > 0", eps);
+        return NULL;
+    }
+    int64_t E = x->shape[x->ndim - 1], R = E ? lf_numel(x) / E : 0;
+    lf_tensor *ps[2] = {weight, bias};
+    for (int i = 0; i < 2; i++)
+        if (ps[i] && (ps[i]->ndim != 1 || ps[i]->shape[0] != E || !lf_is_contiguous(ps[i]))) {
+            lf_error(LF_ERR_SHAPE, "layer_norm: %s %s does not fit input %s (last dim %lld)",
+                     i ? "bias" : "weight", lf_shape_str(ps[i], sp, sizeof sp),
+                     lf_shape_str(x, sx, sizeof sx), (long long)E);
+            return NULL;
+        }
+    x = lf_contiguous(g, x);
+    if (!x) return NULL;
+    lf_tensor *y = lf_op_output(g, x->ndim, x->shape, LF_IN(x, weight, bias));
+    ln_saved *s = lf_graph_alloc(g, sizeof *s);
+    lf_real *mean = lf_graph_alloc(g, (size_t)(R ? R : 1) * sizeof(lf_real));
+    lf_real *rstd = lf_graph_alloc(g, (size_t)(R ? R : 1) * sizeof(lf_real));
+    if (!y || !s || !mean || !rstd) return NULL;
+    layernorm_forward(x->data, y->data, weight ? weight->data : NULL, bias ? bias->data : NULL,
+                      mean, rstd, R, E, eps);
+    lf_node *n = lf_record(g, "layer_norm", layernorm_backward, y, LF_IN(x, weight, bias));
+    if (n) {
+        s->mean = mean;
+        s->rstd = rstd;
+        s->R = R;
+        s->E = E;
+        n->saved = s;
+    }
+    return y;
+}
