@@ -5,11 +5,7 @@
  * E = 32, 4 heads, T = 7, B = 2; loss = sum(y * lossw). Compares output, loss, the input
  * gradient and every parameter gradient with tests/parity/fixtures/ops_c/vit_block.bin
  * (float32 build, |a - b| <= 1e-4 * max(1, |b|)).
- *
- * lf_add and lf_gelu come from src/ops/elementwise.c and src/ops/activation.c, written on
- * another branch. Until both files exist they are declared weak, so this file links without
- * them and the test reports SKIP. (Weak references alone would not pull the two objects out
- * of liblabelfree.a, hence the __has_include switch to ordinary references.) */
+ */
 #include "fixture_opsc.h"
 #include "test.h"
 
@@ -18,11 +14,6 @@
 
 #ifndef LF_DOUBLE
 
-#if !(__has_include("ops/elementwise.c") && __has_include("ops/activation.c"))
-#define BLOCK_OPS_WEAK 1
-#pragma weak lf_add
-#pragma weak lf_gelu
-#endif
 
 #define BLOCK_TOL 1e-4
 
@@ -64,12 +55,6 @@ static lf_tensor *vit_block(lf_graph *g, lf_tensor *x, lf_tensor **p, int64_t he
 
 TEST(parity_vit_block)
 {
-#ifdef BLOCK_OPS_WEAK
-    if (!lf_add || !lf_gelu) {
-        lf_test_skip("lf_add / lf_gelu are not in this build yet (ops from the opsa branch)");
-        return;
-    }
-#endif
     fxc_file *f = fxc_load("vit_block");
     if (!f) return;
     lf_graph *g;
