@@ -122,7 +122,11 @@ static inline float gray_of(float r, float g, float b)
 
 static void rgb_to_hsv(float r, float g, float b, float *h, float *s, float *v)
 {
-    float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b)), d = mx - mn;
+    /* plain comparisons: fmaxf/fminf are library calls at -O2 (NaN rules) */
+    float mx = r > g ? r : g, mn = r < g ? r : g;
+    mx = b > mx ? b : mx;
+    mn = b < mn ? b : mn;
+    float d = mx - mn;
     *v = mx;
     *s = mx > 0 ? d / mx : 0;
     if (d <= 0) { *h = 0; return; }
@@ -199,45 +203,52 @@ static void color_jitter(const lf_augment_config *cfg, lf_image *im, lf_rng *r)
     }
 }
 
-/* Separable Gaussian, reflect padding (as SimCLR), kernel 2 * (k / 2) + 1 taps. */
+/* Separable Gaussian, reflect padding (as SimCLR), kernel 2 * (k / 2) + 1 taps. Both passes
+ * run tap-outer / pixel-inner so the inner loops are contiguous and vectorise. tmp: h * w
+ * floats; rows wider than 4096 - 2 * MAXR are not blurred (never the case for crops). */
 static void gaussian_blur(lf_image *im, double sigma, int radius, float *tmp)
 {
-    enum { MAXR = 64 };
+    enum { MAXR = 64, MAXW = 4096 };
+    int h = im->h, w = im->w;
     if (radius > MAXR) radius = MAXR;
-    float wgt[2 * MAXR + 1];
+    if (radius >= w) radius = w - 1;
+    if (radius >= h) radius = h - 1;
+    if (radius < 1 || w + 2 * radius > MAXW) return;
+    float wgt[2 * MAXR + 1], pad[MAXW];
     double sum = 0;
     for (int k = -radius; k <= radius; k++) sum += exp(-0.5 * k * k / (sigma * sigma));
     for (int k = -radius; k <= radius; k++)
         wgt[k + radius] = (float)(exp(-0.5 * k * k / (sigma * sigma)) / sum);
-    int h = im->h, w = im->w;
     size_t plane = (size_t)h * w;
-#define REFLECT(i, n) ((i) < 0 ? -(i) : (i) >= (n) ? 2 * (n) - 2 - (i) : (i))
     for (int c = 0; c < im->c; c++) {
         float *p = im->data + c * plane;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                float a = 0;
-                for (int k = -radius; k <= radius; k++) {
-                    int xx = x + k;
-                    xx = REFLECT(xx, w);
-                    if (xx < 0 || xx >= w) xx = xx < 0 ? 0 : w - 1; /* images narrower than r */
-                    a += wgt[k + radius] * p[(size_t)y * w + xx];
-                }
-                tmp[(size_t)y * w + x] = a;
+        for (int y = 0; y < h; y++) { /* horizontal: reflect-pad the row, then convolve */
+            const float *row = p + (size_t)y * w;
+            for (int x = 0; x < w; x++) pad[radius + x] = row[x];
+            for (int k = 1; k <= radius; k++) {
+                pad[radius - k] = row[k];
+                pad[radius + w - 1 + k] = row[w - 1 - k];
             }
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                float a = 0;
-                for (int k = -radius; k <= radius; k++) {
-                    int yy = y + k;
-                    yy = REFLECT(yy, h);
-                    if (yy < 0 || yy >= h) yy = yy < 0 ? 0 : h - 1;
-                    a += wgt[k + radius] * tmp[(size_t)yy * w + x];
-                }
-                p[(size_t)y * w + x] = a;
+            float *o = tmp + (size_t)y * w;
+            for (int x = 0; x < w; x++) o[x] = 0;
+            for (int k = 0; k <= 2 * radius; k++) {
+                const float *src = pad + k;
+                float wk = wgt[k];
+                for (int x = 0; x < w; x++) o[x] += wk * src[x];
             }
+        }
+        for (int y = 0; y < h; y++) { /* vertical: weighted sum of reflected rows */
+            float *o = p + (size_t)y * w;
+            for (int x = 0; x < w; x++) o[x] = 0;
+            for (int k = -radius; k <= radius; k++) {
+                int yy = y + k;
+                yy = yy < 0 ? -yy : yy >= h ? 2 * h - 2 - yy : yy;
+                const float *src = tmp + (size_t)yy * w;
+                float wk = wgt[k + radius];
+                for (int x = 0; x < w; x++) o[x] += wk * src[x];
+            }
+        }
     }
-#undef REFLECT
 }
 
 lf_status lf_augment_apply(const lf_augment_config *cfg, const lf_image *src, lf_image *dst,
