@@ -270,3 +270,31 @@ TEST(data_loader_throughput_print)
     lf_dataset_free(ds);
     tdu_rm_rf(dir);
 }
+
+/* The committed sample (data/wbc-sample): 150 images, 4 classes, 3 sites, train/test split. */
+TEST(data_wbc_sample_manifest)
+{
+    lf_dataset *ds;
+    if (lf_dataset_open(&ds, "data/wbc-sample/manifest.csv", NULL) != LF_OK) {
+        CHECK_MSG(0, "%s", lf_last_error());
+        return;
+    }
+    CHECK(lf_dataset_count(ds) == 150 && lf_dataset_num_classes(ds) == 4);
+    CHECK(!strcmp(lf_dataset_class_name(ds, 0), "eosinophil"));
+    int64_t ntr = lf_dataset_indices(ds, LF_SPLIT_TRAIN, NULL);
+    CHECK(ntr == 94 && lf_dataset_indices(ds, LF_SPLIT_TEST, NULL) == 56);
+    int sites[3] = {0};
+    for (int64_t i = 0; i < 150; i++) {
+        const char *s = lf_dataset_site(ds, i);
+        sites[0] += !strcmp(s, "jtsc_tecom");
+        sites[1] += !strcmp(s, "cellavision_blog");
+        sites[2] += !strcmp(s, "bccd");
+    }
+    CHECK(sites[0] == 48 && sites[1] == 50 && sites[2] == 52);
+    lf_norm_stats st;
+    CHECK_OK(lf_dataset_channel_stats(ds, LF_SPLIT_TRAIN, &st));
+    CHECK(st.channels == 3);
+    printf("    wbc-sample train mean %.4f %.4f %.4f std %.4f %.4f %.4f\n", st.mean[0], st.mean[1],
+           st.mean[2], st.std[0], st.std[1], st.std[2]);
+    lf_dataset_free(ds);
+}
