@@ -149,6 +149,7 @@ lf_status lf_tiff_read(const char *path, lf_image *img)
     if (!tif) return lf_error(LF_ERR_FORMAT, "%s: unreadable TIFF: %s", path, e.msg);
     /* pass 1: page geometry, all pages must agree */
     page_info first, p;
+    memset(&first, 0, sizeof first);
     int pages = 0, channels = 0;
     lf_status st = LF_OK;
     do {
