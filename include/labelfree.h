@@ -316,7 +316,7 @@ typedef struct lf_image {
 /* Sizes the image (reusing its buffer when large enough); data left uninitialised. */
 lf_status lf_image_alloc(lf_image *img, int c, int d, int h, int w);
 void lf_image_free(lf_image *img); /* frees data and zeroes the struct */
-/* Decodes path into img (an zeroed lf_image, or one to reuse). Errors name the file. */
+/* Decodes path into img (a zeroed lf_image, or one to reuse). Errors name the file. */
 lf_status lf_image_read(const char *path, lf_image *img);
 /* Bilinear resize (align_corners = false, as torch/TF) of the src window (y0, x0, hh, ww) to
  * dst's h x w, every channel; dst must already be sized with dst->c == src->c. */
@@ -392,7 +392,8 @@ lf_status lf_norm_stats_from_json(const char *json, lf_norm_stats *st);
  * (SimCLR used s = 0.5 and no blur for 32x32 CIFAR-10.) Vertical flips and 90-degree
  * rotations are off for natural images; lf_augment_microscopy turns them on (cells have no
  * up/down). Intensity jitter (not in SimCLR): per channel x * a + b with
- * a ~ U(1 - intensity_scale, 1 + intensity_scale), b ~ U(-intensity_shift, intensity_shift). */
+ * a ~ U(1 - intensity_scale, 1 + intensity_scale), b ~ U(-intensity_shift, intensity_shift),
+ * not clipped (fluorescence values may leave [0, 1]); RGB jitter clips to [0, 1] as torchvision. */
 typedef struct lf_augment_config {
     int out_h, out_w;
     int random_crop;                       /* 0: resize the whole image (evaluation) */
