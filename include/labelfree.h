@@ -290,6 +290,177 @@ lf_tensor *lf_attention(lf_graph *g, lf_tensor *q, lf_tensor *k, lf_tensor *v,
 /* @@IO@@ */
 /* @@NN@@ */
 /* @@DATA@@ */
+/* ---- data: images, datasets, augmentation, loader (src/data/) ----
+ * Images are float32 planar (C, D, H, W) with D = 1 for 2-D images. Integer samples are
+ * scaled to [0, 1] by their bit depth (uint8 / 255, uint16 / 65535); float samples are kept.
+ * Conventions of lf_image_read (the format is recognised by its magic bytes, not the name):
+ *  - PNG: 1/2/4/8/16-bit gray, gray+alpha, RGB, RGBA, palette (-> RGB). Alpha is dropped
+ *    (GA -> 1 channel, RGBA -> 3): microscopy and MRI images carry no meaning in it.
+ *  - JPEG: gray (1 channel) or colour (3 channels, RGB). A truncated file is an error.
+ *  - TIFF: 8/16-bit unsigned or 32-bit float samples, 1..N samples per pixel, contiguous or
+ *    planar, strips or tiles. A multi-page TIFF is read with its pages as channels (pages of
+ *    one size; 5 one-page-per-stain files stacked = a Cell Painting image). MINISWHITE is
+ *    inverted; an RGB image with one alpha extra sample drops the alpha.
+ *  - .npy: uint8, uint16, float32, float64, C order. (H, W) -> 1 channel; 3-D arrays are
+ *    channel-first (C, H, W) unless the last dim is <= 4 and the first is > 4, in which case
+ *    they are (H, W, C) (what numpy/PIL images look like); 4-D arrays are (C, D, H, W). */
+#define LF_IMAGE_MAX_CHANNELS 64
+
+typedef struct lf_image {
+    float *data;   /* planar, c * d * h * w values */
+    int c, d, h, w;
+    int bit_depth; /* of the source samples: 8, 16, 32 (float) or 64 (double) */
+    size_t cap;    /* floats allocated at data (reused by the next read into this image) */
+} lf_image;
+
+/* Sizes the image (reusing its buffer when large enough); data left uninitialised. */
+lf_status lf_image_alloc(lf_image *img, int c, int d, int h, int w);
+void lf_image_free(lf_image *img); /* frees data and zeroes the struct */
+/* Decodes path into img (a zeroed lf_image, or one to reuse). Errors name the file. */
+lf_status lf_image_read(const char *path, lf_image *img);
+/* Bilinear resize (align_corners = false, as torch/TF) of the src window (y0, x0, hh, ww) to
+ * dst's h x w, every channel; dst must already be sized with dst->c == src->c. */
+lf_status lf_image_resize_region(const lf_image *src, double y0, double x0, double hh,
+                                 double ww, lf_image *dst);
+
+/* ---- datasets (src/data/dataset.c, src/data/csv.c) ----
+ * lf_dataset_open(path): a directory with one subfolder per class (labels = subfolder names
+ * in sorted order, images = files with an image extension, sorted), or a CSV manifest
+ * (RFC 4180) with a header naming the columns `path` (required, relative to the manifest's
+ * folder unless absolute), `label` (class name, may be empty = unlabelled), `split`
+ * (train / val / test), `site` (acquisition site, free text). Other columns are ignored.
+ * Label names map to ids in sorted order (numerically when every name is an integer).
+ * With no split column, a seeded split stratified by label is drawn (fractions in opts).
+ * Errors name the manifest and its line: a missing image file, an empty path, an unknown
+ * split value, a label column with only one class, a malformed quote. */
+typedef enum lf_split {
+    LF_SPLIT_TRAIN = 0,
+    LF_SPLIT_VAL = 1,
+    LF_SPLIT_TEST = 2,
+    LF_SPLIT_ALL = -1 /* selector: every item */
+} lf_split;
+
+typedef struct lf_dataset_options {
+    uint64_t seed;       /* stratified split seed (default 0) */
+    double train_frac;   /* default 0.7 */
+    double val_frac;     /* default 0.1; test gets the rest (0.2) */
+} lf_dataset_options;
+
+typedef struct lf_dataset lf_dataset;
+
+lf_dataset_options lf_dataset_options_default(void);
+lf_status lf_dataset_open(lf_dataset **ds, const char *path, const lf_dataset_options *opts);
+void lf_dataset_free(lf_dataset *ds);
+int64_t lf_dataset_count(const lf_dataset *ds);
+const char *lf_dataset_path(const lf_dataset *ds, int64_t i);  /* resolved file path */
+int lf_dataset_label(const lf_dataset *ds, int64_t i);         /* class id, -1 unlabelled */
+int lf_dataset_num_classes(const lf_dataset *ds);
+const char *lf_dataset_class_name(const lf_dataset *ds, int k);
+lf_split lf_dataset_split(const lf_dataset *ds, int64_t i);
+const char *lf_dataset_site(const lf_dataset *ds, int64_t i);  /* "" when none */
+/* Where item i came from, for messages: "manifest.csv line 7" or the folder's file path. */
+const char *lf_dataset_origin(const lf_dataset *ds, int64_t i);
+/* Indices of the items in `split` (LF_SPLIT_ALL: all) written to out (may be NULL to count);
+ * returns how many. */
+int64_t lf_dataset_indices(const lf_dataset *ds, lf_split split, int64_t *out);
+/* Decodes item i; errors name the file and its manifest line. */
+lf_status lf_dataset_read(const lf_dataset *ds, int64_t i, lf_image *img);
+
+/* Per-channel normalisation statistics, computed over a split (the training split) and
+ * stored with the model (lf_norm_stats_to_json / _from_json). */
+typedef struct lf_norm_stats {
+    int channels;
+    double mean[LF_IMAGE_MAX_CHANNELS];
+    double std[LF_IMAGE_MAX_CHANNELS]; /* population std over all pixels, floored at 1e-6 */
+} lf_norm_stats;
+
+/* Decodes every image of `split` once; also the check that every image decodes and that they
+ * all share channel count and size (error naming the first file that differs and its line). */
+lf_status lf_dataset_channel_stats(const lf_dataset *ds, lf_split split, lf_norm_stats *st);
+/* {"mean":[...],"std":[...]} into buf (returns LF_ERR_ARG if it does not fit). */
+lf_status lf_norm_stats_to_json(const lf_norm_stats *st, char *buf, size_t size);
+lf_status lf_norm_stats_from_json(const char *json, lf_norm_stats *st);
+
+/* ---- augmentation (src/data/augment.c) ----
+ * Applied in SimCLR's order: random resized crop -> flips / 90-degree rotations -> colour
+ * jitter (RGB) or per-channel intensity jitter (other channel counts) -> random grayscale
+ * (RGB only) -> Gaussian blur. Normalisation comes after, in the loader. Defaults
+ * (lf_augment_simclr) are SimCLR's ImageNet settings (Chen et al. 2020, appendix A):
+ * crop scale (0.08, 1), ratio (3/4, 4/3), bilinear; horizontal flip p = 0.5; colour jitter
+ * strength s = 1 (brightness, contrast, saturation 0.8 s, hue 0.2 s, random order), p = 0.8;
+ * grayscale p = 0.2; blur p = 0.5, sigma U(0.1, 2.0), kernel 10% of the output side.
+ * (SimCLR used s = 0.5 and no blur for 32x32 CIFAR-10.) Vertical flips and 90-degree
+ * rotations are off for natural images; lf_augment_microscopy turns them on (cells have no
+ * up/down). Intensity jitter (not in SimCLR): per channel x * a + b with
+ * a ~ U(1 - intensity_scale, 1 + intensity_scale), b ~ U(-intensity_shift, intensity_shift),
+ * not clipped (fluorescence values may leave [0, 1]); RGB jitter clips to [0, 1] as torchvision. */
+typedef struct lf_augment_config {
+    int out_h, out_w;
+    int random_crop;                       /* 0: resize the whole image (evaluation) */
+    double scale_min, scale_max;           /* crop area fraction: 0.08, 1.0 */
+    double ratio_min, ratio_max;           /* crop aspect w/h: 3/4, 4/3 */
+    double p_hflip;                        /* 0.5 */
+    double p_vflip;                        /* 0 (microscopy: 0.5) */
+    int rot90;                             /* 0 (microscopy: 1 = k * 90 degrees, k ~ U{0..3}) */
+    double jitter_strength;                /* s = 1.0 */
+    double p_jitter;                       /* 0.8; also the probability of intensity jitter */
+    double p_gray;                         /* 0.2 */
+    double p_blur;                         /* 0.5 */
+    double blur_sigma_min, blur_sigma_max; /* 0.1, 2.0 */
+    double blur_kernel_frac;               /* 0.1 of the output side */
+    double intensity_scale;                /* 0.4 */
+    double intensity_shift;                /* 0.1 */
+} lf_augment_config;
+
+lf_augment_config lf_augment_simclr(int out_h, int out_w);
+lf_augment_config lf_augment_microscopy(int out_h, int out_w); /* + vflip 0.5, rot90 */
+lf_augment_config lf_augment_none(int out_h, int out_w);       /* resize only */
+/* The random stream of one view: every decision for (seed, epoch, image index, view) comes
+ * from it, so results do not depend on the number of threads or their timing. */
+lf_rng lf_augment_rng(uint64_t seed, int64_t epoch, int64_t index, int view);
+/* dst gets c x out_h x out_w (resized if needed, reusing its buffer). scratch: out_h * out_w
+ * floats, or NULL (then allocated for the call). */
+lf_status lf_augment_apply(const lf_augment_config *cfg, const lf_image *src, lf_image *dst,
+                           float *scratch, lf_rng *rng);
+
+/* ---- loader (src/data/loader.c) ----
+ * Worker threads decode (or take from the decoded-image cache), augment and normalise into a
+ * ring of prefetched batches. The stream of batches runs over epochs without end:
+ * batch q belongs to epoch q / lf_loader_batches_per_epoch. Each epoch visits every item of
+ * the split once, in an order shuffled by (seed, epoch). No allocation per batch in steady
+ * state when cache = 1. An error in a worker is returned by lf_loader_next. */
+typedef struct lf_loader_config {
+    int batch_size;          /* 256 */
+    int views;               /* augmented views per image: 1 or 2 (default 2) */
+    int threads;             /* worker threads (default 1) */
+    int prefetch;            /* batches in the ring (default 3) */
+    int shuffle;             /* 1 */
+    int drop_last;           /* 1: every batch full; 0: the last of an epoch may be short */
+    int cache;               /* 1: decode every image once at create */
+    uint64_t seed;
+    lf_split split;          /* which items (default LF_SPLIT_TRAIN) */
+    lf_augment_config aug;   /* default lf_augment_simclr(96, 96) */
+    const lf_norm_stats *norm; /* (x - mean) / std per channel after augmentation; NULL: none */
+} lf_loader_config;
+
+typedef struct lf_batch {
+    lf_real *view[2];  /* (n, c, h, w) each; view[1] NULL with one view */
+    int64_t *label;    /* (n), -1 unlabelled */
+    int64_t *index;    /* (n) dataset indices */
+    int n, c, h, w;
+    int64_t epoch;
+    int64_t step;      /* batch number within the epoch */
+} lf_batch;
+
+typedef struct lf_loader lf_loader;
+
+lf_loader_config lf_loader_config_default(void);
+lf_status lf_loader_create(lf_loader **L, const lf_dataset *ds, const lf_loader_config *cfg);
+/* The next batch; valid until the next call (its buffers return to the ring then). */
+lf_status lf_loader_next(lf_loader *L, const lf_batch **batch);
+int64_t lf_loader_batches_per_epoch(const lf_loader *L);
+int64_t lf_loader_count(const lf_loader *L); /* items in the loader's split */
+void lf_loader_free(lf_loader *L);           /* stops and joins the workers */
 /* @@EVAL@@ */
 /* @@CHEM@@ */
 /* @@SSL@@ */
