@@ -287,6 +287,83 @@ lf_tensor *lf_attention(lf_graph *g, lf_tensor *q, lf_tensor *k, lf_tensor *v,
 
 /* ------------------------------------------------------------------ sections added by issues */
 /* @@OPTIM@@ */
+/* Optimizers over an lf_params (src/optim/). State (momentum, Adam moments) lives in one
+ * block allocated by lf_optim_init, indexed like the params' gradient block, so a step does
+ * no allocation and a checkpoint saves one array. Buffers (LF_TENSOR_BUFFER) are skipped.
+ * Parameters flagged LF_TENSOR_NO_DECAY get no weight decay (SGD, AdamW, LARS) and no LARS
+ * trust-ratio adaptation, unless decay_all is set (then SGD/AdamW decay them too, as a single
+ * torch param group would).
+ *
+ *  SGD   as torch.optim.SGD (dampening 0):  d = g + wd*w;  b = mu*b + d;
+ *        d = nesterov ? d + mu*b : b;  w -= lr*d          (b starts at 0, so b_1 = d_1)
+ *  AdamW as torch.optim.AdamW (amsgrad off): w *= 1 - lr*wd;  m = b1*m + (1-b1)*g;
+ *        v = b2*v + (1-b2)*g^2;  w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ *  LARS  as solo-learn's LARS (solo/utils/lars.py, from Lightning Bolts; clip_lars_lr off):
+ *        for an adapted tensor with ||w|| > 0 and ||g|| > 0:
+ *            r = eta*||w|| / (||g|| + wd*||w|| + eps);  d = r*(g + wd*w)
+ *        otherwise (NO_DECAY-flagged, or a zero norm) d = g;
+ *        then momentum SGD as above: b = mu*b + d; d = nesterov ? d + mu*b : b; w -= lr*d.
+ *        (SimCLR's TF LARS differs slightly: it uses ||g + wd*w|| in the ratio and keeps lr
+ *        inside the momentum buffer; with a constant lr the two agree when wd = 0.) */
+typedef enum lf_optim_kind { LF_OPTIM_SGD = 0, LF_OPTIM_ADAMW, LF_OPTIM_LARS } lf_optim_kind;
+
+typedef struct lf_optim_config {
+    lf_optim_kind kind;
+    double lr;
+    double weight_decay;
+    double momentum;       /* SGD, LARS */
+    int nesterov;          /* SGD, LARS */
+    double beta1, beta2;   /* AdamW */
+    double eps;            /* AdamW denominator; LARS ratio denominator */
+    double eta;            /* LARS trust coefficient */
+    int decay_all;         /* 1: SGD/AdamW ignore LF_TENSOR_NO_DECAY for weight decay */
+} lf_optim_config;
+
+typedef struct lf_optim lf_optim;
+
+/* torch's defaults: SGD lr 0.1 (torch requires one), momentum 0, wd 0; AdamW lr 1e-3,
+ * betas (0.9, 0.999), eps 1e-8, wd 1e-2; LARS lr 0.1, momentum 0.9, eta 1e-3, eps 1e-8,
+ * wd 1e-6 (SimCLR). */
+lf_optim_config lf_optim_defaults(lf_optim_kind kind);
+/* p must be finalized; keeps a pointer to it. */
+lf_status lf_optim_init(lf_optim **o, lf_params *p, const lf_optim_config *cfg);
+void lf_optim_free(lf_optim *o);
+/* One update from the gradients now in p (does not zero them). */
+lf_status lf_optim_step(lf_optim *o);
+void lf_optim_set_lr(lf_optim *o, double lr);
+double lf_optim_lr(const lf_optim *o);
+void lf_optim_set_weight_decay(lf_optim *o, double wd); /* e.g. DINO's cosine wd schedule */
+const lf_optim_config *lf_optim_get_config(const lf_optim *o);
+/* Number of steps taken (AdamW's bias correction uses it); restored with the state. */
+int64_t lf_optim_step_count(const lf_optim *o);
+void lf_optim_set_step_count(lf_optim *o, int64_t t);
+/* The whole optimizer state: *n reals (0 for plain SGD). Write into it to restore. */
+lf_real *lf_optim_state_block(lf_optim *o, int64_t *n);
+
+/* Learning-rate schedule: linear warm-up from warmup_start to base over warmup_steps, then
+ * cosine from base to final over the remaining total_steps - warmup_steps; final after.
+ *   step < W:      start + (base - start) * step / W
+ *   W <= step < T: final + (base - final) * (1 + cos(pi * (step - W) / (T - W))) / 2 */
+typedef struct lf_lr_schedule {
+    double base;
+    double final;
+    double warmup_start;
+    int64_t warmup_steps;
+    int64_t total_steps;
+} lf_lr_schedule;
+double lf_lr_at(const lf_lr_schedule *s, int64_t step);
+/* BYOL/DINO teacher momentum: final + (base - final) * (1 + cos(pi * step / total)) / 2,
+ * base at step 0, final (usually 1) at step >= total. */
+double lf_cosine_momentum(double base, double final, int64_t step, int64_t total);
+
+/* EMA of trainable parameters: target = m*target + (1-m)*online for each target parameter,
+ * matched by name (MoCo/BYOL/DINO). Buffers are left alone (each network keeps its own
+ * batch-norm statistics, as in MoCo). No allocation. */
+lf_status lf_ema_update(lf_params *target, const lf_params *online, double m);
+/* torch.nn.utils.clip_grad_norm_ (2-norm over all gradients): scales every gradient by
+ * min(1, max_norm / (total + 1e-6)). *total_norm (may be NULL) gets the norm before
+ * clipping. A NaN/Inf norm returns LF_ERR_NUMERIC and leaves the gradients alone. */
+lf_status lf_clip_grad_norm(lf_params *p, double max_norm, double *total_norm);
 /* @@IO@@ */
 /* @@NN@@ */
 /* @@DATA@@ */
