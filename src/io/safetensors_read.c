@@ -215,16 +215,17 @@ fail:
     return s;
 }
 
-int lf_st_count(const lf_safetensors *f) { return f->n; }
-const char *lf_st_name(const lf_safetensors *f, int i) { return i >= 0 && i < f->n ? f->e[i].name : NULL; }
-int lf_st_meta_count(const lf_safetensors *f) { return f->n_meta; }
+int lf_st_count(const lf_safetensors *f) { return f ? f->n : 0; }
+const char *lf_st_name(const lf_safetensors *f, int i) { return f && i >= 0 && i < f->n ? f->e[i].name : NULL; }
+int lf_st_meta_count(const lf_safetensors *f) { return f ? f->n_meta : 0; }
 const char *lf_st_meta_key(const lf_safetensors *f, int i)
 {
-    return i >= 0 && i < f->n_meta ? f->meta[2 * i] : NULL;
+    return f && i >= 0 && i < f->n_meta ? f->meta[2 * i] : NULL;
 }
 
 const char *lf_st_meta(const lf_safetensors *f, const char *key)
 {
+    if (!f || !key) return NULL;
     for (int i = 0; i < f->n_meta; i++)
         if (strcmp(f->meta[2 * i], key) == 0) return f->meta[2 * i + 1];
     return NULL;
@@ -232,6 +233,7 @@ const char *lf_st_meta(const lf_safetensors *f, const char *key)
 
 static const st_entry *find(const lf_safetensors *f, const char *name)
 {
+    if (!name) return NULL;
     for (int i = 0; i < f->n; i++)
         if (strcmp(f->e[i].name, name) == 0) return &f->e[i];
     return NULL;
@@ -240,6 +242,7 @@ static const st_entry *find(const lf_safetensors *f, const char *name)
 lf_status lf_st_info(const lf_safetensors *f, const char *name, lf_dtype *dtype, int *ndim,
                      int64_t *shape)
 {
+    if (!f) return lf_error(LF_ERR_ARG, "safetensors: NULL file");
     const st_entry *e = find(f, name);
     if (!e) return lf_error(LF_ERR_ARG, "%s: no tensor '%s' in the file", f->path, name);
     if (!e->known)
@@ -316,13 +319,16 @@ static lf_status read_entry(lf_safetensors *f, const st_entry *e, lf_real *outr,
 
 lf_status lf_st_read(lf_safetensors *f, const char *name, lf_real *out, int64_t n)
 {
+    if (!f) return lf_error(LF_ERR_ARG, "safetensors: NULL file");
     const st_entry *e = find(f, name);
     if (!e) return lf_error(LF_ERR_ARG, "%s: no tensor '%s' in the file", f->path, name);
+    if (!out && n) return lf_error(LF_ERR_ARG, "%s: NULL output for '%s'", f->path, name);
     return read_entry(f, e, out, NULL, n);
 }
 
 lf_status lf_st_read_i64(lf_safetensors *f, const char *name, int64_t *out, int64_t n)
 {
+    if (!f) return lf_error(LF_ERR_ARG, "safetensors: NULL file");
     const st_entry *e = find(f, name);
     if (!e) return lf_error(LF_ERR_ARG, "%s: no tensor '%s' in the file", f->path, name);
     if (e->known && (e->dtype == LF_DTYPE_F32 || e->dtype == LF_DTYPE_F64 ||

@@ -5,6 +5,12 @@
 
 #include <math.h>
 
+#ifdef LF_DOUBLE
+#define REAL_SQRT sqrt
+#else
+#define REAL_SQRT sqrtf /* float sqrt vectorises; torch also takes it in float32 */
+#endif
+
 void lf_adamw_update(const lf_optim *o, lf_tensor *t, lf_real *m, lf_real *v, double wd)
 {
     const int64_t n = lf_numel(t);
@@ -21,7 +27,7 @@ void lf_adamw_update(const lf_optim *o, lf_tensor *t, lf_real *m, lf_real *v, do
         w[i] *= decay;
         m[i] += c1 * (g[i] - m[i]); /* torch's lerp form of b1*m + (1-b1)*g */
         v[i] = rb2 * v[i] + c2 * g[i] * g[i];
-        lf_real denom = (lf_real)sqrt(v[i]) * inv_sqrt_bc2 + eps;
+        lf_real denom = REAL_SQRT(v[i]) * inv_sqrt_bc2 + eps;
         w[i] -= step * m[i] / denom;
     }
 }

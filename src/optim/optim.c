@@ -110,15 +110,25 @@ lf_status lf_optim_step(lf_optim *o)
     return LF_OK;
 }
 
-void lf_optim_set_lr(lf_optim *o, double lr) { o->cfg.lr = lr; }
-double lf_optim_lr(const lf_optim *o) { return o->cfg.lr; }
-void lf_optim_set_weight_decay(lf_optim *o, double wd) { o->cfg.weight_decay = wd; }
-const lf_optim_config *lf_optim_get_config(const lf_optim *o) { return &o->cfg; }
-int64_t lf_optim_step_count(const lf_optim *o) { return o->t; }
-void lf_optim_set_step_count(lf_optim *o, int64_t t) { o->t = t; }
+/* accessors tolerate NULL (no effect / zero) so a failed init cannot crash a caller */
+void lf_optim_set_lr(lf_optim *o, double lr)
+{
+    if (o) o->cfg.lr = lr;
+}
+double lf_optim_lr(const lf_optim *o) { return o ? o->cfg.lr : 0.0; }
+void lf_optim_set_weight_decay(lf_optim *o, double wd)
+{
+    if (o) o->cfg.weight_decay = wd;
+}
+const lf_optim_config *lf_optim_get_config(const lf_optim *o) { return o ? &o->cfg : NULL; }
+int64_t lf_optim_step_count(const lf_optim *o) { return o ? o->t : 0; }
+void lf_optim_set_step_count(lf_optim *o, int64_t t)
+{
+    if (o) o->t = t;
+}
 
 lf_real *lf_optim_state_block(lf_optim *o, int64_t *n)
 {
-    if (n) *n = o->n_state;
-    return o->state;
+    if (n) *n = o ? o->n_state : 0;
+    return o ? o->state : NULL;
 }
