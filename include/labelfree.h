@@ -287,7 +287,163 @@ lf_tensor *lf_attention(lf_graph *g, lf_tensor *q, lf_tensor *k, lf_tensor *v,
 
 /* ------------------------------------------------------------------ sections added by issues */
 /* @@OPTIM@@ */
+/* Optimizers over an lf_params (src/optim/). State (momentum, Adam moments) lives in one
+ * block allocated by lf_optim_init, indexed like the params' gradient block, so a step does
+ * no allocation and a checkpoint saves one array. Buffers (LF_TENSOR_BUFFER) are skipped.
+ * Parameters flagged LF_TENSOR_NO_DECAY get no weight decay (SGD, AdamW, LARS) and no LARS
+ * trust-ratio adaptation, unless decay_all is set (then SGD/AdamW decay them too, as a single
+ * torch param group would).
+ *
+ *  SGD   as torch.optim.SGD (dampening 0):  d = g + wd*w;  b = mu*b + d;
+ *        d = nesterov ? d + mu*b : b;  w -= lr*d          (b starts at 0, so b_1 = d_1)
+ *  AdamW as torch.optim.AdamW (amsgrad off): w *= 1 - lr*wd;  m = b1*m + (1-b1)*g;
+ *        v = b2*v + (1-b2)*g^2;  w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
+ *  LARS  as solo-learn's LARS (solo/utils/lars.py, from Lightning Bolts; clip_lars_lr off):
+ *        for an adapted tensor with ||w|| > 0 and ||g|| > 0:
+ *            r = eta*||w|| / (||g|| + wd*||w|| + eps);  d = r*(g + wd*w)
+ *        otherwise (NO_DECAY-flagged, or a zero norm) d = g;
+ *        then momentum SGD as above: b = mu*b + d; d = nesterov ? d + mu*b : b; w -= lr*d.
+ *        (SimCLR's TF LARS differs slightly: it uses ||g + wd*w|| in the ratio and keeps lr
+ *        inside the momentum buffer; with a constant lr the two agree when wd = 0.) */
+typedef enum lf_optim_kind { LF_OPTIM_SGD = 0, LF_OPTIM_ADAMW, LF_OPTIM_LARS } lf_optim_kind;
+
+typedef struct lf_optim_config {
+    lf_optim_kind kind;
+    double lr;
+    double weight_decay;
+    double momentum;       /* SGD, LARS */
+    int nesterov;          /* SGD, LARS */
+    double beta1, beta2;   /* AdamW */
+    double eps;            /* AdamW denominator; LARS ratio denominator */
+    double eta;            /* LARS trust coefficient */
+    int decay_all;         /* 1: SGD/AdamW ignore LF_TENSOR_NO_DECAY for weight decay */
+} lf_optim_config;
+
+typedef struct lf_optim lf_optim;
+
+/* torch's defaults: SGD lr 0.1 (torch requires one), momentum 0, wd 0; AdamW lr 1e-3,
+ * betas (0.9, 0.999), eps 1e-8, wd 1e-2; LARS lr 0.1, momentum 0.9, eta 1e-3, eps 1e-8,
+ * wd 1e-6 (SimCLR). */
+lf_optim_config lf_optim_defaults(lf_optim_kind kind);
+/* p must be finalized; keeps a pointer to it. */
+lf_status lf_optim_init(lf_optim **o, lf_params *p, const lf_optim_config *cfg);
+void lf_optim_free(lf_optim *o);
+/* One update from the gradients now in p (does not zero them). */
+lf_status lf_optim_step(lf_optim *o);
+void lf_optim_set_lr(lf_optim *o, double lr);
+double lf_optim_lr(const lf_optim *o);
+void lf_optim_set_weight_decay(lf_optim *o, double wd); /* e.g. DINO's cosine wd schedule */
+const lf_optim_config *lf_optim_get_config(const lf_optim *o);
+/* Number of steps taken (AdamW's bias correction uses it); restored with the state. */
+int64_t lf_optim_step_count(const lf_optim *o);
+void lf_optim_set_step_count(lf_optim *o, int64_t t);
+/* The whole optimizer state: *n reals (0 for plain SGD). Write into it to restore. */
+lf_real *lf_optim_state_block(lf_optim *o, int64_t *n);
+
+/* Learning-rate schedule: linear warm-up from warmup_start to base over warmup_steps, then
+ * cosine from base to final over the remaining total_steps - warmup_steps; final after.
+ *   step < W:      start + (base - start) * step / W
+ *   W <= step < T: final + (base - final) * (1 + cos(pi * (step - W) / (T - W))) / 2 */
+typedef struct lf_lr_schedule {
+    double base;
+    double final;
+    double warmup_start;
+    int64_t warmup_steps;
+    int64_t total_steps;
+} lf_lr_schedule;
+double lf_lr_at(const lf_lr_schedule *s, int64_t step);
+/* BYOL/DINO teacher momentum: final + (base - final) * (1 + cos(pi * step / total)) / 2,
+ * base at step 0, final (usually 1) at step >= total. */
+double lf_cosine_momentum(double base, double final, int64_t step, int64_t total);
+
+/* EMA of trainable parameters: target = m*target + (1-m)*online for each target parameter,
+ * matched by name (MoCo/BYOL/DINO). Buffers are left alone (each network keeps its own
+ * batch-norm statistics, as in MoCo). No allocation. */
+lf_status lf_ema_update(lf_params *target, const lf_params *online, double m);
+/* torch.nn.utils.clip_grad_norm_ (2-norm over all gradients): scales every gradient by
+ * min(1, max_norm / (total + 1e-6)). *total_norm (may be NULL) gets the norm before
+ * clipping. A NaN/Inf norm returns LF_ERR_NUMERIC and leaves the gradients alone. */
+lf_status lf_clip_grad_norm(lf_params *p, double max_norm, double *total_norm);
 /* @@IO@@ */
+/* File I/O (src/io/). Every write is atomic: the bytes go to "<path>.tmp.<pid>", which is
+ * flushed, fsync'ed and renamed over path, then the directory is fsync'ed; a failed or
+ * killed write never leaves a half-written file at path. Errors name the file and, where
+ * there is one, the tensor. Host byte order must be little-endian (x86-64, arm64). */
+typedef enum lf_dtype {
+    LF_DTYPE_F32 = 0, LF_DTYPE_F64, LF_DTYPE_F16, LF_DTYPE_BF16, LF_DTYPE_I64, LF_DTYPE_I32,
+    LF_DTYPE_I8, LF_DTYPE_U8, LF_DTYPE_BOOL
+} lf_dtype;
+const char *lf_dtype_name(lf_dtype d); /* safetensors spelling: "F32", "I64", ... */
+/* lf_param_add flag: the safetensors writer stores this tensor as I64 (values rounded).
+ * Names ending in "num_batches_tracked" (torch's BatchNorm counter) get I64 without it. */
+#define LF_TENSOR_SAVE_I64 (1 << 8)
+
+/* safetensors: u64 little-endian header size N, N bytes of JSON
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "string", ...}}, then the raw little-endian data. */
+typedef struct lf_safetensors lf_safetensors; /* a file opened for reading */
+lf_status lf_st_open(lf_safetensors **f, const char *path);   /* parses/validates the header */
+void lf_st_close(lf_safetensors *f);
+int lf_st_count(const lf_safetensors *f);
+const char *lf_st_name(const lf_safetensors *f, int i);
+/* dtype and shape of `name`; LF_ERR_ARG naming the file if absent. shape: LF_MAX_DIMS+3. */
+lf_status lf_st_info(const lf_safetensors *f, const char *name, lf_dtype *dtype, int *ndim,
+                     int64_t *shape);
+/* Reads `name` converted to lf_real (F32/F64/F16/BF16/I64/I32/I8/U8/BOOL) or to int64
+ * (integer dtypes only); n must equal the tensor's element count. */
+lf_status lf_st_read(lf_safetensors *f, const char *name, lf_real *out, int64_t n);
+lf_status lf_st_read_i64(lf_safetensors *f, const char *name, int64_t *out, int64_t n);
+const char *lf_st_meta(const lf_safetensors *f, const char *key); /* NULL when absent */
+int lf_st_meta_count(const lf_safetensors *f);
+const char *lf_st_meta_key(const lf_safetensors *f, int i);
+
+/* Loading into parameters by name ("<prefix><param name>" in the file). Default (0) is
+ * torch's load_state_dict(strict=True): every parameter and buffer must be in the file with
+ * the same shape, and the file may hold nothing else under the prefix. */
+enum lf_load_flags {
+    LF_LOAD_ALLOW_MISSING = 1 << 0,    /* parameters absent from the file keep their values */
+    LF_LOAD_ALLOW_UNEXPECTED = 1 << 1  /* tensors of the file that match nothing are ignored */
+};
+lf_status lf_st_load_params(lf_safetensors *f, lf_params *p, const char *prefix, int flags);
+lf_status lf_safetensors_load(const char *path, lf_params *p, const char *prefix, int flags);
+
+typedef struct lf_st_writer lf_st_writer; /* collects tensors, then writes one file */
+lf_status lf_st_writer_init(lf_st_writer **w);
+void lf_st_writer_free(lf_st_writer *w);
+lf_status lf_st_add_meta(lf_st_writer *w, const char *key, const char *value); /* copied */
+/* Adds a tensor stored as `dtype` (F32, F64 or I64) from lf_real data. The data is NOT
+ * copied: it must stay valid until lf_st_write. */
+lf_status lf_st_add(lf_st_writer *w, const char *name, int ndim, const int64_t *shape,
+                    const lf_real *data, lf_dtype dtype);
+lf_status lf_st_add_i64(lf_st_writer *w, const char *name, int ndim, const int64_t *shape,
+                        const int64_t *data);
+/* Every parameter and buffer as "<prefix><name>": F32 (I64 under the rule above). */
+lf_status lf_st_add_params(lf_st_writer *w, const lf_params *p, const char *prefix);
+lf_status lf_st_write(lf_st_writer *w, const char *path); /* atomic */
+/* One call: params (F32) + metadata pairs meta[2*i] = key, meta[2*i+1] = value. The
+ * metadata always gets "format_version" (LF_FORMAT_VERSION) and "labelfree_version". */
+lf_status lf_safetensors_save(const char *path, const lf_params *p, const char *const *meta,
+                              int n_meta);
+
+/* .npy (format 1.0 written; 1.0-3.0 read). Float 2-D arrays (embeddings, '<f4'; '<f8' is
+ * read too) and int64 1-D arrays (labels, '<i8'; '<i4' read too). Arrays returned by the
+ * readers come from lf_malloc: release them with lf_free. C order only. */
+lf_status lf_npy_write_f32(const char *path, const lf_real *data, int64_t rows, int64_t cols);
+lf_status lf_npy_write_i64(const char *path, const int64_t *data, int64_t n);
+lf_status lf_npy_read_f32(const char *path, lf_real **data, int64_t *rows, int64_t *cols);
+lf_status lf_npy_read_i64(const char *path, int64_t **data, int64_t *n);
+
+/* Checkpoint for resuming a run: one safetensors file (atomic) with every parameter and
+ * buffer (as lf_real's own dtype: F32, or F64 in the double build), the optimizer state block
+ * ("__optim_state__", if opt is not NULL and has state), and metadata: step, RNG state,
+ * optimizer kind/step count/lr, a layout check of the parameters, the caller's JSON config.
+ * Loading checks that the parameters and the optimizer match what was saved. */
+lf_status lf_checkpoint_save(const char *path, const lf_params *p, const lf_optim *opt,
+                             int64_t step, const lf_rng *rng, const char *config_json);
+/* opt, step, rng, config_json may be NULL (not restored). *config_json: lf_malloc'd string,
+ * or NULL if none was saved; release with lf_free. */
+lf_status lf_checkpoint_load(const char *path, lf_params *p, lf_optim *opt, int64_t *step,
+                             lf_rng *rng, char **config_json);
 /* @@NN@@ */
 /* @@DATA@@ */
 /* ---- data: images, datasets, augmentation, loader (src/data/) ----
