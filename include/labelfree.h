@@ -597,6 +597,10 @@ typedef struct lf_loader_config {
     lf_split split;          /* which items (default LF_SPLIT_TRAIN) */
     lf_augment_config aug;   /* default lf_augment_simclr(96, 96) */
     const lf_norm_stats *norm; /* (x - mean) / std per channel after augmentation; NULL: none */
+    const int64_t *indices;  /* NULL: the items of `split`; else these dataset indices (in this
+                                order when shuffle = 0), e.g. a label-fraction subset */
+    int64_t n_indices;
+    int64_t start_batch;     /* first batch of the stream (resuming a run at that step) */
 } lf_loader_config;
 
 typedef struct lf_batch {

@@ -44,6 +44,7 @@ struct lf_loader {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int64_t next_claim, consumed; /* consumed: batch handed out last, -1 none */
+    int64_t first;                /* stream position of batch 0 (cfg.start_batch) */
     int stop;
 };
 
@@ -152,7 +153,7 @@ static void *worker_main(void *arg)
         }
         pthread_mutex_unlock(&L->mu);
         lf_clear_error();
-        lf_status st = fill(wk, q, &s->b);
+        lf_status st = fill(wk, q + L->first, &s->b);
         pthread_mutex_lock(&L->mu);
         s->status = st;
         if (st != LF_OK) snprintf(s->err, sizeof s->err, "%s", lf_last_error());
@@ -233,11 +234,19 @@ lf_status lf_loader_create(lf_loader **out, const lf_dataset *ds, const lf_loade
     L->ds = ds;
     L->cfg = *cfg;
     L->consumed = -1;
+    L->first = cfg->start_batch > 0 ? cfg->start_batch : 0;
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv, NULL);
     lf_status st = LF_OK;
-    L->n = lf_dataset_indices(ds, cfg->split, NULL);
-    if (L->n == 0) st = lf_error(LF_ERR_ARG, "lf_loader_create: no items in the split");
+    L->n = cfg->indices ? cfg->n_indices : lf_dataset_indices(ds, cfg->split, NULL);
+    for (int64_t k = 0; cfg->indices && k < cfg->n_indices && st == LF_OK; k++)
+        if (cfg->indices[k] < 0 || cfg->indices[k] >= lf_dataset_count(ds))
+            st = lf_error(LF_ERR_ARG, "lf_loader_create: index %lld at position %lld is out of "
+                          "range [0, %lld)", (long long)cfg->indices[k], (long long)k,
+                          (long long)lf_dataset_count(ds));
+    if (st == LF_OK && cfg->start_batch < 0)
+        st = lf_error(LF_ERR_ARG, "lf_loader_create: start_batch %lld < 0", (long long)cfg->start_batch);
+    if (st == LF_OK && L->n == 0) st = lf_error(LF_ERR_ARG, "lf_loader_create: no items in the split");
     if (st == LF_OK && cfg->drop_last && L->n < cfg->batch_size)
         st = lf_error(LF_ERR_ARG, "lf_loader_create: %lld items < batch size %d with "
                       "drop_last", (long long)L->n, cfg->batch_size);
@@ -246,6 +255,7 @@ lf_status lf_loader_create(lf_loader **out, const lf_dataset *ds, const lf_loade
                                 : (L->n + cfg->batch_size - 1) / cfg->batch_size;
         L->items = lf_malloc((size_t)L->n * sizeof(int64_t));
         if (!L->items) st = LF_ERR_NOMEM;
+        else if (cfg->indices) memcpy(L->items, cfg->indices, (size_t)L->n * sizeof(int64_t));
         else lf_dataset_indices(ds, cfg->split, L->items);
     }
     /* geometry from the first image; with the cache, decode (and check) everything now */
