@@ -2,7 +2,9 @@
  * kernel, stride and zero padding (ceil_mode = false), as torch.nn.functional.max_pool{2,3}d
  * and avg_pool{2,3}d (count_include_pad = true); global average pooling to (N, C).
  * Every (image, channel) plane is independent, so the loops run in parallel over planes and
- * each output element is written by one thread: results do not depend on the thread count. */
+ * each output element is written by one thread: results do not depend on the thread count.
+ * (Serial with the pthreads OpenBLAS: see lf_cpu_parallel_loops in conv_cpu.c.) */
+#include "../backend/cpu/conv_cpu.h"
 #include "../core/internal.h"
 
 #include <math.h>
@@ -75,7 +77,7 @@ static lf_status max_pool_backward(lf_graph *g, lf_node *n)
     const int64_t L = q->out[0] * q->out[1] * q->out[2], Lin = q->in[0] * q->in[1] * q->in[2];
     const lf_real *gy = n->out->grad;
     lf_real *gx = n->in[0]->grad;
-#pragma omp parallel for schedule(static) if (q->planes * L >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (q->planes * L >= PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q->planes; pl++)
         for (int64_t o = 0; o < L; o++) gx[pl * Lin + idx[pl * L + o]] += gy[pl * L + o];
     return LF_OK;
@@ -99,7 +101,7 @@ lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, 
     if (!s) return NULL;
     *s = q;
     int64_t *idx = (int64_t *)(s + 1);
-#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q.planes; pl++) {
         const lf_real *src = x->data + pl * Lin;
         lf_real *dst = y->data + pl * L;
@@ -146,7 +148,7 @@ static lf_status avg_pool_backward(lf_graph *g, lf_node *n)
     const lf_real inv = (lf_real)(1.0 / (double)(q->k[0] * q->k[1] * q->k[2]));
     const lf_real *gy = n->out->grad;
     lf_real *gx = n->in[0]->grad;
-#pragma omp parallel for schedule(static) if (q->planes * L >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (q->planes * L >= PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q->planes; pl++) {
         lf_real *dst = gx + pl * Lin;
         for (int64_t od = 0; od < q->out[0]; od++) {
@@ -183,7 +185,7 @@ lf_tensor *lf_avg_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, 
     if (!y) return NULL;
     const int64_t L = q.out[0] * q.out[1] * q.out[2], Lin = q.in[0] * q.in[1] * q.in[2];
     const double inv = 1.0 / (double)(q.k[0] * q.k[1] * q.k[2]);
-#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q.planes; pl++) {
         const lf_real *src = x->data + pl * Lin;
         for (int64_t od = 0; od < q.out[0]; od++) {
@@ -222,7 +224,7 @@ static lf_status global_avg_pool_backward(lf_graph *g, lf_node *n)
     const lf_real *gy = n->out->grad;
     lf_real *gx = n->in[0]->grad;
     const lf_real inv = (lf_real)(1.0 / (double)L);
-#pragma omp parallel for schedule(static) if (planes * L >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (planes * L >= PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < planes; pl++) {
         const lf_real v = gy[pl] * inv;
         for (int64_t l = 0; l < L; l++) gx[pl * L + l] += v;
@@ -249,7 +251,7 @@ lf_tensor *lf_global_avg_pool(lf_graph *g, lf_tensor *x)
     lf_tensor *y = lf_op_output(g, 2, x->shape, LF_IN(x));
     if (!y) return NULL;
     const double inv = 1.0 / (double)L;
-#pragma omp parallel for schedule(static) if (planes * L >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (planes * L >= PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < planes; pl++) {
         double s = 0;
         const lf_real *src = x->data + pl * L;

@@ -40,6 +40,10 @@ void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, lf_real *col, int
 /* img (ci, in...) += the patches in col, summed back where they overlap */
 void lf_conv_col2im(const lf_conv_geom *q, const lf_real *col, int64_t ldc, lf_real *img);
 
+/* 1 when OpenMP loops may run between BLAS calls without fighting BLAS's own threads for
+ * the cores (see conv_cpu.c): not with the pthreads OpenBLAS. */
+int lf_cpu_parallel_loops(void);
+
 /* y (n, c, L) += bias[c]; db[c] += sum over n and L of dy */
 void lf_conv_bias_forward(lf_real *y, const lf_real *bias, int64_t n, int64_t c, int64_t L);
 void lf_conv_bias_backward(const lf_real *dy, lf_real *db, int64_t n, int64_t c, int64_t L);
