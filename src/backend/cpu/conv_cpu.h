@@ -1,0 +1,51 @@
+/* CPU convolution kernels (im2col / vol2col + BLAS gemm), shared by convolution and
+ * transposed convolution (src/ops/conv.c). Not part of the public API. */
+#ifndef LF_CONV_CPU_H
+#define LF_CONV_CPU_H
+
+#include "../../core/internal.h"
+
+/* The geometry of one convolution seen from its column matrix. The "image side" is the
+ * tensor the columns are gathered from (the input of a convolution, the output of a
+ * transposed one); the "column side" is the other one, whose spatial positions index the
+ * columns. 2-D problems use depth 1 (k = s = d = 1, p = 0 in dim 0). */
+typedef struct lf_conv_geom {
+    int64_t ci, co, groups; /* image-side and column-side channels, groups */
+    int64_t in[3], out[3];  /* image-side and column-side spatial sizes (D, H, W) */
+    int64_t k[3], s[3], p[3], d[3];
+} lf_conv_geom;
+
+/* One pass over n images with weight w (co, ci/groups * kprod). Every non-NULL output is
+ * produced; the others are skipped:
+ *   colside_out  (n, co, out...)  = W @ cols(img)     (+= if accumulate)
+ *   dw           (co, ci/g*kprod) += colside @ cols(img)^T
+ *   img_out      (n, ci, in...)   += col2im(W^T @ colside)
+ * img is needed for colside_out and dw, colside for dw and img_out. Column buffers come from
+ * g's arena. */
+typedef struct lf_conv_job {
+    int64_t n;
+    const lf_real *w;
+    const lf_real *img;
+    const lf_real *colside;
+    lf_real *colside_out;
+    int accumulate;
+    lf_real *dw;
+    lf_real *img_out;
+} lf_conv_job;
+
+lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *job);
+
+/* col (ci*kprod rows, row stride ldc) <- patches of one image (ci, in...) */
+void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, lf_real *col, int64_t ldc);
+/* img (ci, in...) += the patches in col, summed back where they overlap */
+void lf_conv_col2im(const lf_conv_geom *q, const lf_real *col, int64_t ldc, lf_real *img);
+
+/* 1 when OpenMP loops may run between BLAS calls without fighting BLAS's own threads for
+ * the cores (see conv_cpu.c): not with the pthreads OpenBLAS. */
+int lf_cpu_parallel_loops(void);
+
+/* y (n, c, L) += bias[c]; db[c] += sum over n and L of dy */
+void lf_conv_bias_forward(lf_real *y, const lf_real *bias, int64_t n, int64_t c, int64_t L);
+void lf_conv_bias_backward(const lf_real *dy, lf_real *db, int64_t n, int64_t c, int64_t L);
+
+#endif

@@ -1,0 +1,267 @@
+/* Pooling, 2-D (N, C, H, W) and 3-D (N, C, D, H, W): max and average pooling with a cubic
+ * kernel, stride and zero padding (ceil_mode = false), as torch.nn.functional.max_pool{2,3}d
+ * and avg_pool{2,3}d (count_include_pad = true); global average pooling to (N, C).
+ * Every (image, channel) plane is independent, so the loops run in parallel over planes and
+ * each output element is written by one thread: results do not depend on the thread count.
+ * (Serial with the pthreads OpenBLAS: see lf_cpu_parallel_loops in conv_cpu.c.) */
+#include "../backend/cpu/conv_cpu.h"
+#include "../core/internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PAR_MIN (1LL << 15)
+
+typedef struct pool_geom {
+    int64_t planes;          /* N * C */
+    int64_t in[3], out[3];   /* spatial sizes, depth 1 in 2-D */
+    int64_t k[3], s[3], p[3];
+} pool_geom;
+
+static lf_status pool_setup(const char *op, const lf_tensor *x, int nd, int kernel, int stride,
+                            int padding, pool_geom *q, int64_t *yshape)
+{
+    char sx[96];
+    lf_shape_str(x, sx, sizeof sx);
+    if (nd != 2 && nd != 3)
+        return lf_error(LF_ERR_ARG, "%s: ndim_spatial is %d (2 or 3 allowed)", op, nd);
+    if (x->ndim != nd + 2)
+        return lf_error(LF_ERR_SHAPE, "%s: %d-D pooling needs a %d-D input, got %s", op, nd,
+                        nd + 2, sx);
+    if (stride == 0) stride = kernel; /* torch's default stride */
+    if (kernel < 1 || stride < 1 || padding < 0)
+        return lf_error(LF_ERR_ARG, "%s: kernel %d, stride %d, padding %d (kernel, stride >= 1, "
+                        "padding >= 0)", op, kernel, stride, padding);
+    if (2 * padding > kernel)
+        return lf_error(LF_ERR_ARG, "%s: padding %d must be at most half the kernel %d", op,
+                        padding, kernel);
+    memset(q, 0, sizeof *q);
+    q->planes = x->shape[0] * x->shape[1];
+    yshape[0] = x->shape[0];
+    yshape[1] = x->shape[1];
+    for (int i = 0; i < 3; i++) {
+        q->in[i] = q->out[i] = q->k[i] = q->s[i] = 1;
+        q->p[i] = 0;
+    }
+    for (int i = 0; i < nd; i++) {
+        const int j = 3 - nd + i;
+        q->in[j] = x->shape[2 + i];
+        q->k[j] = kernel;
+        q->s[j] = stride;
+        q->p[j] = padding;
+        const int64_t padded = q->in[j] + 2 * (int64_t)padding;
+        if (kernel > padded)
+            return lf_error(LF_ERR_SHAPE, "%s: kernel %d is larger than input %s padded by %d "
+                            "in spatial dim %d", op, kernel, sx, padding, i);
+        q->out[j] = (padded - kernel) / stride + 1;
+        yshape[2 + i] = q->out[j];
+    }
+    return LF_OK;
+}
+
+/* Clamped window [*a, *b) of output position o in one dim */
+static inline void window(const pool_geom *q, int dim, int64_t o, int64_t *a, int64_t *b)
+{
+    int64_t lo = o * q->s[dim] - q->p[dim], hi = lo + q->k[dim];
+    *a = lo < 0 ? 0 : lo;
+    *b = hi > q->in[dim] ? q->in[dim] : hi;
+}
+
+/* ---- max pooling: saves the flat in-plane index of each window's max (first one on ties,
+ * a NaN wins, as torch), backward routes the gradient there */
+static lf_status max_pool_backward(lf_graph *g, lf_node *n)
+{
+    (void)g;
+    const pool_geom *q = n->saved;
+    const int64_t *idx = (const int64_t *)(q + 1);
+    const int64_t L = q->out[0] * q->out[1] * q->out[2], Lin = q->in[0] * q->in[1] * q->in[2];
+    const lf_real *gy = n->out->grad;
+    lf_real *gx = n->in[0]->grad;
+#pragma omp parallel for schedule(static) if (q->planes * L >= PAR_MIN && lf_cpu_parallel_loops())
+    for (int64_t pl = 0; pl < q->planes; pl++)
+        for (int64_t o = 0; o < L; o++) gx[pl * Lin + idx[pl * L + o]] += gy[pl * L + o];
+    return LF_OK;
+}
+
+lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, int stride,
+                       int padding)
+{
+    if (!x) return NULL;
+    pool_geom q;
+    int64_t ys[LF_MAX_DIMS];
+    if (pool_setup("max_pool", x, ndim_spatial, kernel, stride, padding, &q, ys) != LF_OK)
+        return NULL;
+    x = lf_contiguous(g, x);
+    if (!x) return NULL;
+    lf_tensor *y = lf_op_output(g, x->ndim, ys, LF_IN(x));
+    if (!y) return NULL;
+    const int64_t L = q.out[0] * q.out[1] * q.out[2], Lin = q.in[0] * q.in[1] * q.in[2];
+    /* geometry and indices in one arena block: saved for backward */
+    pool_geom *s = lf_graph_alloc(g, sizeof q + (size_t)(q.planes * L) * sizeof(int64_t));
+    if (!s) return NULL;
+    *s = q;
+    int64_t *idx = (int64_t *)(s + 1);
+#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN && lf_cpu_parallel_loops())
+    for (int64_t pl = 0; pl < q.planes; pl++) {
+        const lf_real *src = x->data + pl * Lin;
+        lf_real *dst = y->data + pl * L;
+        int64_t *id = idx + pl * L;
+        for (int64_t od = 0; od < q.out[0]; od++) {
+            int64_t d0, d1;
+            window(&q, 0, od, &d0, &d1);
+            for (int64_t oh = 0; oh < q.out[1]; oh++) {
+                int64_t h0, h1;
+                window(&q, 1, oh, &h0, &h1);
+                for (int64_t ow = 0; ow < q.out[2]; ow++) {
+                    int64_t w0, w1;
+                    window(&q, 2, ow, &w0, &w1);
+                    int64_t best = (d0 * q.in[1] + h0) * q.in[2] + w0;
+                    lf_real m = -INFINITY;
+                    for (int64_t d = d0; d < d1; d++)
+                        for (int64_t h = h0; h < h1; h++)
+                            for (int64_t w = w0; w < w1; w++) {
+                                const int64_t i = (d * q.in[1] + h) * q.in[2] + w;
+                                const lf_real v = src[i];
+                                if (v > m || isnan(v)) {
+                                    m = v;
+                                    best = i;
+                                }
+                            }
+                    const int64_t o = (od * q.out[1] + oh) * q.out[2] + ow;
+                    dst[o] = m;
+                    id[o] = best;
+                }
+            }
+        }
+    }
+    lf_node *n = lf_record(g, "max_pool", max_pool_backward, y, LF_IN(x));
+    if (n) n->saved = s;
+    return y;
+}
+
+/* ---- average pooling: divisor is the full kernel volume (padding counts) */
+static lf_status avg_pool_backward(lf_graph *g, lf_node *n)
+{
+    (void)g;
+    const pool_geom *q = n->saved;
+    const int64_t L = q->out[0] * q->out[1] * q->out[2], Lin = q->in[0] * q->in[1] * q->in[2];
+    const lf_real inv = (lf_real)(1.0 / (double)(q->k[0] * q->k[1] * q->k[2]));
+    const lf_real *gy = n->out->grad;
+    lf_real *gx = n->in[0]->grad;
+#pragma omp parallel for schedule(static) if (q->planes * L >= PAR_MIN && lf_cpu_parallel_loops())
+    for (int64_t pl = 0; pl < q->planes; pl++) {
+        lf_real *dst = gx + pl * Lin;
+        for (int64_t od = 0; od < q->out[0]; od++) {
+            int64_t d0, d1;
+            window(q, 0, od, &d0, &d1);
+            for (int64_t oh = 0; oh < q->out[1]; oh++) {
+                int64_t h0, h1;
+                window(q, 1, oh, &h0, &h1);
+                for (int64_t ow = 0; ow < q->out[2]; ow++) {
+                    int64_t w0, w1;
+                    window(q, 2, ow, &w0, &w1);
+                    const lf_real v = gy[pl * L + (od * q->out[1] + oh) * q->out[2] + ow] * inv;
+                    for (int64_t d = d0; d < d1; d++)
+                        for (int64_t h = h0; h < h1; h++)
+                            for (int64_t w = w0; w < w1; w++) dst[(d * q->in[1] + h) * q->in[2] + w] += v;
+                }
+            }
+        }
+    }
+    return LF_OK;
+}
+
+lf_tensor *lf_avg_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, int stride,
+                       int padding)
+{
+    if (!x) return NULL;
+    pool_geom q;
+    int64_t ys[LF_MAX_DIMS];
+    if (pool_setup("avg_pool", x, ndim_spatial, kernel, stride, padding, &q, ys) != LF_OK)
+        return NULL;
+    x = lf_contiguous(g, x);
+    if (!x) return NULL;
+    lf_tensor *y = lf_op_output(g, x->ndim, ys, LF_IN(x));
+    if (!y) return NULL;
+    const int64_t L = q.out[0] * q.out[1] * q.out[2], Lin = q.in[0] * q.in[1] * q.in[2];
+    const double inv = 1.0 / (double)(q.k[0] * q.k[1] * q.k[2]);
+#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN && lf_cpu_parallel_loops())
+    for (int64_t pl = 0; pl < q.planes; pl++) {
+        const lf_real *src = x->data + pl * Lin;
+        for (int64_t od = 0; od < q.out[0]; od++) {
+            int64_t d0, d1;
+            window(&q, 0, od, &d0, &d1);
+            for (int64_t oh = 0; oh < q.out[1]; oh++) {
+                int64_t h0, h1;
+                window(&q, 1, oh, &h0, &h1);
+                for (int64_t ow = 0; ow < q.out[2]; ow++) {
+                    int64_t w0, w1;
+                    window(&q, 2, ow, &w0, &w1);
+                    double sum = 0;
+                    for (int64_t d = d0; d < d1; d++)
+                        for (int64_t h = h0; h < h1; h++)
+                            for (int64_t w = w0; w < w1; w++) sum += src[(d * q.in[1] + h) * q.in[2] + w];
+                    y->data[pl * L + (od * q.out[1] + oh) * q.out[2] + ow] = (lf_real)(sum * inv);
+                }
+            }
+        }
+    }
+    lf_node *n = lf_record(g, "avg_pool", avg_pool_backward, y, LF_IN(x));
+    if (n) {
+        pool_geom *s = lf_graph_alloc(g, sizeof *s);
+        if (!s) return NULL;
+        *s = q;
+        n->saved = s;
+    }
+    return y;
+}
+
+/* ---- global average pooling (N, C, ...) -> (N, C) */
+static lf_status global_avg_pool_backward(lf_graph *g, lf_node *n)
+{
+    (void)g;
+    const int64_t planes = n->iarg[0], L = n->iarg[1];
+    const lf_real *gy = n->out->grad;
+    lf_real *gx = n->in[0]->grad;
+    const lf_real inv = (lf_real)(1.0 / (double)L);
+#pragma omp parallel for schedule(static) if (planes * L >= PAR_MIN && lf_cpu_parallel_loops())
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const lf_real v = gy[pl] * inv;
+        for (int64_t l = 0; l < L; l++) gx[pl * L + l] += v;
+    }
+    return LF_OK;
+}
+
+lf_tensor *lf_global_avg_pool(lf_graph *g, lf_tensor *x)
+{
+    if (!x) return NULL;
+    if (x->ndim < 3) {
+        char sx[96];
+        lf_error(LF_ERR_SHAPE, "global_avg_pool: input %s needs (N, C, spatial...)",
+                 lf_shape_str(x, sx, sizeof sx));
+        return NULL;
+    }
+    x = lf_contiguous(g, x);
+    if (!x) return NULL;
+    const int64_t planes = x->shape[0] * x->shape[1], L = lf_numel(x) / (planes ? planes : 1);
+    if (L == 0) {
+        lf_error(LF_ERR_SHAPE, "global_avg_pool: empty spatial dims");
+        return NULL;
+    }
+    lf_tensor *y = lf_op_output(g, 2, x->shape, LF_IN(x));
+    if (!y) return NULL;
+    const double inv = 1.0 / (double)L;
+#pragma omp parallel for schedule(static) if (planes * L >= PAR_MIN && lf_cpu_parallel_loops())
+    for (int64_t pl = 0; pl < planes; pl++) {
+        double s = 0;
+        const lf_real *src = x->data + pl * L;
+        for (int64_t l = 0; l < L; l++) s += src[l];
+        y->data[pl] = (lf_real)(s * inv);
+    }
+    lf_node *n = lf_record(g, "global_avg_pool", global_avg_pool_backward, y, LF_IN(x));
+    if (n) {
+        n->iarg[0] = planes;
+        n->iarg[1] = L;
+    }
+    return y;
+}

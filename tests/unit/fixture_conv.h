@@ -1,0 +1,36 @@
+/* A small reader for the conv/pool parity fixtures written by tests/parity/gen_conv.py
+ * (format described there). Kept apart from the general fixture loader on purpose. */
+#ifndef LF_FIXTURE_CONV_H
+#define LF_FIXTURE_CONV_H
+
+#include "labelfree.h"
+
+#define FXC_MAX_ARRAYS 12
+
+typedef struct fxc_array {
+    char name[16];
+    int ndim;
+    int64_t shape[LF_MAX_DIMS];
+    int64_t n;
+    float *data; /* points into the file's blob */
+} fxc_array;
+
+typedef struct fxc_file {
+    char kind[16];   /* first meta word: "conv" or "pool" */
+    int nmeta;
+    long meta[32];   /* the integers after it */
+    int narr;
+    fxc_array arr[FXC_MAX_ARRAYS];
+    void *blob;
+} fxc_file;
+
+/* 0 on success; -1 with a message in err on failure. */
+int fxc_load(const char *path, fxc_file *f, char *err, size_t errsize);
+const fxc_array *fxc_get(const fxc_file *f, const char *name);
+void fxc_free(fxc_file *f);
+/* Fixture file names in dir ending in .bin, sorted; returns the count (at most max). */
+int fxc_list(const char *dir, char names[][64], int max);
+/* Max |a - b| and whether every |a - b| <= rtol * max(1, |b|). */
+double fxc_compare(const lf_real *a, const float *b, int64_t n, double rtol, int *ok);
+
+#endif
