@@ -289,14 +289,22 @@ def main():
     w = Writer()
     for k, v in m.state_dict().items():
         w.add("param/" + k, v)
-    x = torch.randn(2, 5, 64, 64, generator=g).double()
-    m = m.double()
+    x = torch.randn(2, 5, 64, 64, generator=g)
     with torch.no_grad():
+        # PyTorch's own float32 error against the float64 reference, for the test to print
+        # (train-mode BN over 2x2x2 values per channel in layer4 amplifies rounding)
+        import copy
+        m32 = copy.deepcopy(m)
+        e32, t32 = m32.eval()(x), m32.train()(x)
+        m, x = m.double(), x.double()
         w.add("x", x)
-        w.add("out_eval", m.eval()(x))
-        w.add("out_train", m.train()(x))
+        out_eval, out_train = m.eval()(x), m.train()(x)
+        w.add("out_eval", out_eval)
+        w.add("out_train", out_train)
         for k, b in m.named_buffers():
             w.add("after/" + k, b)
+        w.add("torch32_err/out_eval", (e32.double() - out_eval).abs().max().reshape(1))
+        w.add("torch32_err/out_train", (t32.double() - out_train).abs().max().reshape(1))
     w.save("resnet50_imagenet_w4_c5.bin")
 
     # tiny ViT: 16x16 image, patch 4, depth 2, width 32, 4 heads, 10 classes

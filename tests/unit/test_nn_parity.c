@@ -15,6 +15,7 @@
 
 typedef struct worst {
     const char *group;
+    double tol; /* 0: TOL */
     char name[128];
     double rel, abs;
     int n;
@@ -37,9 +38,10 @@ static void cmp(worst *w, const char *name, const lf_real *a, const nnfx_tensor 
     }
     double ab, rel = nnfx_maxdiff(a, ref->data, n, &ab);
     if (verbose()) printf("    %-6s %-40s max|d| %.3g  rel %.3g\n", w->group, name, ab, rel);
-    if (!(rel <= TOL))
+    double tol = w->tol > 0 ? w->tol : TOL;
+    if (!(rel <= tol))
         lf_test_fail(__FILE__, __LINE__, "%s %s: max |d|/max(1,|ref|) = %.3g > %g (first c %g "
-                     "ref %g)", w->group, name, rel, TOL, (double)a[0], (double)ref->data[0]);
+                     "ref %g)", w->group, name, rel, tol, (double)a[0], (double)ref->data[0]);
     w->n++;
     if (!(rel <= w->rel) || w->n == 1) {
         w->rel = rel;
@@ -124,8 +126,8 @@ static void train_parity(const char *file, lf_params *P, lf_tensor *(*fwd)(lf_gr
     CHECK_MSG(loss != NULL, "forward failed: %s", lf_last_error());
     if (!loss) goto done;
     CHECK_OK(lf_backward(g, loss));
-    worst wo = {"out", "", 0, 0, 0}, wg = {"grad", "", 0, 0, 0}, wb = {"buffer", "", 0, 0, 0},
-          ws = {"sgd", "", 0, 0, 0};
+    worst wo = {"out", 0, "", 0, 0, 0}, wg = {"grad", 0, "", 0, 0, 0}, wb = {"buffer", 0, "", 0, 0, 0},
+          ws = {"sgd", 0, "", 0, 0, 0};
     cmp(&wo, "out", out->data, nnfx_get(f, "out"), lf_numel(out));
     cmp(&wo, "loss", loss->data, nnfx_get(f, "loss"), 1);
     for (int i = 0; i < lf_params_count(P); i++) {
@@ -229,7 +231,7 @@ TEST(nn_parity_resnet50_imagenet_c5_forward)
             lf_graph *g;
             CHECK_OK(lf_graph_init(&g, 0));
             lf_graph_set_grad_enabled(g, 0);
-            worst wo = {"out", "", 0, 0, 0}, wb = {"buffer", "", 0, 0, 0};
+            worst wo = {"out", 0, "", 0, 0, 0}, wb = {"buffer", 0, "", 0, 0, 0};
             lf_graph_set_training(g, 0);
             lf_tensor *y = lf_encoder_forward(g, e, input_of(g, nnfx_get(f, "x")));
             CHECK_MSG(y != NULL, "eval forward: %s", lf_last_error());
@@ -238,7 +240,18 @@ TEST(nn_parity_resnet50_imagenet_c5_forward)
             lf_graph_set_training(g, 1);
             y = lf_encoder_forward(g, e, input_of(g, nnfx_get(f, "x")));
             CHECK_MSG(y != NULL, "train forward: %s", lf_last_error());
-            if (y) cmp(&wo, "out_train", y->data, nnfx_get(f, "out_train"), lf_numel(y));
+            /* 2e-4 here: train-mode BN normalises layer4 over only N*2*2 = 8 values per
+             * channel, after 16 BN layers, which amplifies float32 rounding; PyTorch's own
+             * float32 forward misses the float64 reference by about 1.4e-4 on this fixture
+             * (printed below). Eval mode and the other models hold 1e-4. */
+            worst wt = {"out", 2e-4, "", 0, 0, 0};
+            if (y) cmp(&wt, "out_train", y->data, nnfx_get(f, "out_train"), lf_numel(y));
+            report(&wt);
+            const nnfx_tensor *e1 = nnfx_get(f, "torch32_err/out_eval"),
+                              *e2 = nnfx_get(f, "torch32_err/out_train");
+            if (e1 && e2)
+                printf("    (torch float32 vs float64 reference: eval max|d| %.3g, train %.3g)\n",
+                       (double)e1->data[0], (double)e2->data[0]);
             for (int i = 0; i < lf_params_count(P); i++) {
                 lf_tensor *t = lf_params_get(P, i);
                 if (t->flags & LF_TENSOR_BUFFER) cmp_prefixed(&wb, f, "after/", t, t->data);
