@@ -265,3 +265,46 @@ TEST(nn_parity_resnet50_imagenet_c5_forward)
     lf_encoder_free(e);
     lf_params_free(P);
 }
+
+/* After a few steps the graph's arena has its high-water size: a training step of an
+ * encoder (forward, backward) then allocates nothing. */
+TEST(nn_encoder_step_no_malloc_after_warmup)
+{
+    const char *arch[2] = {"resnet18", "vit"};
+    for (int a = 0; a < 2; a++) {
+        lf_encoder_config c = lf_encoder_config_default(arch[a]);
+        c.width = a == 0 ? 4 : 16;
+        snprintf(c.stem, sizeof c.stem, "cifar");
+        c.image_size = 16, c.patch = 4, c.depth = 2, c.heads = 2, c.num_classes = 3;
+        lf_params *P;
+        lf_encoder *e = NULL;
+        CHECK_OK(lf_params_init(&P));
+        CHECK_OK(lf_encoder_init(P, &c, NULL, &e));
+        if (!e) {
+            lf_params_free(P);
+            continue;
+        }
+        CHECK_OK(lf_params_finalize(P));
+        CHECK_OK(lf_encoder_reset_parameters(e, 3, 0));
+        lf_graph *g;
+        CHECK_OK(lf_graph_init(&g, 1024));
+        lf_graph_set_training(g, 1);
+        uint64_t before = 0;
+        for (int step = 0; step < 5; step++) {
+            if (step == 3) before = lf_alloc_count();
+            lf_graph_reset(g);
+            lf_tensor *x = lf_tensor_new(g, 4, (int64_t[]){2, 3, 16, 16});
+            lf_rng r = lf_rng_make(9, (uint64_t)step);
+            if (x) lf_rng_fill_normal(&r, x->data, lf_numel(x), 0, 1);
+            lf_tensor *loss = lf_mean_all(g, lf_encoder_forward(g, e, x));
+            CHECK_MSG(loss != NULL, "%s: %s", arch[a], lf_last_error());
+            if (!loss) break;
+            CHECK_OK(lf_backward(g, loss));
+        }
+        CHECK_MSG(lf_alloc_count() == before, "%s: %llu allocations in steady steps", arch[a],
+                  (unsigned long long)(lf_alloc_count() - before));
+        lf_graph_free(g);
+        lf_encoder_free(e);
+        lf_params_free(P);
+    }
+}
