@@ -445,6 +445,85 @@ lf_status lf_checkpoint_save(const char *path, const lf_params *p, const lf_opti
 lf_status lf_checkpoint_load(const char *path, lf_params *p, lf_optim *opt, int64_t *step,
                              lf_rng *rng, char **config_json);
 /* @@NN@@ */
+/* Encoders (src/nn/): ResNet-18/50 (torchvision layout and parameter names), a ViT (timm
+ * names) and an MLP (nn.Sequential names). Parameter names are those of the PyTorch
+ * state_dict, so a saved file loads there with load_state_dict. Usage:
+ *     lf_encoder_config c = lf_encoder_config_default("resnet50");
+ *     lf_encoder *e; lf_encoder_init(P, &c, NULL, &e);   // declares parameters in P
+ *     lf_params_finalize(P); lf_encoder_reset_parameters(e, seed);
+ *     lf_tensor *f = lf_encoder_forward(g, e, x);         // (N, C, H, W) -> (N, F) */
+#define LF_MLP_MAX_LAYERS 8
+
+typedef enum lf_activation { LF_ACT_RELU = 0, LF_ACT_GELU, LF_ACT_NONE } lf_activation;
+
+typedef struct lf_encoder_config {
+    char arch[24];      /* "resnet18", "resnet50", "vit", "mlp" */
+    char stem[16];      /* resnet: "imagenet" (7x7/2 conv + 3x3/2 max pool) or "cifar" (3x3/1) */
+    int in_channels;    /* image channels; for "mlp" the input feature count */
+    int num_classes;    /* > 0: a final linear layer "fc" ("head" for vit); 0: features */
+    int width;          /* resnet: stem/layer1 width (64 = torchvision); vit: embedding dim;
+                           mlp: hidden size */
+    int image_size;     /* vit: input height = width */
+    int patch;          /* vit: patch size */
+    int depth;          /* vit: blocks; mlp: hidden layers */
+    int heads;          /* vit: attention heads */
+    double mlp_ratio;   /* vit: MLP hidden = mlp_ratio * width */
+    double bn_momentum; /* 0.1 as torch */
+    double bn_eps;      /* 1e-5 as torch */
+    double ln_eps;      /* 1e-6 as timm's ViT */
+} lf_encoder_config;
+
+typedef struct lf_encoder lf_encoder;
+
+/* Defaults for arch (torchvision resnet18/resnet50 with 3 channels and the imagenet stem;
+ * a ViT-Tiny/16 at 224; an MLP 2048 -> 512 x2). An unknown arch leaves arch empty. */
+lf_encoder_config lf_encoder_config_default(const char *arch);
+/* LF_ERR_ARG naming the field when a value is out of range or inconsistent. */
+lf_status lf_encoder_config_check(const lf_encoder_config *cfg);
+/* Declares the encoder's parameters in P (before lf_params_finalize) under `prefix` (NULL or
+ * "" for none, e.g. "backbone."). The encoder keeps pointers to P's tensors: P outlives it. */
+lf_status lf_encoder_init(lf_params *P, const lf_encoder_config *cfg, const char *prefix,
+                          lf_encoder **out);
+void lf_encoder_free(lf_encoder *e);
+/* Initialises the weights (after lf_params_finalize) as torchvision / timm do, drawing from
+ * the Philox stream (seed, stream); running stats to 0/1, num_batches_tracked to 0. */
+lf_status lf_encoder_reset_parameters(lf_encoder *e, uint64_t seed, uint64_t stream);
+/* x (N, C, H, W) images or (N, F) for "mlp" -> (N, feature_dim) features, or
+ * (N, num_classes) when the encoder has a head. Batch norm uses batch statistics and
+ * updates the running stats when lf_graph_training(g). */
+lf_tensor *lf_encoder_forward(lf_graph *g, lf_encoder *e, lf_tensor *x);
+/* Features before the head (N, feature_dim), whatever num_classes is. */
+lf_tensor *lf_encoder_features(lf_graph *g, lf_encoder *e, lf_tensor *x);
+/* ViT only: all tokens after the final norm (N, 1 + patches, width); NULL for others. */
+lf_tensor *lf_encoder_tokens(lf_graph *g, lf_encoder *e, lf_tensor *x);
+int64_t lf_encoder_feature_dim(const lf_encoder *e); /* 512 / 2048 at width 64, vit width */
+const lf_encoder_config *lf_encoder_get_config(const lf_encoder *e);
+/* Model metadata as a JSON object text (lf_free it) and back; unknown keys are ignored,
+ * missing keys keep the arch's defaults. */
+char *lf_encoder_config_to_json(const lf_encoder_config *cfg);
+lf_status lf_encoder_config_from_json(const char *json, lf_encoder_config *cfg);
+
+/* MLP of Linear [BatchNorm1d] activation blocks, named as an nn.Sequential ("0.weight",
+ * "1.running_mean", ... with ReLU/GELU taking an index): SimCLR/BYOL projection heads. */
+typedef struct lf_mlp_config {
+    int n_layers;                    /* Linear layers, 1..LF_MLP_MAX_LAYERS */
+    int dims[LF_MLP_MAX_LAYERS + 1]; /* dims[0] input, dims[i + 1] output of Linear i */
+    int batch_norm;                  /* BatchNorm1d after each hidden Linear */
+    int hidden_bias;                 /* bias in the hidden Linears */
+    int last_bias;                   /* bias in the last Linear */
+    int last_batch_norm;             /* BatchNorm1d after the last Linear too */
+    lf_activation act;               /* after each hidden block */
+    double bn_momentum, bn_eps;
+} lf_mlp_config;
+typedef struct lf_mlp lf_mlp;
+
+/* n_layers Linear layers through dims; BN + ReLU between them, biases on. */
+lf_mlp_config lf_mlp_config_make(int n_layers, const int *dims, int batch_norm);
+lf_status lf_mlp_init(lf_params *P, const lf_mlp_config *cfg, const char *prefix,
+                      lf_mlp **out);
+void lf_mlp_free(lf_mlp *m);
+lf_status lf_mlp_reset_parameters(lf_mlp *m, uint64_t seed, uint64_t stream); /* torch init */
+lf_tensor *lf_mlp_forward(lf_graph *g, lf_mlp *m, lf_tensor *x); /* (N, dims[0]) -> (N, out) */
 /* @@DATA@@ */
 /* ---- data: images, datasets, augmentation, loader (src/data/) ----
  * Images are float32 planar (C, D, H, W) with D = 1 for 2-D images. Integer samples are

@@ -1,0 +1,70 @@
+/* Internal helpers shared by the encoders: named parameter declaration under a prefix,
+ * conv / batch-norm / linear building blocks and the torch-style initialisers. */
+#ifndef LF_NN_H
+#define LF_NN_H
+
+#include "../core/internal.h"
+
+/* Builds "<prefix><name>" for parameter names. */
+typedef struct nn_namer {
+    lf_params *P;
+    char prefix[192];
+    lf_status status;   /* first failure while declaring, LF_OK otherwise */
+} nn_namer;
+
+void nn_namer_init(nn_namer *nm, lf_params *P, const char *prefix);
+/* Declares <prefix><fmt...> with the given shape; on failure records it in nm->status. */
+lf_tensor *nn_param(nn_namer *nm, int flags, int ndim, const int64_t *shape, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+
+typedef struct nn_bn {
+    lf_tensor *weight, *bias, *running_mean, *running_var, *num_batches_tracked;
+    double momentum, eps;
+} nn_bn;
+
+typedef struct nn_linear {
+    lf_tensor *weight, *bias; /* bias may be NULL */
+} nn_linear;
+
+/* BatchNorm (weight, bias, running_mean, running_var, num_batches_tracked) named
+ * <stem>.weight etc. in torch's state_dict order. */
+void nn_bn_declare(nn_namer *nm, nn_bn *bn, int64_t channels, double momentum, double eps,
+                   const char *stem);
+void nn_linear_declare(nn_namer *nm, nn_linear *l, int64_t in, int64_t out, int bias,
+                       const char *stem);
+lf_tensor *nn_conv_declare(nn_namer *nm, int64_t cout, int64_t cin, int k, const char *stem);
+
+/* Batch norm forward that also counts num_batches_tracked in training, as torch does. */
+lf_tensor *nn_bn_forward(lf_graph *g, nn_bn *bn, lf_tensor *x);
+lf_tensor *nn_linear_forward(lf_graph *g, const nn_linear *l, lf_tensor *x);
+
+/* ---- initialisers (fill t->data; t must be finalized) */
+/* N(0, std^2) */
+void nn_init_normal(lf_rng *r, lf_tensor *t, double std);
+/* N(0, std^2) redrawn until inside [lo, hi] (timm's trunc_normal_ bounds are absolute) */
+void nn_init_trunc_normal(lf_rng *r, lf_tensor *t, double std, double lo, double hi);
+void nn_init_uniform(lf_rng *r, lf_tensor *t, double bound); /* U(-bound, bound) */
+void nn_init_const(lf_tensor *t, double v);
+/* kaiming_normal_(mode='fan_out', nonlinearity='relu'): std = sqrt(2 / (Cout * k...)) */
+void nn_init_kaiming_fan_out(lf_rng *r, lf_tensor *w);
+/* torch's default for Linear / Conv: kaiming_uniform_(a=sqrt(5)) = U(+-1/sqrt(fan_in)) for
+ * the weight, U(+-1/sqrt(fan_in)) for the bias. */
+void nn_init_torch_default(lf_rng *r, lf_tensor *w, lf_tensor *b);
+void nn_bn_reset(nn_bn *bn);
+
+/* ---- architectures behind lf_encoder (each declares its parameters in state_dict order,
+ * the head is declared by encoder.c afterwards) */
+typedef struct nn_resnet nn_resnet;
+lf_status nn_resnet_init(nn_namer *nm, const lf_encoder_config *cfg, nn_resnet **out);
+void nn_resnet_free(nn_resnet *r);
+void nn_resnet_reset(nn_resnet *r, lf_rng *rng);
+lf_tensor *nn_resnet_features(lf_graph *g, nn_resnet *r, lf_tensor *x); /* (N, F) */
+int64_t nn_resnet_feature_dim(const lf_encoder_config *cfg);
+
+typedef struct nn_vit nn_vit;
+lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out);
+void nn_vit_free(nn_vit *v);
+void nn_vit_reset(nn_vit *v, lf_rng *rng);
+lf_tensor *nn_vit_tokens(lf_graph *g, nn_vit *v, lf_tensor *x); /* (N, 1 + P, E) normed */
+
+#endif
