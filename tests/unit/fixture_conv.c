@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int fxc_load(const char *path, fxc_file *f, char *err, size_t errsize)
+int fxconv_load(const char *path, fxconv_file *f, char *err, size_t errsize)
 {
     memset(f, 0, sizeof *f);
     FILE *fp = fopen(path, "rb");
@@ -49,8 +49,8 @@ int fxc_load(const char *path, fxc_file *f, char *err, size_t errsize)
                 f->meta[f->nmeta++] = v;
                 s = e;
             }
-        } else if (strncmp(p, "array ", 6) == 0 && f->narr < FXC_MAX_ARRAYS) {
-            fxc_array *a = &f->arr[f->narr++];
+        } else if (strncmp(p, "array ", 6) == 0 && f->narr < FXCONV_MAX_ARRAYS) {
+            fxconv_array *a = &f->arr[f->narr++];
             char *s = p + 6, *e;
             int k = 0;
             while (*s && *s != ' ' && k < 15) a->name[k++] = *s++;
@@ -77,18 +77,18 @@ int fxc_load(const char *path, fxc_file *f, char *err, size_t errsize)
     return 0;
 bad:
     snprintf(err, errsize, "%s: not a valid LFX1 fixture", path);
-    fxc_free(f);
+    fxconv_free(f);
     return -1;
 }
 
-const fxc_array *fxc_get(const fxc_file *f, const char *name)
+const fxconv_array *fxconv_get(const fxconv_file *f, const char *name)
 {
     for (int i = 0; i < f->narr; i++)
         if (strcmp(f->arr[i].name, name) == 0) return &f->arr[i];
     return NULL;
 }
 
-void fxc_free(fxc_file *f)
+void fxconv_free(fxconv_file *f)
 {
     for (int i = 0; i < f->narr; i++) free(f->arr[i].data);
     free(f->blob);
@@ -97,7 +97,7 @@ void fxc_free(fxc_file *f)
 
 static int cmp_names(const void *a, const void *b) { return strcmp(a, b); }
 
-int fxc_list(const char *dir, char names[][64], int max)
+int fxconv_list(const char *dir, char names[][64], int max)
 {
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -113,7 +113,7 @@ int fxc_list(const char *dir, char names[][64], int max)
     return n;
 }
 
-double fxc_compare(const lf_real *a, const float *b, int64_t n, double rtol, int *ok)
+double fxconv_compare(const lf_real *a, const float *b, int64_t n, double rtol, int *ok)
 {
     double mx = 0;
     *ok = 1;

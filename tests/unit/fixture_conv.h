@@ -5,32 +5,32 @@
 
 #include "labelfree.h"
 
-#define FXC_MAX_ARRAYS 12
+#define FXCONV_MAX_ARRAYS 12
 
-typedef struct fxc_array {
+typedef struct fxconv_array {
     char name[16];
     int ndim;
     int64_t shape[LF_MAX_DIMS];
     int64_t n;
     float *data; /* points into the file's blob */
-} fxc_array;
+} fxconv_array;
 
-typedef struct fxc_file {
+typedef struct fxconv_file {
     char kind[16];   /* first meta word: "conv" or "pool" */
     int nmeta;
     long meta[32];   /* the integers after it */
     int narr;
-    fxc_array arr[FXC_MAX_ARRAYS];
+    fxconv_array arr[FXCONV_MAX_ARRAYS];
     void *blob;
-} fxc_file;
+} fxconv_file;
 
 /* 0 on success; -1 with a message in err on failure. */
-int fxc_load(const char *path, fxc_file *f, char *err, size_t errsize);
-const fxc_array *fxc_get(const fxc_file *f, const char *name);
-void fxc_free(fxc_file *f);
+int fxconv_load(const char *path, fxconv_file *f, char *err, size_t errsize);
+const fxconv_array *fxconv_get(const fxconv_file *f, const char *name);
+void fxconv_free(fxconv_file *f);
 /* Fixture file names in dir ending in .bin, sorted; returns the count (at most max). */
-int fxc_list(const char *dir, char names[][64], int max);
+int fxconv_list(const char *dir, char names[][64], int max);
 /* Max |a - b| and whether every |a - b| <= rtol * max(1, |b|). */
-double fxc_compare(const lf_real *a, const float *b, int64_t n, double rtol, int *ok);
+double fxconv_compare(const lf_real *a, const float *b, int64_t n, double rtol, int *ok);
 
 #endif

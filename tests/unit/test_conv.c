@@ -294,19 +294,19 @@ TEST(conv_torch_parity)
     lf_test_skip("parity fixtures are float32: checked in the float32 build");
 #else
     char names[64][64], path[256], err[256];
-    int nf = fxc_list(FIX_DIR, names, 64), nconv = 0;
+    int nf = fxconv_list(FIX_DIR, names, 64), nconv = 0;
     lf_graph *g;
     CHECK_OK(lf_graph_init(&g, 0));
     double worst = 0;
     for (int f = 0; f < nf; f++) {
-        fxc_file fx;
+        fxconv_file fx;
         snprintf(path, sizeof path, "%s/%.63s", FIX_DIR, names[f]);
-        if (fxc_load(path, &fx, err, sizeof err) != 0) {
+        if (fxconv_load(path, &fx, err, sizeof err) != 0) {
             lf_test_fail(__FILE__, __LINE__, "%s", err);
             continue;
         }
         if (strcmp(fx.kind, "conv") != 0 || fx.nmeta < 16) {
-            fxc_free(&fx);
+            fxconv_free(&fx);
             continue;
         }
         nconv++;
@@ -323,18 +323,18 @@ TEST(conv_torch_parity)
         const char *nm[3] = {"x", "w", "b"};
         lf_tensor *t[3] = {NULL, NULL, NULL};
         for (int i = 0; i < 2 + has_b; i++) {
-            const fxc_array *A = fxc_get(&fx, nm[i]);
+            const fxconv_array *A = fxconv_get(&fx, nm[i]);
             if (!A) break;
             t[i] = lf_tensor_new(g, A->ndim, A->shape);
             for (int64_t k = 0; k < A->n; k++) t[i]->data[k] = A->data[k];
             t[i]->flags |= LF_TENSOR_REQUIRES_GRAD;
         }
         lf_tensor *y = tr ? lf_conv_transpose(g, t[0], t[1], t[2], a) : lf_conv(g, t[0], t[1], t[2], a);
-        const fxc_array *Y = fxc_get(&fx, "y"), *GY = fxc_get(&fx, "gy");
+        const fxconv_array *Y = fxconv_get(&fx, "y"), *GY = fxconv_get(&fx, "gy");
         if (!y || !Y || !GY || lf_numel(y) != Y->n) {
             lf_test_fail(__FILE__, __LINE__, "%s: forward failed or wrong size: %s", names[f],
                          lf_last_error());
-            fxc_free(&fx);
+            fxconv_free(&fx);
             continue;
         }
         lf_real *seed = lf_graph_alloc(g, (size_t)GY->n * sizeof(lf_real));
@@ -344,16 +344,16 @@ TEST(conv_torch_parity)
         const lf_real *mine[4] = {y->data, t[0]->grad, t[1]->grad, t[2] ? t[2]->grad : NULL};
         printf("    %-26s", names[f]);
         for (int i = 0; i < 3 + has_b; i++) {
-            const fxc_array *R = fxc_get(&fx, cmp[i]);
+            const fxconv_array *R = fxconv_get(&fx, cmp[i]);
             int ok;
-            double d = R && mine[i] ? fxc_compare(mine[i], R->data, R->n, 1e-4, &ok) : INFINITY;
+            double d = R && mine[i] ? fxconv_compare(mine[i], R->data, R->n, 1e-4, &ok) : INFINITY;
             if (!R || !mine[i]) ok = 0;
             printf(" %s %.2e", cmp[i], d);
             if (d > worst) worst = d;
             CHECK_MSG(ok, "%s: %s differs from torch by %.3g", names[f], cmp[i], d);
         }
         printf("\n");
-        fxc_free(&fx);
+        fxconv_free(&fx);
     }
     CHECK_MSG(nconv >= 15, "only %d conv fixtures found in %s (run from the repo root)", nconv,
               FIX_DIR);

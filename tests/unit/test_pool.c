@@ -243,30 +243,30 @@ TEST(pool_torch_parity)
     lf_test_skip("parity fixtures are float32: checked in the float32 build");
 #else
     char names[64][64], path[256], err[256];
-    int nf = fxc_list(FIX_DIR, names, 64), npool = 0;
+    int nf = fxconv_list(FIX_DIR, names, 64), npool = 0;
     lf_graph *g;
     CHECK_OK(lf_graph_init(&g, 0));
     double worst = 0;
     for (int f = 0; f < nf; f++) {
-        fxc_file fx;
+        fxconv_file fx;
         snprintf(path, sizeof path, "%s/%.63s", FIX_DIR, names[f]);
-        if (fxc_load(path, &fx, err, sizeof err) != 0) {
+        if (fxconv_load(path, &fx, err, sizeof err) != 0) {
             lf_test_fail(__FILE__, __LINE__, "%s", err);
             continue;
         }
         if (strcmp(fx.kind, "pool") != 0 || fx.nmeta < 5) {
-            fxc_free(&fx);
+            fxconv_free(&fx);
             continue;
         }
         npool++;
         pool_case c = {names[f], (int)fx.meta[0], (int)fx.meta[1], {0}, (int)fx.meta[2],
                        (int)fx.meta[3], (int)fx.meta[4]};
         lf_graph_reset(g);
-        const fxc_array *X = fxc_get(&fx, "x"), *Y = fxc_get(&fx, "y"), *GY = fxc_get(&fx, "gy"),
-                        *GX = fxc_get(&fx, "gx");
+        const fxconv_array *X = fxconv_get(&fx, "x"), *Y = fxconv_get(&fx, "y"), *GY = fxconv_get(&fx, "gy"),
+                        *GX = fxconv_get(&fx, "gx");
         if (!X || !Y || !GY || !GX) {
             lf_test_fail(__FILE__, __LINE__, "%s: missing arrays", names[f]);
-            fxc_free(&fx);
+            fxconv_free(&fx);
             continue;
         }
         lf_tensor *x = lf_tensor_new(g, X->ndim, X->shape);
@@ -276,19 +276,19 @@ TEST(pool_torch_parity)
         if (!y || lf_numel(y) != Y->n) {
             lf_test_fail(__FILE__, __LINE__, "%s: forward failed or wrong size: %s", names[f],
                          lf_last_error());
-            fxc_free(&fx);
+            fxconv_free(&fx);
             continue;
         }
         lf_real *seed = lf_graph_alloc(g, (size_t)GY->n * sizeof(lf_real));
         for (int64_t k = 0; k < GY->n; k++) seed[k] = GY->data[k];
         CHECK_OK(lf_backward_with(g, y, seed));
         int ok1, ok2;
-        double d1 = fxc_compare(y->data, Y->data, Y->n, 1e-4, &ok1);
-        double d2 = fxc_compare(x->grad, GX->data, GX->n, 1e-4, &ok2);
+        double d1 = fxconv_compare(y->data, Y->data, Y->n, 1e-4, &ok1);
+        double d2 = fxconv_compare(x->grad, GX->data, GX->n, 1e-4, &ok2);
         printf("    %-26s y %.2e gx %.2e\n", names[f], d1, d2);
         worst = fmax(worst, fmax(d1, d2));
         CHECK_MSG(ok1 && ok2, "%s: differs from torch (y %.3g, gx %.3g)", names[f], d1, d2);
-        fxc_free(&fx);
+        fxconv_free(&fx);
     }
     CHECK_MSG(npool >= 8, "only %d pool fixtures found in %s", npool, FIX_DIR);
     printf("    %d pool fixtures, max |diff| %.3g\n", npool, worst);
