@@ -57,7 +57,7 @@ static int any_multiple(const lf_mol *m, int a)
 static int donor_type(const lf_mol *m, int a)
 {
     const lf_atom *at = &m->atoms[a];
-    if (at->z == 0) return ANY;
+    if (at->z == 0) return cyclic_multiple(m, a) ? ONE : ANY;
     int nelec = count_atom_elec(m, a), who = -1;
     if (nelec < 0) return NONE;
     if (nelec == 0) {
@@ -86,7 +86,7 @@ static int is_candidate(const lf_mol *m, int a, int edon)
     if (defv > 0 && zc >= 0 && zc < LF_N_ELEMENTS &&
         lf_mol_explicit_valence(m, a) + at->h_implicit > lf_default_valence(zc))
         return 0;
-    if (at->radicals && at->z != 6) return 0;
+    if (at->radicals && (at->z != 6 || at->charge)) return 0;
     if (lf_mol_explicit_valence(m, a) - lf_mol_degree(m, a) > 1) {
         int n_mult = 0;
         for (int j = m->adj_start[a]; j < m->adj_start[a + 1]; j++) {
@@ -101,7 +101,7 @@ static int is_candidate(const lf_mol *m, int a, int edon)
 static void electron_range(int t, int *lo, int *hi)
 {
     switch (t) {
-    case ANY: *lo = 0; *hi = 2; break;
+    case ANY: *lo = 1; *hi = 2; break;
     case ONE_OR_TWO: *lo = 1; *hi = 2; break;
     case ONE: *lo = *hi = 1; break;
     case TWO: *lo = *hi = 2; break;
@@ -139,9 +139,10 @@ static void pick_fused(arom_ctx *x, int c, uint8_t *done, int *out, int *n_out, 
 
 static int huckel(arom_ctx *x, const uint8_t *in_union)
 {
-    int lo = 0, hi = 0;
+    int lo = 0, hi = 0, n_any = 0;
     for (int a = 0; a < x->m->n_atoms; a++) {
         if (!in_union[a]) continue;
+        if (x->edon[a] == ANY && ++n_any > 1) return 0;
         int l, h;
         electron_range(x->edon[a], &l, &h);
         lo += l;
@@ -159,12 +160,20 @@ static void fused_system(arom_ctx *x, const int *fused, int nf, uint8_t *in_unio
                          int *bond_count, uint8_t *tmp_done, int *tmp_out)
 {
     lf_mol *m = x->m;
-    int n_done_atoms = 0;
+    int n_done_bonds = 0, n_ring_bonds = 0;
+    /* early stop once every bond of the fused system is aromatic */
+    memset(done_atom, 0, (size_t)m->n_bonds);
+    for (int i = 0; i < nf; i++) {
+        int r = x->ring[fused[i]];
+        for (int k = m->ring_start[r]; k < m->ring_start[r + 1]; k++)
+            if (!done_atom[m->ring_bonds[k]]) { done_atom[m->ring_bonds[k]] = 1; n_ring_bonds++; }
+    }
+    memset(done_atom, 0, (size_t)m->n_bonds);
     int limit = nf < MAX_FUSED ? nf : MAX_FUSED;
     int comb[MAX_FUSED];
     uint8_t *allowed = tmp_done + x->nc;
     for (int size = 1; size <= limit; size++) {
-        if (n_done_atoms == x->n_union_atoms) break;
+        if (n_done_bonds >= n_ring_bonds) break;
         for (int i = 0; i < size; i++) comb[i] = i;
         for (;;) {
             /* the chosen rings must form one connected (bond-sharing) system */
@@ -178,18 +187,21 @@ static void fused_system(arom_ctx *x, const int *fused, int nf, uint8_t *in_unio
                 ok = n_out == size;
             }
             if (ok) {
+                /* atoms shared by three or more of the rings (the centre of acepentalene
+                 * or of a peri-fused system) do not count towards the electrons */
                 memset(in_union, 0, (size_t)m->n_atoms);
                 for (int i = 0; i < size; i++) {
                     int r = x->ring[fused[comb[i]]];
-                    for (int k = m->ring_start[r]; k < m->ring_start[r + 1]; k++) in_union[m->ring_atoms[k]] = 1;
+                    for (int k = m->ring_start[r]; k < m->ring_start[r + 1]; k++)
+                        if (in_union[m->ring_atoms[k]] < 3) in_union[m->ring_atoms[k]]++;
                 }
+                for (int a = 0; a < m->n_atoms; a++) in_union[a] = in_union[a] == 1 || in_union[a] == 2;
                 if (huckel(x, in_union)) {
                     for (int i = 0; i < size; i++) {
                         int r = x->ring[fused[comb[i]]];
                         for (int k = m->ring_start[r]; k < m->ring_start[r + 1]; k++) {
                             int a = m->ring_atoms[k];
                             m->atoms[a].aromatic = 1;
-                            if (!done_atom[a]) { done_atom[a] = 1; n_done_atoms++; }
                             bond_count[m->ring_bonds[k]]++;
                         }
                     }
@@ -199,6 +211,7 @@ static void fused_system(arom_ctx *x, const int *fused, int nf, uint8_t *in_unio
                             int b = m->ring_bonds[k];
                             if (bond_count[b] == 1) {
                                 m->bonds[b].aromatic = 1;
+                                if (!done_atom[b]) { done_atom[b] = 1; n_done_bonds++; }
                                 if (m->bonds[b].order == LF_BOND_SINGLE || m->bonds[b].order == LF_BOND_DOUBLE)
                                     m->bonds[b].order = LF_BOND_AROMATIC;
                             }
@@ -226,7 +239,7 @@ void lf_mol_aromatize(lf_mol *m)
     x.edon = lf_malloc(sizeof(int) * (size_t)(n + 1));
     uint8_t *seen = lf_calloc((size_t)n + 1, 1), *cand = lf_calloc((size_t)n + 1, 1);
     x.ring = lf_malloc(sizeof(int) * (size_t)(m->n_rings + 1));
-    uint8_t *in_union = lf_calloc((size_t)n + 1, 1), *done_atom = lf_calloc((size_t)n + 1, 1);
+    uint8_t *in_union = lf_calloc((size_t)n + 1, 1), *done_atom = lf_calloc((size_t)m->n_bonds + 1, 1);
     int *bond_count = lf_calloc((size_t)m->n_bonds + 1, sizeof(int));
     if (!x.edon || !seen || !cand || !x.ring || !in_union || !done_atom || !bond_count) goto out;
     for (int r = 0; r < m->n_rings; r++) {
@@ -266,7 +279,6 @@ void lf_mol_aromatize(lf_mol *m)
             if (fdone[c]) continue;
             int nf = 0;
             pick_fused(&x, c, fdone, fused, &nf, NULL);
-            memset(done_atom, 0, (size_t)n);
             fused_system(&x, fused, nf, in_union, done_atom, bond_count, tmp_done, tmp_out);
         }
     }

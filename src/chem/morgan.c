@@ -53,6 +53,18 @@ static lf_status morgan(const lf_mol *m, int radius, int n_bits, int use_chirali
 {
     if (!m || n_bits <= 0 || radius < 0 || (!bits && !counts))
         return lf_error(LF_ERR_ARG, "morgan: bad arguments (radius %d, n_bits %d)", radius, n_bits);
+    if (use_chirality) {
+        /* chiral invariants need CIP labels (R/S) and E/Z bond stereo, not implemented yet;
+         * without stereo marks RDKit's chiral fingerprint equals the plain one */
+        for (int a = 0; a < m->n_atoms; a++)
+            if (m->atoms[a].chiral)
+                return lf_error(LF_ERR_UNSUPPORTED, "morgan: chirality-aware fingerprints of molecules with "
+                                "stereocentres are not supported yet (atom %d)", a);
+        for (int b = 0; b < m->n_bonds; b++)
+            if (m->bonds[b].dir)
+                return lf_error(LF_ERR_UNSUPPORTED, "morgan: chirality-aware fingerprints of molecules with "
+                                "double-bond stereo marks are not supported yet (bond %d)", b);
+    }
     if (bits) memset(bits, 0, (size_t)n_bits);
     if (counts) memset(counts, 0, sizeof(uint32_t) * (size_t)n_bits);
     int n = m->n_atoms, words = (m->n_bonds + 63) / 64;

@@ -207,6 +207,11 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
             continue;
         }
         if (strchr("-=#$:/\\", c)) {
+            if (bond_order && bond_dir && (c == '/' || c == '\\')) {
+                /* RDKit reads a doubled direction mark ("\\\\" as written in some data sets) as one */
+                i++;
+                continue;
+            }
             if (bond_order) { fail(err_pos, i, "two bond symbols in a row", s); goto done; }
             if (prev < 0) { fail(err_pos, i, "bond without an atom before it", s); goto done; }
             bond_order = c == '=' ? LF_BOND_DOUBLE : c == '#' ? LF_BOND_TRIPLE : c == '$' ? LF_BOND_QUADRUPLE
