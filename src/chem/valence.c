@@ -225,6 +225,13 @@ void lf_mol_fold_hydrogens(lf_mol *m)
         const lf_bond *b = &m->bonds[m->adj_bond[m->adj_start[a]]];
         int o = lf_bond_other(b, a);
         if (b->order != LF_BOND_SINGLE || m->atoms[o].z == 1) continue;
+        /* RDKit keeps an H whose directional bond ('/', '\\') defines double-bond stereo */
+        if (b->dir) {
+            int on_double = 0;
+            for (int k = m->adj_start[o]; k < m->adj_start[o + 1]; k++)
+                on_double |= m->bonds[m->adj_bond[k]].order == LF_BOND_DOUBLE;
+            if (on_double) continue;
+        }
         at->removed = 1;
         m->atoms[o].h_explicit++;
         any = 1;
