@@ -30,5 +30,6 @@ int cli_fail(const char *cmd);
 /* ---- commands */
 int cmd_version(int argc, char **argv);
 /* @@COMMANDS@@ */
+int cmd_fingerprint(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ typedef struct command {
 static const command commands[] = {
     {"version", cmd_version, "print the version"},
     /* @@COMMAND_TABLE@@ */
+    {"fingerprint", cmd_fingerprint, "Morgan fingerprints of SMILES in a CSV (RDKit-identical bits)"},
 };
 
 int cmd_version(int argc, char **argv)

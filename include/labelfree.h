@@ -702,6 +702,25 @@ int64_t lf_loader_count(const lf_loader *L); /* items in the loader's split */
 void lf_loader_free(lf_loader *L);           /* stops and joins the workers */
 /* @@EVAL@@ */
 /* @@CHEM@@ */
+/* ------------------------------------------------------------------ chemistry (src/chem) */
+/* A molecule read from SMILES and sanitized as RDKit does by default (implicit Hs from the
+ * default valence model, RDKit-default aromaticity, charge-separated nitro groups, plain
+ * [H] atoms folded into their neighbours). */
+typedef struct lf_mol lf_mol;
+/* On a bad SMILES returns LF_ERR_FORMAT with a message, and *err_pos (may be NULL) is the
+ * 0-based character position of the problem. */
+lf_status lf_mol_parse(const char *smiles, lf_mol **out, int *err_pos);
+void lf_mol_free(lf_mol *m);
+int lf_mol_num_atoms(const lf_mol *m);   /* heavy atoms plus kept (isotopic, charged) Hs */
+int lf_mol_num_bonds(const lf_mol *m);
+int lf_mol_num_rings(const lf_mol *m);   /* size of the (symmetrized) smallest ring set */
+int lf_mol_atom_is_aromatic(const lf_mol *m, int i);
+int lf_mol_atom_total_h(const lf_mol *m, int i);
+int lf_mol_atom_charge(const lf_mol *m, int i);
+/* Morgan fingerprints, identical to RDKit's GetMorganFingerprintAsBitVect (bits: n_bits
+ * bytes of 0/1) and GetHashedMorganFingerprint (counts: n_bits counters). */
+lf_status lf_morgan_bits(const lf_mol *m, int radius, int n_bits, int use_chirality, uint8_t *bits);
+lf_status lf_morgan_counts(const lf_mol *m, int radius, int n_bits, int use_chirality, uint32_t *counts);
 /* @@SSL@@ */
 /* SimCLR's NT-Xent loss on z (2N, D), views stacked (row i and i+N are positives); cosine
  * similarity over temperature; mean over the 2N rows. top1 (may be NULL) receives the

@@ -1,0 +1,78 @@
+/* The molecule graph shared by the chemistry files: atoms, bonds, adjacency, rings.
+ * Pipeline (mol.c): smiles.c parses -> valence.c cleans up groups, computes implicit Hs and
+ * folds plain [H] atoms into their neighbours -> rings.c finds rings -> kekulize.c turns
+ * aromatic input into single/double bonds -> aromaticity.c re-perceives aromaticity with
+ * RDKit's default model -> morgan.c hashes environments. */
+#ifndef LF_CHEM_MOLECULE_H
+#define LF_CHEM_MOLECULE_H
+
+#include "labelfree.h"
+
+#include <stdint.h>
+
+/* bond orders use RDKit's enum values, because they enter the Morgan hash */
+enum { LF_BOND_SINGLE = 1, LF_BOND_DOUBLE = 2, LF_BOND_TRIPLE = 3, LF_BOND_QUADRUPLE = 4,
+       LF_BOND_AROMATIC = 12 };
+enum { LF_CHI_NONE = 0, LF_CHI_CW = 1, LF_CHI_CCW = 2 }; /* @@ = clockwise, @ = anticlockwise */
+
+typedef struct lf_atom {
+    int z;
+    int charge;
+    int isotope;
+    int h_explicit;   /* Hs written in the bracket, plus folded [H] neighbours */
+    int h_implicit;   /* from the default valence model (organic subset only) */
+    int radicals;
+    int atom_class;
+    int pos;          /* character position in the SMILES (for errors) */
+    uint8_t aromatic;
+    uint8_t bracket;  /* written in [] : no implicit Hs */
+    uint8_t chiral;   /* LF_CHI_* */
+    uint8_t removed;  /* plain [H] folded into its neighbour */
+    uint8_t in_ring;
+    char cip;         /* 'R', 'S' or 0 (for chiral Morgan) */
+} lf_atom;
+
+typedef struct lf_bond {
+    int a, b;
+    int order;        /* LF_BOND_* */
+    uint8_t aromatic;
+    uint8_t in_ring;
+    uint8_t explicit_sym; /* written with a bond symbol */
+    char dir;         /* '/', '\\' or 0 */
+    int stereo;       /* RDKit Bond::BondStereo value for double bonds (0 = none) */
+} lf_bond;
+
+struct lf_mol {
+    int n_atoms, n_bonds;
+    int cap_atoms, cap_bonds;
+    lf_atom *atoms;
+    lf_bond *bonds;
+    /* adjacency: nbr_bond[adj_start[i] .. adj_start[i+1]) are bond indices of atom i, in
+     * the order SMILES defines them (this order carries the chirality parity) */
+    int *adj_start, *adj_bond;
+    /* rings (symmetrized SSSR-like set of relevant cycles): atoms and bonds of ring r */
+    int n_rings;
+    int *ring_start, *ring_atoms, *ring_bonds;
+};
+
+static inline int lf_bond_other(const lf_bond *b, int a) { return b->a == a ? b->b : b->a; }
+int lf_mol_degree(const lf_mol *m, int a);
+/* explicit valence: bond orders (aromatic counted 1.5, rounded as RDKit) + explicit Hs */
+int lf_mol_explicit_valence(const lf_mol *m, int a);
+int lf_mol_total_h(const lf_mol *m, int a, int with_h_neighbours);
+
+/* stages; each returns 0 or sets *err_pos and lf_error */
+lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos);
+lf_status lf_mol_build_adjacency(lf_mol *m);
+lf_status lf_mol_cleanup(lf_mol *m);
+lf_status lf_mol_assign_valence(lf_mol *m, int *err_pos);
+void lf_mol_assign_radicals(lf_mol *m);
+lf_status lf_mol_find_rings(lf_mol *m);
+lf_status lf_mol_kekulize(lf_mol *m, int *err_pos);
+void lf_mol_aromatize(lf_mol *m);
+void lf_mol_fold_hydrogens(lf_mol *m);
+void lf_mol_assign_cip(lf_mol *m);
+/* valence allowed after charge adjustment (RDKit's rule); list index i, or -2 past end */
+int lf_valence_adjusted(int z, int charge, int i);
+
+#endif
