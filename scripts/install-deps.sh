@@ -3,7 +3,7 @@
 # The python3-* packages are needed only to regenerate reference fixtures and for benchmarks;
 # the tests themselves read committed fixtures. Set LF_NO_PYTHON=1 to skip them.
 set -euo pipefail
-pkgs=(build-essential pkg-config libopenblas-dev libjansson-dev libpng-dev libjpeg-dev
+pkgs=(build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libjansson-dev libpng-dev libjpeg-dev
       libtiff-dev zlib1g-dev libsqlite3-dev)
 if [ -z "${LF_NO_PYTHON:-}" ]; then pkgs+=(python3-numpy); fi
 missing=()
