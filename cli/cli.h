@@ -30,6 +30,11 @@ int cli_fail(const char *cmd);
 /* ---- commands */
 int cmd_version(int argc, char **argv);
 /* @@COMMANDS@@ */
+int cmd_pretrain(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+/* "RUN" or "RUN/model.safetensors" -> the model file's path */
+void model_path_of(const char *arg, char *out, size_t size);
 int cmd_fingerprint(int argc, char **argv);
 
 #endif

@@ -13,6 +13,9 @@ typedef struct command {
 static const command commands[] = {
     {"version", cmd_version, "print the version"},
     /* @@COMMAND_TABLE@@ */
+    {"pretrain", cmd_pretrain, "self-supervised pretraining (--method simclr)"},
+    {"train", cmd_train, "supervised baseline training (--supervised)"},
+    {"embed", cmd_embed, "write embeddings (.npy) of every item with a trained model"},
     {"fingerprint", cmd_fingerprint, "Morgan fingerprints of SMILES in a CSV (RDKit-identical bits)"},
 };
 
