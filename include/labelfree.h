@@ -335,7 +335,10 @@ lf_mean_sd lf_mean_sd_of(const double *v, int64_t n); /* NaN values are skipped 
 typedef struct lf_logreg_opts {
     double C;      /* inverse L2 strength (default 1) */
     int max_iter;  /* L-BFGS iterations (default 1000) */
-    double tol;    /* stop when max |gradient| of the loss / n_rows < tol (default 1e-9) */
+    double tol;    /* stop when max |gradient| of the loss / n_rows < tol (default 1e-10) */
+    /* NULL (default): standardise with the training rows' mean / population sd; else these
+     * (d) values are used (lf_probe_run passes those of all training-split embeddings). */
+    const double *mean, *scale;
 } lf_logreg_opts;
 lf_logreg_opts lf_logreg_opts_default(void);
 
@@ -427,7 +430,9 @@ typedef struct lf_probe_result {
 } lf_probe_result;
 
 /* split (n): LF_SPLIT_* per row. n_classes = 1 + the largest label. Linear: C chosen per run
- * on the validation rows (all of them, not subsampled) as in lf_logreg_fit_select. k-NN:
+ * on the validation rows (all of them, not subsampled) as in lf_logreg_fit_select, features
+ * standardised with the mean / sd of all training-split embeddings (labels are not needed
+ * for that, and a 1 % subset can have 1 row per class, too few for a stable sd). k-NN:
  * the training subset is the reference set, the validation rows are not used. */
 lf_status lf_probe_run(const float *X, int64_t n, int64_t d, const int64_t *y,
                        const int8_t *split, const lf_probe_opts *opts, lf_probe_result **out);

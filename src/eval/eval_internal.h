@@ -26,6 +26,11 @@ typedef struct lf_eval_lbfgs_info {
 lf_status lf_eval_lbfgs(int64_t n, double *x, lf_eval_fg fg, void *ctx, int memory,
                         int max_iter, double gtol, lf_eval_lbfgs_info *info);
 
+/* Mean and population sd per column over rows (NULL: rows 0..n-1) of X (., d), as sklearn
+ * StandardScaler: a scale below 10 eps becomes 1 (src/eval/logreg.c). */
+void lf_eval_scaler(const float *X, const int64_t *rows, int64_t n, int64_t d, double *mean,
+                    double *scale);
+
 /* Checks labels lie in [0, n_classes); `what` names the array in the message. */
 lf_status lf_eval_check_labels(const int64_t *y, int64_t n, int64_t n_classes, const char *what);
 

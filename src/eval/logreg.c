@@ -13,7 +13,7 @@
 
 lf_logreg_opts lf_logreg_opts_default(void)
 {
-    lf_logreg_opts o = {1.0, 1000, 1e-10};
+    lf_logreg_opts o = {1.0, 1000, 1e-10, NULL, NULL};
     return o;
 }
 
@@ -108,22 +108,28 @@ void lf_logreg_free(lf_logreg *m)
 
 /* mean and population sd of the training features, as sklearn StandardScaler (a scale below
  * 10 eps becomes 1, so constant features stay 0 after centring) */
+void lf_eval_scaler(const float *X, const int64_t *rows, int64_t n, int64_t d, double *mean,
+                    double *scale)
+{
+    for (int64_t j = 0; j < d; j++) mean[j] = scale[j] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = X + (rows ? rows[i] : i) * d;
+        for (int64_t j = 0; j < d; j++) mean[j] += x[j];
+    }
+    for (int64_t j = 0; j < d; j++) mean[j] /= (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = X + (rows ? rows[i] : i) * d;
+        for (int64_t j = 0; j < d; j++) scale[j] += (x[j] - mean[j]) * (x[j] - mean[j]);
+    }
+    for (int64_t j = 0; j < d; j++) {
+        double s = sqrt(scale[j] / (double)n);
+        scale[j] = s < 10 * 2.220446049250313e-16 ? 1.0 : s;
+    }
+}
+
 static void fit_scaler(lf_logreg *m, const float *X, int64_t n)
 {
-    int64_t d = m->d;
-    for (int64_t j = 0; j < d; j++) m->mean[j] = m->scale[j] = 0;
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) m->mean[j] += X[i * d + j];
-    for (int64_t j = 0; j < d; j++) m->mean[j] /= (double)n;
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < d; j++) {
-            double c = X[i * d + j] - m->mean[j];
-            m->scale[j] += c * c;
-        }
-    for (int64_t j = 0; j < d; j++) {
-        double s = sqrt(m->scale[j] / (double)n);
-        m->scale[j] = s < 10 * 2.220446049250313e-16 ? 1.0 : s;
-    }
+    lf_eval_scaler(X, NULL, n, m->d, m->mean, m->scale);
 }
 
 static void standardise(const lf_logreg *m, const float *X, int64_t n, double *out)
@@ -224,7 +230,18 @@ lf_status lf_logreg_fit_select(lf_logreg **out, const float *X_train, const int6
         s = lf_error(LF_ERR_NOMEM, "logreg: %lld x %lld training rows", (long long)n_train, (long long)d);
         goto done;
     }
-    fit_scaler(m, X_train, n_train);
+    if (o.mean && o.scale) {
+        for (int64_t j = 0; j < d; j++)
+            if (!isfinite(o.mean[j]) || !(o.scale[j] > 0) || !isfinite(o.scale[j])) {
+                s = lf_error(LF_ERR_ARG, "logreg: given standardisation of feature %lld is mean %g, scale %g",
+                             (long long)j, o.mean[j], o.scale[j]);
+                goto done;
+            }
+        memcpy(m->mean, o.mean, sizeof(double) * (size_t)d);
+        memcpy(m->scale, o.scale, sizeof(double) * (size_t)d);
+    } else {
+        fit_scaler(m, X_train, n_train);
+    }
     standardise(m, X_train, n_train, Xs);
     if (n_val > 0) standardise(m, X_val, n_val, Vs);
     memset(m->coef, 0, sizeof(double) * (size_t)(K * d));

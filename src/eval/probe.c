@@ -56,6 +56,7 @@ typedef struct work {
     float *Xtr, *Xval, *Xte;
     int64_t *ytr, *yval, *yte, *pred;
     double *proba;
+    double *mean, *scale; /* standardisation from all training-split embeddings */
 } work;
 
 /* one run: fit/predict on the gathered subset, metrics into m[LF_PROBE_N_METRICS] */
@@ -66,11 +67,13 @@ static lf_status one_run(work *w, int64_t n_sub, double *m, double *c_chosen)
     lf_status s;
     if (r->opts.kind == LF_PROBE_LINEAR) {
         lf_logreg *lr = NULL;
+        lf_logreg_opts o = r->opts.logreg;
+        o.mean = w->mean;
+        o.scale = w->scale;
         if (r->n_val > 0)
             s = lf_logreg_fit_select(&lr, w->Xtr, w->ytr, n_sub, w->Xval, w->yval, r->n_val, d, K,
-                                     r->opts.c_grid, r->opts.n_c, &r->opts.logreg, NULL);
+                                     r->opts.c_grid, r->opts.n_c, &o, NULL);
         else {
-            lf_logreg_opts o = r->opts.logreg;
             o.C = r->opts.c_default;
             s = lf_logreg_fit(&lr, w->Xtr, w->ytr, n_sub, d, K, &o);
         }
@@ -139,8 +142,9 @@ lf_status lf_probe_run(const float *X, int64_t n, int64_t d, const int64_t *y,
     }
     r->n = n;
     r->d = d;
-    int64_t K = 0;
+    int64_t K = 0, n_split = 0; /* n_split: training-split rows, labelled or not */
     for (int64_t i = 0; i < n; i++) {
+        n_split += split[i] == LF_SPLIT_TRAIN;
         if (y[i] < 0) continue; /* unlabelled */
         if (y[i] + 1 > K) K = y[i] + 1;
         if (split[i] == LF_SPLIT_TRAIN) r->n_train++;
@@ -148,7 +152,9 @@ lf_status lf_probe_run(const float *X, int64_t n, int64_t d, const int64_t *y,
         else if (split[i] == LF_SPLIT_TEST) r->n_test++;
     }
     r->n_classes = K;
-    work w = {r, 0, 0, 0, 0, 0, 0, 0, 0};
+    work w;
+    memset(&w, 0, sizeof w);
+    w.r = r;
     int64_t *tr_idx = NULL, *sub = NULL, *vidx = NULL, *teidx = NULL;
     if (K < 2 || r->n_train == 0 || r->n_test == 0) {
         s = lf_error(LF_ERR_ARG, "probe: needs >= 2 classes and labelled train and test rows (classes %lld, train %lld, val %lld, test %lld)",
@@ -157,7 +163,7 @@ lf_status lf_probe_run(const float *X, int64_t n, int64_t d, const int64_t *y,
     }
     r->rows = lf_calloc((size_t)r->opts.n_fractions, sizeof *r->rows);
     tr_idx = lf_malloc(sizeof(int64_t) * (size_t)r->n_train);
-    sub = lf_malloc(sizeof(int64_t) * (size_t)r->n_train);
+    sub = lf_malloc(sizeof(int64_t) * (size_t)n_split);
     vidx = lf_malloc(sizeof(int64_t) * (size_t)(r->n_val + 1));
     teidx = lf_malloc(sizeof(int64_t) * (size_t)r->n_test);
     w.Xtr = lf_malloc(sizeof(float) * (size_t)(r->n_train * d));
@@ -168,8 +174,10 @@ lf_status lf_probe_run(const float *X, int64_t n, int64_t d, const int64_t *y,
     w.yte = lf_malloc(sizeof(int64_t) * (size_t)r->n_test);
     w.pred = lf_malloc(sizeof(int64_t) * (size_t)r->n_test);
     w.proba = lf_malloc(sizeof(double) * (size_t)(r->n_test * K));
+    w.mean = lf_malloc(sizeof(double) * (size_t)d);
+    w.scale = lf_malloc(sizeof(double) * (size_t)d);
     if (!r->rows || !tr_idx || !sub || !vidx || !teidx || !w.Xtr || !w.ytr || !w.Xval || !w.yval ||
-        !w.Xte || !w.yte || !w.pred || !w.proba) {
+        !w.Xte || !w.yte || !w.pred || !w.proba || !w.mean || !w.scale) {
         s = lf_error(LF_ERR_NOMEM, "probe: buffers for %lld x %lld embeddings", (long long)n, (long long)d);
         goto done;
     }
@@ -180,6 +188,10 @@ lf_status lf_probe_run(const float *X, int64_t n, int64_t d, const int64_t *y,
         else if (split[i] == LF_SPLIT_VAL) vidx[b++] = i;
         else if (split[i] == LF_SPLIT_TEST) teidx[c++] = i;
     }
+    int64_t ns = 0; /* the scaler sees every training-split row, labelled or not */
+    for (int64_t i = 0; i < n; i++)
+        if (split[i] == LF_SPLIT_TRAIN) sub[ns++] = i;
+    lf_eval_scaler(X, sub, ns, d, w.mean, w.scale);
     gather(X, y, d, vidx, r->n_val, w.Xval, w.yval);
     gather(X, y, d, teidx, r->n_test, w.Xte, w.yte);
     for (int f = 0; f < r->opts.n_fractions; f++) {
@@ -226,7 +238,7 @@ lf_status lf_probe_run(const float *X, int64_t n, int64_t d, const int64_t *y,
 done:
     lf_free(tr_idx); lf_free(sub); lf_free(vidx); lf_free(teidx);
     lf_free(w.Xtr); lf_free(w.ytr); lf_free(w.Xval); lf_free(w.yval); lf_free(w.Xte);
-    lf_free(w.yte); lf_free(w.pred); lf_free(w.proba);
+    lf_free(w.yte); lf_free(w.pred); lf_free(w.proba); lf_free(w.mean); lf_free(w.scale);
     if (s) lf_probe_result_free(r);
     else *out = r;
     return s;
