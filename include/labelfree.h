@@ -335,7 +335,8 @@ lf_mean_sd lf_mean_sd_of(const double *v, int64_t n); /* NaN values are skipped 
 typedef struct lf_logreg_opts {
     double C;      /* inverse L2 strength (default 1) */
     int max_iter;  /* L-BFGS iterations (default 1000) */
-    double tol;    /* stop when max |gradient| of the loss / n_rows < tol (default 1e-10) */
+    double tol;    /* stop when max |gradient of f / n_rows| < tol (default 1e-10) or when
+                    * a step lowers f by < 64 eps relative (the rounding floor) */
     /* NULL (default): standardise with the training rows' mean / population sd; else these
      * (d) values are used (lf_probe_run passes those of all training-split embeddings). */
     const double *mean, *scale;
@@ -349,7 +350,7 @@ typedef struct lf_logreg {
     double *intercept;    /* (n_classes) */
     double C;
     int n_iter;           /* L-BFGS iterations of the last fit */
-    int converged;        /* 1 if the gradient tolerance was reached */
+    int converged;        /* 1 if tol or the rounding floor of f was reached */
 } lf_logreg;
 
 lf_status lf_logreg_fit(lf_logreg **out, const float *X, const int64_t *y, int64_t n, int64_t d,

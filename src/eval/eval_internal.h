@@ -22,7 +22,8 @@ typedef struct lf_eval_lbfgs_info {
     int n_iter, converged;
     double f, gmax;
 } lf_eval_lbfgs_info;
-/* Minimises from x (updated in place); stops when max|g| <= gtol or after max_iter. */
+/* Minimises from x (updated in place); stops when max|g| <= gtol, when a step lowers f by
+ * less than 64 eps relative (both count as converged), or after max_iter. */
 lf_status lf_eval_lbfgs(int64_t n, double *x, lf_eval_fg fg, void *ctx, int memory,
                         int max_iter, double gtol, lf_eval_lbfgs_info *info);
 

@@ -8,7 +8,11 @@
 
 #define C1 1e-4 /* sufficient decrease */
 #define C2 0.9  /* curvature (the usual value for quasi-Newton methods) */
-#define MAX_LS 40
+#define MAX_LS 25
+/* Also stop when an accepted step lowers f by at most FTOL relative: progress is then below
+ * the rounding of f and further line searches only burn evaluations (the same test as scipy's
+ * L-BFGS-B with the ftol = 64 eps that newer scikit-learn passes). */
+#define FTOL (64 * DBL_EPSILON)
 
 typedef struct ls_state {
     int64_t n;
@@ -73,7 +77,9 @@ static double zoom(ls_state *s, double lo, double flo, double dlo, double hi, do
     for (int it = 0; it < MAX_LS; it++) {
         double a = interpolate(lo, flo, dlo, hi, fhi, dhi), da;
         double fa = phi(s, a, &da);
-        if (!isfinite(fa) || armijo_fails(s, a, fa) || fa >= flo) {
+        /* "fa >= flo" up to rounding: otherwise equal values at the rounding floor of f
+         * would always shrink the bracket towards lo and the search would fail */
+        if (!isfinite(fa) || armijo_fails(s, a, fa) || fa > flo + s->fslack) {
             hi = a; fhi = isfinite(fa) ? fa : HUGE_VAL; dhi = isfinite(da) ? da : 0;
         } else {
             if (fabs(da) <= -C2 * s->dg0) { *f = fa; return a; }
@@ -95,7 +101,7 @@ static double line_search(ls_state *s, double a, double *f)
     double a_prev = 0, f_prev = s->f0, d_prev = s->dg0;
     for (int it = 0; it < MAX_LS; it++) {
         double da, fa = phi(s, a, &da);
-        if (!isfinite(fa) || armijo_fails(s, a, fa) || (it > 0 && fa >= f_prev))
+        if (!isfinite(fa) || armijo_fails(s, a, fa) || (it > 0 && fa > f_prev + s->fslack))
             return zoom(s, a_prev, f_prev, d_prev, a, isfinite(fa) ? fa : HUGE_VAL,
                         isfinite(da) ? da : 0, f);
         if (fabs(da) <= -C2 * s->dg0) { *f = fa; return a; }
@@ -174,8 +180,13 @@ lf_status lf_eval_lbfgs(int64_t n, double *x, lf_eval_fg fg, void *ctx, int m, i
         }
         memcpy(x, xt, sizeof(double) * (size_t)n);
         memcpy(g, gt, sizeof(double) * (size_t)n);
+        double drop = f - fnew, scale = fmax(fmax(fabs(f), fabs(fnew)), 1);
         f = fnew;
         inf.n_iter = iter + 1;
+        if (drop <= FTOL * scale) {
+            inf.converged = 1;
+            break;
+        }
     }
     inf.gmax = max_abs(g, n);
     if (inf.gmax <= gtol) inf.converged = 1;
