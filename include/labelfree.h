@@ -701,6 +701,186 @@ int64_t lf_loader_batches_per_epoch(const lf_loader *L);
 int64_t lf_loader_count(const lf_loader *L); /* items in the loader's split */
 void lf_loader_free(lf_loader *L);           /* stops and joins the workers */
 /* @@EVAL@@ */
+/* ------------------------------------------------------------------ evaluation (src/eval/)
+ * Few-label linear probe, k-NN, metrics, label-efficiency driver, PCA map and SVG plots.
+ * Works on plain arrays, not on the autodiff engine:
+ *  - embeddings are float (n, d) row-major (what `labelfree embed` writes, .npy float32);
+ *    all arithmetic inside is double whatever lf_real is;
+ *  - labels are int64 class ids in [0, n_classes); in lf_probe_run a negative label marks an
+ *    unlabelled row, which is skipped.
+ * Functions returning a double metric return NaN (and set lf_last_error) on bad input. */
+
+/* metrics (src/eval/metrics.c) */
+double lf_accuracy(const int64_t *y_true, const int64_t *y_pred, int64_t n);
+/* Mean recall over the classes present in y_true (sklearn balanced_accuracy_score). */
+double lf_balanced_accuracy(const int64_t *y_true, const int64_t *y_pred, int64_t n,
+                            int64_t n_classes);
+/* Unweighted mean F1 over the classes present in y_true or y_pred; a class with no true
+ * positive has F1 = 0 (sklearn f1_score(average='macro', zero_division=0)). */
+double lf_macro_f1(const int64_t *y_true, const int64_t *y_pred, int64_t n, int64_t n_classes);
+/* out (n_classes, n_classes) int64: rows true class, columns predicted class. */
+lf_status lf_confusion_matrix(const int64_t *y_true, const int64_t *y_pred, int64_t n,
+                              int64_t n_classes, int64_t *out);
+/* y in {0, 1}; tied scores get average ranks (Mann-Whitney U), which equals the trapezoidal
+ * area under the ROC curve (sklearn roc_auc_score). NaN if either class is absent. */
+double lf_auroc_binary(const int64_t *y, const double *score, int64_t n);
+/* Macro one-vs-rest AUROC of proba (n, n_classes) row-major (sklearn roc_auc_score
+ * multi_class='ovr', average='macro'). Classes without positives or without negatives in
+ * y_true are left out of the mean (sklearn refuses such input); NaN if none is left. */
+double lf_auroc_ovr_macro(const int64_t *y_true, const double *proba, int64_t n,
+                          int64_t n_classes);
+double lf_pearson_r(const double *a, const double *b, int64_t n); /* NaN if a or b constant */
+typedef struct lf_mean_sd {
+    double mean, sd; /* sd: sample standard deviation (n - 1); 0 for one value */
+} lf_mean_sd;
+lf_mean_sd lf_mean_sd_of(const double *v, int64_t n); /* NaN values are skipped */
+
+/* multinomial logistic regression (src/eval/logreg.c)
+ * Minimises  sum_i -log softmax(W s(x_i) + b)_{y_i} + 0.5 / C * ||W||^2  (b not penalised)
+ * with L-BFGS, as sklearn LogisticRegression(multi_class='multinomial', penalty='l2', C)
+ * fitted on StandardScaler-transformed features. Features are standardised with the mean and
+ * population sd of the training rows (a constant feature gets scale 1); coef acts on
+ * standardised features. Intercepts are centred to sum 0 (the loss is invariant to a common
+ * shift; sklearn's lbfgs also ends there). */
+typedef struct lf_logreg_opts {
+    double C;      /* inverse L2 strength (default 1) */
+    int max_iter;  /* L-BFGS iterations (default 1000) */
+    double tol;    /* stop when max |gradient of f / n_rows| < tol (default 1e-10) or when
+                    * a step lowers f by < 64 eps relative (the rounding floor) */
+    /* NULL (default): standardise with the training rows' mean / population sd; else these
+     * (d) values are used (lf_probe_run passes those of all training-split embeddings). */
+    const double *mean, *scale;
+} lf_logreg_opts;
+lf_logreg_opts lf_logreg_opts_default(void);
+
+typedef struct lf_logreg {
+    int64_t d, n_classes;
+    double *mean, *scale; /* (d) standardisation from the training rows */
+    double *coef;         /* (n_classes, d), on standardised features */
+    double *intercept;    /* (n_classes) */
+    double C;
+    int n_iter;           /* L-BFGS iterations of the last fit */
+    int converged;        /* 1 if tol or the rounding floor of f was reached */
+} lf_logreg;
+
+lf_status lf_logreg_fit(lf_logreg **out, const float *X, const int64_t *y, int64_t n, int64_t d,
+                        int64_t n_classes, const lf_logreg_opts *opts);
+/* Fits every C of c_grid on the training rows (ascending C, each warm-started from the last)
+ * and keeps the one with the best balanced accuracy on the validation rows, ties broken by
+ * the lower validation log-loss, then the smaller C. The kept model is fitted on the training
+ * rows only (the validation rows are not added, so a label fraction stays what it says).
+ * val_bacc (n_c) or NULL receives each C's validation balanced accuracy. */
+lf_status lf_logreg_fit_select(lf_logreg **out, const float *X_train, const int64_t *y_train,
+                               int64_t n_train, const float *X_val, const int64_t *y_val,
+                               int64_t n_val, int64_t d, int64_t n_classes,
+                               const double *c_grid, int n_c, const lf_logreg_opts *opts,
+                               double *val_bacc);
+/* proba (n, n_classes) row-major; pred (n) or NULL: argmax, the lowest class on ties. */
+lf_status lf_logreg_predict(const lf_logreg *m, const float *X, int64_t n, double *proba,
+                            int64_t *pred);
+void lf_logreg_free(lf_logreg *m);
+
+/* k-NN classifier (src/eval/knn.c): cosine similarity of L2-normalised embeddings. Weighted
+ * vote (InstDisc / DINO / solo-learn): class score = sum over the k nearest training rows of
+ * that class of exp(sim / T). Majority vote: neighbour counts. proba = scores normalised to
+ * sum 1. Neighbours with equal similarity: the lower training index first. */
+typedef struct lf_knn_opts {
+    int k;              /* default 20 (solo-learn; lightly uses 200) */
+    double temperature; /* default 0.07 (solo-learn; lightly uses 0.1) */
+    int majority;       /* 1: plain majority vote instead of exp(sim/T) weights */
+} lf_knn_opts;
+lf_knn_opts lf_knn_opts_default(void);
+/* proba (n_query, n_classes) or NULL; pred (n_query) or NULL (argmax, lowest class on ties). */
+lf_status lf_knn_predict(const float *X_train, const int64_t *y_train, int64_t n_train,
+                         const float *X_query, int64_t n_query, int64_t d, int64_t n_classes,
+                         const lf_knn_opts *opts, double *proba, int64_t *pred);
+
+/* stratified label fractions (src/eval/sample.c)
+ * From the candidate rows idx[0..n_idx) (labels y[idx[i]] in [0, n_classes)), class c with
+ * n_c candidates keeps m_c = min(n_c, max(1, round(fraction * n_c))) rows, drawn by a
+ * Fisher-Yates shuffle of that class's candidates (classes in order 0..K-1) from
+ * lf_rng_make(seed, stream(fraction, repeat)). So every class present keeps at least one
+ * row, and the subset is a pure function of (seed, fraction, repeat). out (n_idx) receives
+ * the kept rows in the order of idx, *n_out their number. */
+lf_status lf_stratified_subset(const int64_t *y, const int64_t *idx, int64_t n_idx,
+                               int64_t n_classes, double fraction, uint64_t seed,
+                               uint64_t repeat, int64_t *out, int64_t *n_out);
+
+/* label-efficiency probe driver (src/eval/probe.c, probe_json.c) */
+enum { LF_SPLIT_TRAIN = 0, LF_SPLIT_VAL = 1, LF_SPLIT_TEST = 2 }; /* other values: unused */
+typedef enum lf_probe_kind { LF_PROBE_LINEAR = 0, LF_PROBE_KNN = 1 } lf_probe_kind;
+typedef struct lf_probe_opts {
+    lf_probe_kind kind;
+    const double *fractions; /* of the labelled training rows; NULL: {0.01, 0.1, 1} */
+    int n_fractions;
+    int repeats;             /* subsets per fraction < 1 (default 5); fraction 1 runs once */
+    uint64_t seed;           /* default 0 */
+    const double *c_grid;    /* linear: NULL = 10^-4, 10^-3, ..., 10^4 */
+    int n_c;
+    double c_default;        /* linear, when there are no validation rows (default 1) */
+    lf_logreg_opts logreg;   /* max_iter, tol (C is chosen from the grid) */
+    lf_knn_opts knn;
+} lf_probe_opts;
+lf_probe_opts lf_probe_opts_default(lf_probe_kind kind);
+
+enum { LF_PROBE_ACC = 0, LF_PROBE_BACC, LF_PROBE_F1, LF_PROBE_AUROC, LF_PROBE_N_METRICS };
+typedef struct lf_probe_row {
+    double fraction;
+    int runs;               /* repeats done (1 for fraction >= 1) */
+    double n_labels;        /* labelled training rows used, mean over runs */
+    lf_mean_sd metric[LF_PROBE_N_METRICS]; /* on the test rows; index with LF_PROBE_* */
+    double *per_run;        /* (runs, LF_PROBE_N_METRICS) */
+    double *c_chosen;       /* (runs), linear probe only (else NULL) */
+} lf_probe_row;
+
+typedef struct lf_probe_result {
+    lf_probe_opts opts;     /* copy; fractions and c_grid point into this result */
+    int64_t n, d, n_classes, n_train, n_val, n_test;
+    int n_rows;
+    lf_probe_row *rows;
+} lf_probe_result;
+
+/* split (n): LF_SPLIT_* per row. n_classes = 1 + the largest label. Linear: C chosen per run
+ * on the validation rows (all of them, not subsampled) as in lf_logreg_fit_select, features
+ * standardised with the mean / sd of all training-split embeddings (labels are not needed
+ * for that, and a 1 % subset can have 1 row per class, too few for a stable sd). k-NN:
+ * the training subset is the reference set, the validation rows are not used. */
+lf_status lf_probe_run(const float *X, int64_t n, int64_t d, const int64_t *y,
+                       const int8_t *split, const lf_probe_opts *opts, lf_probe_result **out);
+void lf_probe_result_free(lf_probe_result *r);
+const char *lf_probe_metric_name(int metric); /* "accuracy", "balanced_accuracy", ... */
+/* Writes the result and its protocol (classifier, C grid, k, T, vote, seed, repeats,
+ * sampling rule, split sizes) as JSON (NaN as null). meta_json: NULL or the text of a JSON
+ * object stored under "meta" (e.g. the embedding file and model). */
+lf_status lf_probe_result_write_json(const lf_probe_result *r, const char *path,
+                                     const char *meta_json);
+
+/* 2-D map (src/eval/pca.c): projections on the two leading principal components of the
+ * centred data (out (n, 2) row-major), each component's sign set so that its largest |score|
+ * is positive (sklearn's svd_flip). Fitted on at most 20000 evenly strided rows.
+ * explained (2) or NULL: fraction of the total variance. */
+lf_status lf_pca_2d(const float *X, int64_t n, int64_t d, double *out, double *explained);
+
+/* SVG plots (src/eval/svg_plot.c) */
+/* One <circle> per point, coloured by label (10-colour palette; label < 0 grey), with a
+ * legend; class_names (n_classes) or NULL for "class <id>". */
+lf_status lf_svg_scatter(const char *path, const double *xy, const int64_t *labels, int64_t n,
+                         int64_t n_classes, const char *const *class_names, const char *title);
+typedef struct lf_svg_series {
+    const char *name;
+    const double *x, *y;
+    const double *yerr; /* NULL or (n): error bars of +- yerr */
+    int64_t n;
+} lf_svg_series;
+/* Line plot (loss curves, label-efficiency curves); log_x / log_y: log10 axes (values <= 0
+ * are skipped there). Non-finite values are skipped. */
+lf_status lf_svg_lines(const char *path, const lf_svg_series *series, int n_series,
+                       const char *title, const char *xlabel, const char *ylabel, int log_x,
+                       int log_y);
+/* Label-efficiency curve of one metric (LF_PROBE_*): mean +- sd against fraction (log x),
+ * one line per result. */
+lf_status lf_svg_label_efficiency(const char *path, const lf_probe_result *const *results,
+                                  const char *const *names, int n_results, int metric);
 /* @@CHEM@@ */
 /* ------------------------------------------------------------------ chemistry (src/chem) */
 /* A molecule read from SMILES and sanitized as RDKit does by default (implicit Hs from the
