@@ -807,7 +807,6 @@ lf_status lf_stratified_subset(const int64_t *y, const int64_t *idx, int64_t n_i
                                uint64_t repeat, int64_t *out, int64_t *n_out);
 
 /* label-efficiency probe driver (src/eval/probe.c, probe_json.c) */
-enum { LF_SPLIT_TRAIN = 0, LF_SPLIT_VAL = 1, LF_SPLIT_TEST = 2 }; /* other values: unused */
 typedef enum lf_probe_kind { LF_PROBE_LINEAR = 0, LF_PROBE_KNN = 1 } lf_probe_kind;
 typedef struct lf_probe_opts {
     lf_probe_kind kind;
