@@ -6,11 +6,15 @@
 
 int cmd_pretrain(int argc, char **argv)
 {
+    /* paired image-molecule methods (CLOOME) take a manifest of pairs and their own flags */
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--method") && (!strcmp(argv[i + 1], "clip") || !strcmp(argv[i + 1], "cloob")))
+            return cmd_pretrain_pairs(argc, argv);
     run_config c = run_config_default("simclr");
     const char *method = "simclr";
     cli_arg args[40];
     int n = run_config_args(&c, args, 39);
-    args[n++] = (cli_arg){"method", ARG_STR, &method, "self-supervised method: simclr", false, false};
+    args[n++] = (cli_arg){"method", ARG_STR, &method, "simclr (images) | clip | cloob (image-molecule pairs)", false, false};
     int r = cli_parse("pretrain", argc, argv, args, n);
     if (r) {
         if (r == 2) cli_usage("pretrain", "pretrain an encoder without labels (writes RUN/model.safetensors)", args, n);
