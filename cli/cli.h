@@ -33,6 +33,8 @@ int cmd_version(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 /* pretrain --method clip|cloob (cli/cmd_pretrain_pairs.c) */
 int cmd_pretrain_pairs(int argc, char **argv);
 /* "RUN" or "RUN/model.safetensors" -> the model file's path */

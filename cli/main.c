@@ -15,6 +15,8 @@ static const command commands[] = {
     /* @@COMMAND_TABLE@@ */
     {"pretrain", cmd_pretrain, "self-supervised pretraining (--method simclr)"},
     {"train", cmd_train, "supervised baseline training (--supervised)"},
+    {"probe", cmd_probe, "few-label linear / k-NN probe of embeddings (label fractions)"},
+    {"evaluate", cmd_evaluate, "the whole protocol: pretrain, embed, probe, supervised baseline, cross-site"},
     {"embed", cmd_embed, "write embeddings (.npy) of every item with a trained model"},
     {"fingerprint", cmd_fingerprint, "Morgan fingerprints of SMILES in a CSV (RDKit-identical bits)"},
 };
