@@ -110,7 +110,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
     int64_t step = 0;
     if (c->resume && file_exists(ckpt)) {
         if (lf_checkpoint_load(ckpt, P, opt, &step, NULL, NULL)) goto out;
-        if (!c->quiet) fprintf(stderr, "resuming %s at step %lld\n", ckpt, (long long)step);
+        fprintf(stderr, "resuming %s at step %lld\n", ckpt, (long long)step);
     } else if (c->resume) {
         fprintf(stderr, "labelfree %s: --resume given but %s does not exist; starting afresh\n", cmd, ckpt);
     }

@@ -5,6 +5,8 @@
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
+# passive OpenMP waiting: spinning threads starve the loader threads on small machines
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 passed=0; failed=0; skipped=0
 summ() { # reads 'N passed, N failed, N skipped' from a log
     local line; line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)

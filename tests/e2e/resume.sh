@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# A killed pretraining run resumes from its last checkpoint and ends with the same weights as
+# an uninterrupted run (same seed and thread count: the run is deterministic).
+set -eu
+LF=${LF:-./build/default/labelfree}
+T=$(mktemp -d); trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$T"' EXIT
+pid=
+D=data/wbc-sample/manifest.csv
+args=(--data "$D" --out "$T/run" --width 8 --image-size 24 --epochs 4 --batch-size 16
+      --warmup-epochs 1 --checkpoint-every 1 --threads 2 --seed 11 --quiet)
+"$LF" pretrain "${args[@]}"
+mv "$T/run/model.safetensors" "$T/uninterrupted.safetensors"
+rm -rf "$T/run"
+# the same run, killed (SIGKILL) once a few checkpoints exist, then resumed
+"$LF" pretrain "${args[@]}" & pid=$!
+for _ in $(seq 1 600); do
+    n=$(cat "$T/run/metrics.jsonl" 2>/dev/null | wc -l)
+    [ "$n" -ge 5 ] && break
+    sleep 0.05
+done
+kill -9 $pid 2>/dev/null || { echo "run finished before it could be killed"; exit 1; }
+wait $pid 2>/dev/null || true
+[ ! -e "$T/run/model.safetensors" ] || { echo "killed run left a model file"; exit 1; }
+ls "$T/run"/*.tmp.* 2>/dev/null && { echo "temporary file left behind"; exit 1; }
+"$LF" pretrain "${args[@]}" --resume 2> "$T/err"
+grep -q "resuming .* at step [1-9]" "$T/err" || { cat "$T/err"; ls -la "$T/run"; echo "did not resume"; exit 1; }
+cmp "$T/run/model.safetensors" "$T/uninterrupted.safetensors" || { echo "resumed weights differ"; exit 1; }
+echo "resume e2e ok"
