@@ -230,15 +230,16 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
     lf_status s = lf_safetensors_save(path, P, meta, 6);
     lf_free(enc_json);
     if (s) goto out;
+    double ips = secs > 0 ? (double)(total - step0) * lc.batch_size / secs : 0;
     if (sum) {
         sum->steps = total;
         sum->seconds = secs;
-        sum->images_per_s = secs > 0 ? (double)(total - step0) * lc.batch_size / secs : 0;
+        sum->images_per_s = ips;
         sum->final_loss = loss_v;
     }
     if (!c->quiet)
         fprintf(stderr, "wrote %s (%lld steps, %.1f s, %.1f images/s)\n", path, (long long)total,
-                secs, sum ? sum->images_per_s : 0);
+                secs, ips);
     rc = 0;
     goto out_quiet;
 out:
