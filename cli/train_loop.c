@@ -1,6 +1,8 @@
 #include "train_loop.h"
 
+#include "model_io.h"
 #include "progress.h"
+#include "protocol.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,6 +44,48 @@ static int file_exists(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0;
+}
+
+/* Supervised runs on the whole training split end with the test split's metrics, printed and
+ * saved as RUN/test_metrics.json (nothing when the data has no labelled test items). */
+static int report_test_split(const char *cmd, const run_config *c, const lf_dataset *ds,
+                             const char *model_path)
+{
+    int64_t n = lf_dataset_count(ds), nt = 0, K = lf_dataset_num_classes(ds);
+    int64_t *rows = malloc((size_t)(n + 1) * sizeof *rows), *y = malloc((size_t)(n + 1) * sizeof *y);
+    for (int64_t i = 0; i < n; i++)
+        if (lf_dataset_split(ds, i) == LF_SPLIT_TEST && lf_dataset_label(ds, i) >= 0) {
+            y[nt] = lf_dataset_label(ds, i);
+            rows[nt++] = i;
+        }
+    int rc = 0;
+    if (nt > 0) {
+        loaded_model m;
+        float *lg = malloc((size_t)(nt * K) * sizeof *lg);
+        int64_t dim;
+        if (model_load(model_path, &m) || model_infer(&m, ds, rows, nt, 1, 256, lg, &dim)) {
+            rc = cli_fail(cmd);
+        } else {
+            double met[4];
+            protocol_metrics(lg, 1, y, nt, K, met);
+            char p[4200];
+            snprintf(p, sizeof p, "%s/test_metrics.json", c->out);
+            FILE *f = fopen(p, "w");
+            if (f) {
+                fprintf(f, "{\"test_items\": %lld, \"accuracy\": %.6f, \"balanced_accuracy\": %.6f, "
+                           "\"macro_f1\": %.6f, \"macro_auroc\": %.6f}\n",
+                        (long long)nt, met[0], met[1], met[2], met[3]);
+                fclose(f);
+            }
+            printf("test split (%lld items): accuracy %.4f, balanced accuracy %.4f, macro-F1 %.4f, "
+                   "macro AUROC %.4f\n", (long long)nt, met[0], met[1], met[2], met[3]);
+        }
+        if (m.P) model_free(&m);
+        free(lg);
+    }
+    free(rows);
+    free(y);
+    return rc;
 }
 
 int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summary *sum)
@@ -240,7 +284,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
     if (!c->quiet)
         fprintf(stderr, "wrote %s (%lld steps, %.1f s, %.1f images/s)\n", path, (long long)total,
                 secs, ips);
-    rc = 0;
+    rc = ssl || c->subset ? 0 : report_test_split(cmd, c, ds, path);
     goto out_quiet;
 out:
     fail(cmd);

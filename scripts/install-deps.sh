@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian 12 packages for building and testing labelfree (run as root).
-# The python3-* packages are needed only to regenerate reference fixtures and for benchmarks;
-# the tests themselves read committed fixtures. Set LF_NO_PYTHON=1 to skip them.
+# The python3-* packages regenerate reference fixtures, run the benchmarks against PyTorch and
+# the PyTorch interop test (tests/e2e/torch_interop.sh, skipped without them); the other tests
+# read committed fixtures. Set LF_NO_PYTHON=1 to skip them.
 set -euo pipefail
 pkgs=(build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libjansson-dev libpng-dev libjpeg-dev
       libtiff-dev zlib1g-dev libsqlite3-dev)
-if [ -z "${LF_NO_PYTHON:-}" ]; then pkgs+=(python3-numpy); fi
+if [ -z "${LF_NO_PYTHON:-}" ]; then pkgs+=(python3-numpy python3-pil python3-torch python3-torchvision); fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Learning works: a small ResNet-18 (width 16, 32x32 input) trained supervised on the shipped
+# real white-blood-cell sample (4 classes, 94 training images) beats chance (balanced accuracy
+# 0.25) clearly on the held-out test split. Measured: 0.583 with seed 0 (2 threads).
+set -eu
+LF=${LF:-./build/default/labelfree}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+"$LF" train --supervised --data data/wbc-sample/manifest.csv --out "$T/sup" --width 16 \
+    --image-size 32 --epochs 40 --batch-size 32 --warmup-epochs 2 --augment microscopy \
+    --threads 2 --seed 0 --quiet | tee "$T/out"
+bacc=$(sed -E 's/.*"balanced_accuracy": ([0-9.]+).*/\1/' "$T/sup/test_metrics.json")
+awk -v b="$bacc" 'BEGIN { exit !(b >= 0.45) }' || { echo "balanced accuracy $bacc < 0.45"; exit 1; }
+echo "learning e2e ok (balanced accuracy $bacc)"
