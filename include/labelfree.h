@@ -905,6 +905,25 @@ lf_status lf_morgan_counts(const lf_mol *m, int radius, int n_bits, int use_chir
  * similarity over temperature; mean over the 2N rows. top1 (may be NULL) receives the
  * fraction of rows whose most similar other row is their positive. */
 lf_tensor *lf_nt_xent(lf_graph *g, lf_tensor *z, double temperature, double *top1);
+/* Paired contrastive losses (src/ssl/contrastive.c): CLIP's InfoNCE and CLOOME's CLOOB.
+ * a (N, E) image embeddings and b (N, E) molecule embeddings, row i of a paired with row i of
+ * b (N >= 2); rows are L2-normalised inside. Inverse temperature t = exp(log_inv_tau[0]) when
+ * log_inv_tau (a one-element tensor, e.g. a learnable parameter: CLOOME's logit_inv_tau,
+ * initialised to log 14.3) is given, else the fixed inv_tau.
+ *  clip:  (CE(t x y^T, rows) + CE(t x y^T, columns)) / 2, means over the N pairs.
+ *  cloob: InfoLOOB(Uxx, Uxy) + InfoLOOB(Uyy, Uyx) (a sum, as CLOOME's code) after modern
+ *         Hopfield retrieval U_qk = normalize(softmax(beta q k^T) k) with hopfield_beta
+ *         (CLOOME: 14.3); InfoLOOB(P, Q) = tau mean_i [-t P_i.Q_i + lse_{j != i} t P_i.Q_j],
+ *         tau = 1 / t. Gradients flow to a, b and log_inv_tau. */
+typedef struct lf_contrastive_stats {
+    double top1_ab; /* fraction of rows of a whose most similar row of b is their pair */
+    double top1_ba; /* and the other way */
+    double inv_tau; /* the inverse temperature used */
+} lf_contrastive_stats;
+lf_tensor *lf_clip_loss(lf_graph *g, lf_tensor *a, lf_tensor *b, lf_tensor *log_inv_tau,
+                        double inv_tau, lf_contrastive_stats *stats);
+lf_tensor *lf_cloob_loss(lf_graph *g, lf_tensor *a, lf_tensor *b, lf_tensor *log_inv_tau,
+                         double inv_tau, double hopfield_beta, lf_contrastive_stats *stats);
 
 #ifdef __cplusplus
 }
