@@ -13,6 +13,7 @@ typedef struct command {
 static const command commands[] = {
     {"version", cmd_version, "print the version"},
     /* @@COMMAND_TABLE@@ */
+    {"evaluate-retrieval", cmd_evaluate_retrieval, "CLOOME retrieval / zero-shot / probe report of a clip|cloob model"},
     {"pretrain", cmd_pretrain, "self-supervised pretraining (--method simclr)"},
     {"train", cmd_train, "supervised baseline training (--supervised)"},
     {"embed", cmd_embed, "write embeddings (.npy) of every item with a trained model"},
