@@ -30,6 +30,7 @@ int cli_fail(const char *cmd);
 /* ---- commands */
 int cmd_version(int argc, char **argv);
 /* @@COMMANDS@@ */
+int cmd_evaluate_retrieval(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_embed(int argc, char **argv);

@@ -15,6 +15,7 @@ typedef struct command {
 static const command commands[] = {
     {"version", cmd_version, "print the version"},
     /* @@COMMAND_TABLE@@ */
+    {"evaluate-retrieval", cmd_evaluate_retrieval, "CLOOME retrieval / zero-shot / probe report of a clip|cloob model"},
     {"pretrain", cmd_pretrain, "self-supervised pretraining (--method simclr)"},
     {"train", cmd_train, "supervised baseline training (--supervised)"},
     {"probe", cmd_probe, "few-label linear / k-NN probe of embeddings (label fractions)"},

@@ -905,6 +905,66 @@ lf_status lf_morgan_counts(const lf_mol *m, int radius, int n_bits, int use_chir
  * similarity over temperature; mean over the 2N rows. top1 (may be NULL) receives the
  * fraction of rows whose most similar other row is their positive. */
 lf_tensor *lf_nt_xent(lf_graph *g, lf_tensor *z, double temperature, double *top1);
+/* Paired contrastive losses (src/ssl/contrastive.c): CLIP's InfoNCE and CLOOME's CLOOB.
+ * a (N, E) image embeddings and b (N, E) molecule embeddings, row i of a paired with row i of
+ * b (N >= 2); rows are L2-normalised inside. Inverse temperature t = exp(log_inv_tau[0]) when
+ * log_inv_tau (a one-element tensor, e.g. a learnable parameter: CLOOME's logit_inv_tau,
+ * initialised to log 14.3) is given, else the fixed inv_tau.
+ *  clip:  (CE(t x y^T, rows) + CE(t x y^T, columns)) / 2, means over the N pairs.
+ *  cloob: InfoLOOB(Uxx, Uxy) + InfoLOOB(Uyy, Uyx) (a sum, as CLOOME's code) after modern
+ *         Hopfield retrieval U_qk = normalize(softmax(beta q k^T) k) with hopfield_beta
+ *         (CLOOME: 14.3); InfoLOOB(P, Q) = tau mean_i [-t P_i.Q_i + lse_{j != i} t P_i.Q_j],
+ *         tau = 1 / t. Gradients flow to a, b and log_inv_tau. */
+typedef struct lf_contrastive_stats {
+    double top1_ab; /* fraction of rows of a whose most similar row of b is their pair */
+    double top1_ba; /* and the other way */
+    double inv_tau; /* the inverse temperature used */
+} lf_contrastive_stats;
+lf_tensor *lf_clip_loss(lf_graph *g, lf_tensor *a, lf_tensor *b, lf_tensor *log_inv_tau,
+                        double inv_tau, lf_contrastive_stats *stats);
+lf_tensor *lf_cloob_loss(lf_graph *g, lf_tensor *a, lf_tensor *b, lf_tensor *log_inv_tau,
+                         double inv_tau, double hopfield_beta, lf_contrastive_stats *stats);
+/* Paired data for CLOOME (src/ssl/pairs.c): a CSV manifest (RFC 4180, header names
+ * case-insensitive), one row per (sample, molecule) pair:
+ *   smiles    required: the molecule that treated the sample
+ *   image     one image path, or several separated by ';' stacked as channels in that order
+ *             (one file per stain: five 16-bit TIFFs -> a 5-channel image); OR
+ *   features  a feature vector (e.g. a CellProfiler profile): "FILE.npy#ROW", ROW 0-based,
+ *             FILE a 2-D float .npy; exactly one of image / features
+ *   compound  identity of the molecule (default: the SMILES text); rows of one compound are
+ *             the same molecule in the retrieval metrics
+ *   moa, label  class names (optional; empty = unknown)
+ *   split     train / val / test; without the column a seeded ~20 % of the compounds (at
+ *             least one) is test and the rest train, so whole compounds are held out
+ *   plate     free text
+ * Paths are relative to the manifest's folder unless absolute. Errors name the manifest and
+ * line (missing file, bad FILE.npy#ROW, row out of range, unknown split, bad SMILES). */
+typedef struct lf_pairs lf_pairs;
+lf_status lf_pairs_open(lf_pairs **out, const char *path, uint64_t seed);
+void lf_pairs_free(lf_pairs *p);
+int64_t lf_pairs_count(const lf_pairs *p);
+int lf_pairs_has_features(const lf_pairs *p);     /* 1: feature vectors, 0: images */
+int64_t lf_pairs_feature_dim(const lf_pairs *p);
+const float *lf_pairs_features(const lf_pairs *p, int64_t i); /* (feature_dim) or NULL */
+/* Decodes (and stacks) row i's image files; errors name the manifest line. */
+lf_status lf_pairs_read_image(const lf_pairs *p, int64_t i, lf_image *img);
+const char *lf_pairs_smiles(const lf_pairs *p, int64_t i);
+int64_t lf_pairs_compound(const lf_pairs *p, int64_t i); /* dense id, order of appearance */
+int64_t lf_pairs_num_compounds(const lf_pairs *p);
+const char *lf_pairs_compound_name(const lf_pairs *p, int64_t k);
+enum { LF_PAIRS_MOA = 0, LF_PAIRS_LABEL = 1 }; /* class sets */
+int lf_pairs_class(const lf_pairs *p, int set, int64_t i); /* id in sorted names, -1 unknown */
+int lf_pairs_num_classes(const lf_pairs *p, int set);
+const char *lf_pairs_class_name(const lf_pairs *p, int set, int k);
+lf_split lf_pairs_split(const lf_pairs *p, int64_t i);
+const char *lf_pairs_plate(const lf_pairs *p, int64_t i);
+const char *lf_pairs_origin(lf_pairs *p, int64_t i); /* "pairs.csv line 7" (one buffer) */
+int64_t lf_pairs_indices(const lf_pairs *p, lf_split split, int64_t *out);
+/* Morgan bits of every row's molecule as 0/1 floats, out (n, n_bits). With use_chirality,
+ * a molecule whose stereo marks this build cannot fingerprint chirally (LF_ERR_UNSUPPORTED
+ * from lf_morgan_bits) gets the non-chiral bits, counted in *n_fallback (may be NULL). */
+lf_status lf_pairs_fingerprints(const lf_pairs *p, int radius, int n_bits, int use_chirality,
+                                float *out, int64_t *n_fallback);
 
 #ifdef __cplusplus
 }
