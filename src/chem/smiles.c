@@ -269,6 +269,8 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
                     st = lf_error(LF_ERR_NOMEM, "SMILES parser: out of memory");
                     goto done;
                 }
+                m->bonds[m->n_bonds - 1].key_a = r->pos;
+                m->bonds[m->n_bonds - 1].key_b = pos;
                 r->atom = -1;
             }
             bond_order = 0;
@@ -297,11 +299,15 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
             m->atoms[a].pos = i;
             i += len;
         }
+        /* a bracket H follows the preceding atom in the neighbour order, or comes first */
+        m->atoms[a].h_key = prev >= 0 ? -1 : -3;
         if (prev >= 0) {
             if (add_bond(m, prev, a, bond_order ? bond_order : LF_BOND_SINGLE, bond_order != 0, bond_dir) < 0) {
                 st = lf_error(LF_ERR_NOMEM, "SMILES parser: out of memory");
                 goto done;
             }
+            m->bonds[m->n_bonds - 1].key_a = m->atoms[a].pos;
+            m->bonds[m->n_bonds - 1].key_b = -2;
         } else if (bond_order) {
             fail(err_pos, bond_pos, "bond without an atom before it", s);
             goto done;

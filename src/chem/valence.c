@@ -234,6 +234,7 @@ void lf_mol_fold_hydrogens(lf_mol *m)
         }
         at->removed = 1;
         m->atoms[o].h_explicit++;
+        m->atoms[o].h_key = b->a == o ? b->key_a : b->key_b; /* the H keeps its place for '@' */
         any = 1;
     }
     if (!any) return;
