@@ -271,6 +271,7 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
                 }
                 m->bonds[m->n_bonds - 1].key_a = r->pos;
                 m->bonds[m->n_bonds - 1].key_b = pos;
+                m->bonds[m->n_bonds - 1].ring_closure = 1;
                 r->atom = -1;
             }
             bond_order = 0;

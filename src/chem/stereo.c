@@ -219,23 +219,29 @@ static int legal_center(const lf_mol *m, int a, const int *ranks, int *dupes)
 
 /* R/S of a '@'/'@@' atom from the SMILES neighbour order: the order is permuted into
  * ascending rank (an H, or for three neighbours without H the lone pair, lowest); an odd
- * permutation flips the mark; then '@' is S and '@@' is R. RDKit puts the lone pair first. */
+ * permutation flips the mark; then '@' is S and '@@' is R. The H keeps its SMILES place.
+ * RDKit puts the lone pair of a 3-coordinate atom first, except (its chiralAtomNeedsTagInversion)
+ * on a saturated atom with exactly one ring-closure bond, where it counts one more swap. */
 static char cip_label(const lf_mol *m, int a, const int *ranks)
 {
-    int key[5], pr[5], cnt = 0;
+    int key[5], pr[5], cnt = 0, closures = 0, unsaturated = 0;
     int deg = lf_mol_degree(m, a), h = lf_mol_total_h(m, a, 0);
     for (int k = m->adj_start[a]; k < m->adj_start[a + 1]; k++) {
         const lf_bond *b = &m->bonds[m->adj_bond[k]];
+        closures += b->ring_closure;
+        unsaturated |= b->order != LF_BOND_SINGLE;
         if (cnt >= 4) break;
         key[cnt] = b->a == a ? b->key_a : b->key_b;
         pr[cnt++] = ranks[lf_bond_other(b, a)];
     }
+    int extra = 0;
     if (h == 1 && cnt < 4) {
         key[cnt] = m->atoms[a].h_key;
         pr[cnt++] = -1;
     } else if (deg == 3 && h == 0) {
         key[cnt] = -1000000;
         pr[cnt++] = -1;
+        extra = closures == 1 && !unsaturated;
     }
     /* sort by key (SMILES order), then count inversions w.r.t. ascending priority */
     for (int i = 1; i < cnt; i++)
@@ -243,7 +249,7 @@ static char cip_label(const lf_mol *m, int a, const int *ranks)
             int t = key[j]; key[j] = key[j - 1]; key[j - 1] = t;
             t = pr[j]; pr[j] = pr[j - 1]; pr[j - 1] = t;
         }
-    int inv = 0;
+    int inv = extra;
     for (int i = 0; i < cnt; i++)
         for (int j = i + 1; j < cnt; j++)
             if (pr[i] > pr[j]) inv++;

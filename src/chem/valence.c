@@ -225,12 +225,23 @@ void lf_mol_fold_hydrogens(lf_mol *m)
         const lf_bond *b = &m->bonds[m->adj_bond[m->adj_start[a]]];
         int o = lf_bond_other(b, a);
         if (b->order != LF_BOND_SINGLE || m->atoms[o].z == 1) continue;
-        /* RDKit keeps an H whose directional bond ('/', '\\') defines double-bond stereo */
+        /* RDKit keeps an H whose directional bond ('/', '\\') is the only one defining a
+         * double bond's stereo (its atom has no other neighbour); otherwise it moves the mark
+         * onto the other single bond, reversed, so that E/Z survives the removal */
         if (b->dir) {
-            int on_double = 0;
+            int dbl = -1;
             for (int k = m->adj_start[o]; k < m->adj_start[o + 1]; k++)
-                on_double |= m->bonds[m->adj_bond[k]].order == LF_BOND_DOUBLE;
-            if (on_double) continue;
+                if (m->bonds[m->adj_bond[k]].order == LF_BOND_DOUBLE) dbl = m->adj_bond[k];
+            if (dbl >= 0 && lf_mol_degree(m, o) == 2) continue;
+            if (dbl >= 0) {
+                int up_from_o = (b->dir == '/') == (b->a == o); /* the H's mark as seen from o */
+                for (int k = m->adj_start[o]; k < m->adj_start[o + 1]; k++) {
+                    lf_bond *x = &m->bonds[m->adj_bond[k]];
+                    if (x == b || m->adj_bond[k] == dbl || x->dir) continue;
+                    int up = !up_from_o;
+                    x->dir = (up == (x->a == o)) ? '/' : '\\';
+                }
+            }
         }
         at->removed = 1;
         m->atoms[o].h_explicit++;
