@@ -265,7 +265,10 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
                     order = bond_order;
                     ex = 1;
                 }
-                if (add_bond(m, r->atom, prev, order, ex, bond_dir ? bond_dir : r->dir) < 0) {
+                /* the bond runs from the opening atom; a mark written only at the closing digit
+                 * describes it from the closing atom, so it is reversed (the opening one wins) */
+                char dir = r->dir ? r->dir : bond_dir == '/' ? '\\' : bond_dir == '\\' ? '/' : 0;
+                if (add_bond(m, r->atom, prev, order, ex, dir) < 0) {
                     st = lf_error(LF_ERR_NOMEM, "SMILES parser: out of memory");
                     goto done;
                 }
