@@ -39,7 +39,7 @@ typedef struct lf_bond {
     uint8_t aromatic;
     uint8_t in_ring;
     uint8_t explicit_sym; /* written with a bond symbol */
-    uint8_t ring_closure; /* made by a ring-closure digit */
+    uint8_t ring_closure; /* made by a ring-closure digit: 1, or 2 when it starts at the closing atom */
     char dir;         /* '/', '\\' or 0 */
     int stereo;       /* RDKit Bond::BondStereo value for double bonds (0 = none, 2 = Z, 3 = E) */
     /* order of this bond among the neighbours of atom a (key_a) and of atom b (key_b) as the

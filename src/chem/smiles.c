@@ -265,16 +265,20 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
                     order = bond_order;
                     ex = 1;
                 }
-                /* the bond runs from the opening atom; a mark written only at the closing digit
-                 * describes it from the closing atom, so it is reversed (the opening one wins) */
+                /* RDKit's ring bond starts at the opening atom when a bond symbol was written
+                 * there, otherwise at the closing atom; a '/' '\\' mark is read from its start
+                 * (the opening one wins, a closing one is reversed to fit) */
+                int from_open = r->explicit_sym;
                 char dir = r->dir ? r->dir : bond_dir == '/' ? '\\' : bond_dir == '\\' ? '/' : 0;
-                if (add_bond(m, r->atom, prev, order, ex, dir) < 0) {
+                if (!from_open) dir = bond_dir;
+                if (add_bond(m, from_open ? r->atom : prev, from_open ? prev : r->atom, order, ex, dir) < 0) {
                     st = lf_error(LF_ERR_NOMEM, "SMILES parser: out of memory");
                     goto done;
                 }
-                m->bonds[m->n_bonds - 1].key_a = r->pos;
-                m->bonds[m->n_bonds - 1].key_b = pos;
-                m->bonds[m->n_bonds - 1].ring_closure = 1;
+                lf_bond *rb = &m->bonds[m->n_bonds - 1];
+                rb->key_a = from_open ? r->pos : pos;
+                rb->key_b = from_open ? pos : r->pos;
+                rb->ring_closure = from_open ? 1 : 2; /* 2: starts at the closing atom */
                 r->atom = -1;
             }
             bond_order = 0;

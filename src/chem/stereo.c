@@ -228,7 +228,7 @@ static char cip_label(const lf_mol *m, int a, const int *ranks)
     int deg = lf_mol_degree(m, a), h = lf_mol_total_h(m, a, 0);
     for (int k = m->adj_start[a]; k < m->adj_start[a + 1]; k++) {
         const lf_bond *b = &m->bonds[m->adj_bond[k]];
-        closures += b->ring_closure;
+        closures += b->ring_closure != 0;
         unsaturated |= b->order != LF_BOND_SINGLE;
         if (cnt >= 4) break;
         key[cnt] = b->a == a ? b->key_a : b->key_b;

@@ -227,7 +227,9 @@ void lf_mol_fold_hydrogens(lf_mol *m)
         if (b->order != LF_BOND_SINGLE || m->atoms[o].z == 1) continue;
         /* RDKit keeps an H whose directional bond ('/', '\\') is the only one defining a
          * double bond's stereo (its atom has no other neighbour); otherwise it moves the mark
-         * onto the other single bond, reversed, so that E/Z survives the removal */
+         * onto the other single bond, reversed, so that E/Z survives the removal. For a ring
+         * bond that RDKit starts at the closing atom the mark is written as if the bond
+         * started at the opening one (observed with RDKit 2022.09; it flips E/Z there). */
         if (b->dir) {
             int dbl = -1;
             for (int k = m->adj_start[o]; k < m->adj_start[o + 1]; k++)
@@ -238,8 +240,8 @@ void lf_mol_fold_hydrogens(lf_mol *m)
                 for (int k = m->adj_start[o]; k < m->adj_start[o + 1]; k++) {
                     lf_bond *x = &m->bonds[m->adj_bond[k]];
                     if (x == b || m->adj_bond[k] == dbl || x->dir) continue;
-                    int up = !up_from_o;
-                    x->dir = (up == (x->a == o)) ? '/' : '\\';
+                    int starts_at_o = (x->a == o) != (x->ring_closure == 2);
+                    x->dir = (up_from_o != starts_at_o) ? '/' : '\\';
                 }
             }
         }
