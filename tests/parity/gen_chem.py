@@ -29,13 +29,10 @@ for s in smiles:
     m = Chem.MolFromSmiles(s)
     if m is None:
         continue
-    stereo = any(a.GetChiralTag() != Chem.ChiralType.CHI_UNSPECIFIED for a in m.GetAtoms()) or \
-        any(b.GetStereo() != Chem.BondStereo.STEREONONE for b in m.GetBonds())
     fp = AllChem.GetMorganFingerprintAsBitVect(m, 3, 1024)
     out.append("bits\t3\t1024\t0\t%s\t%s" % (s, " ".join(map(str, fp.GetOnBits()))))
-    if not stereo:  # chirality-aware bits are only supported without stereo marks
-        fp = AllChem.GetMorganFingerprintAsBitVect(m, 3, 1024, useChirality=True)
-        out.append("bits\t3\t1024\t1\t%s\t%s" % (s, " ".join(map(str, fp.GetOnBits()))))
+    fp = AllChem.GetMorganFingerprintAsBitVect(m, 3, 1024, useChirality=True)
+    out.append("bits\t3\t1024\t1\t%s\t%s" % (s, " ".join(map(str, fp.GetOnBits()))))
     c = AllChem.GetHashedMorganFingerprint(m, 2, 2048).GetNonzeroElements()
     out.append("counts\t2\t2048\t0\t%s\t%s" % (s, " ".join("%d:%d" % (k, c[k]) for k in sorted(c))))
     try:

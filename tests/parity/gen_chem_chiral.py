@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """RDKit (Debian python3-rdkit 2022.09) references for chirality-aware Morgan fingerprints,
 radius 3 / 1024 bits / useChirality=True (CLOOME's setting):
-  fixtures/chem/chiral_ref.tsv      smiles<TAB>on-bits, for ~500 MoleculeNet molecules with
-                                    stereo marks ('@', '/', '\\') plus hand-picked cases
+  fixtures/chem/chiral_ref.tsv      smiles<TAB>on-bits, for 250 MoleculeNet molecules with
+                                    stereo marks ('@', '/', '\\'), hand-picked cases, and random
+                                    rewrites of both (atom order, explicit [H])
   fixtures/chem/moleculenet_chiral_r3_1024.txt
                                     a line '#<set> <rows>' for tox21, bbbp, esol, clintox, then one
                                     line per row of ../shared/data/mol-moleculenet/<set>.csv: the
@@ -43,7 +44,7 @@ with open(os.path.join(out_dir, "moleculenet_chiral_r3_1024.txt"), "w") as f:
 
 stereo = [s for name in sets for s in rows[name] if any(c in s for c in "@/\\")]
 random.seed(11)
-sample = random.sample(stereo, 500)
+sample = random.sample(stereo, 250)  # all of them are also checked by hash
 hand = [
     # amino acids (L and D), sugars, sulfoxides, phosphorus, N in a 3-ring
     "N[C@@H](C)C(=O)O", "N[C@H](C)C(=O)O", "N[C@@H](CS)C(=O)O", "N[C@@H](Cc1ccccc1)C(=O)O",
@@ -72,9 +73,24 @@ hand = [
     "C[C@H]([NH3+])C(=O)[O-]", "[O-][S@+](C)c1ccccc1",
     "[cH+]1cccccc1",
 ]
+# the same molecules written differently: random atom orders (ring closures on stereocentres,
+# H first, '/' '\\' on ring-closure digits) and with explicit [H] atoms
+variants = []
+for s in random.sample(stereo, 400):
+    m = Chem.MolFromSmiles(s)
+    if m is None or len(s) > 90:
+        continue
+    v = Chem.MolToSmiles(Chem.AddHs(m) if random.random() < 0.35 else m, doRandom=True, canonical=False)
+    if len(v) < 160:
+        variants.append(v)
+    if len(variants) == 150:
+        break
+for s in hand[:40]:
+    m = Chem.MolFromSmiles(s)
+    variants.append(Chem.MolToSmiles(Chem.AddHs(m) if random.random() < 0.35 else m, doRandom=True, canonical=False))
 with open(os.path.join(out_dir, "chiral_ref.tsv"), "w") as f:
     n = 0
-    for s in hand + sample:
+    for s in hand + sample + variants:
         m = Chem.MolFromSmiles(s)
         if m is None:
             continue
