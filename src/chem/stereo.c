@@ -26,24 +26,24 @@ static int most_common_isotope(int z)
 }
 
 /* ---- dense ranking of equal-length int rows (RDKit's Rankers::rankVect) ---- */
-typedef struct { const int *rows; int len; } rank_ctx;
+typedef struct { const int *rows; int stride, len; } rank_ctx;
 static _Thread_local rank_ctx tl_rank;
 static int cmp_rows(const void *x, const void *y)
 {
-    const int *a = tl_rank.rows + (size_t)*(const int *)x * (size_t)tl_rank.len;
-    const int *b = tl_rank.rows + (size_t)*(const int *)y * (size_t)tl_rank.len;
+    const int *a = tl_rank.rows + (size_t)*(const int *)x * (size_t)tl_rank.stride;
+    const int *b = tl_rank.rows + (size_t)*(const int *)y * (size_t)tl_rank.stride;
     for (int k = 0; k < tl_rank.len; k++)
         if (a[k] != b[k]) return a[k] < b[k] ? -1 : 1;
     return 0;
 }
-/* rows: n rows of `stride` ints, compared on the first len; returns the number of ranks */
+/* rows: n rows `stride` ints apart, compared on their first len ints; dense ranks (equal rows
+ * share a rank, ranks 0..k-1); returns the number of ranks */
 static int rank_rows(const int *rows, int n, int stride, int len, int *idx, int *ranks)
 {
     for (int i = 0; i < n; i++) idx[i] = i;
-    /* rows are compared through a stride-free view: copy into contiguous rows of len */
     tl_rank.rows = rows;
-    tl_rank.len = stride;
-    (void)len;
+    tl_rank.stride = stride;
+    tl_rank.len = len;
     qsort(idx, (size_t)n, sizeof(int), cmp_rows);
     int r = 0;
     for (int i = 0; i < n; i++) {
@@ -96,12 +96,11 @@ static void iterate_ranks(stereo_ws *w, const long long *inv, int seeded)
     /* initial ranks of the invariants */
     for (int i = 0; i < n; i++) w->idx[i] = i;
     {
-        /* simple insertion-free ranking of 64-bit values via the row ranker */
+        /* the 64-bit invariants ranked as two-column rows */
         int *r = w->rows;
         for (int i = 0; i < n; i++) {
             r[(size_t)i * (size_t)w->stride] = (int)(inv[i] >> 31);
             r[(size_t)i * (size_t)w->stride + 1] = (int)(inv[i] & 0x7fffffff);
-            for (int k = 2; k < w->stride; k++) r[(size_t)i * (size_t)w->stride + k] = 0;
         }
         rank_rows(r, n, w->stride, 2, w->idx, w->ranks);
     }
@@ -140,7 +139,7 @@ static void iterate_ranks(stereo_ws *w, const long long *inv, int seeded)
         }
         for (int i = 0; i < n; i++) {
             int *row = w->rows + (size_t)i * (size_t)w->stride;
-            for (int k = w->tmp[i]; k < w->stride; k++) row[k] = -1;
+            for (int k = w->tmp[i]; k < longest; k++) row[k] = -1; /* pad to the longest row */
         }
         last = n_ranks;
         n_ranks = rank_rows(w->rows, n, w->stride, longest, w->idx, w->ranks);
