@@ -193,6 +193,34 @@ static int min_bond_ring_size(const lf_mol *m, int b)
     return best;
 }
 
+static int ring_has_atom(const lf_mol *m, int r, int a)
+{
+    for (int k = m->ring_start[r]; k < m->ring_start[r + 1]; k++)
+        if (m->ring_atoms[k] == a) return 1;
+    return 0;
+}
+
+/* RDKit's queryIsAtomBridgehead: at least three ring bonds, and two rings through the atom
+ * that share at least two bonds (bridged, not just fused) */
+static int is_bridgehead(const lf_mol *m, int a)
+{
+    int ring_bonds = 0;
+    for (int k = m->adj_start[a]; k < m->adj_start[a + 1]; k++) ring_bonds += m->bonds[m->adj_bond[k]].in_ring;
+    if (ring_bonds < 3) return 0;
+    for (int i = 0; i < m->n_rings; i++) {
+        if (!ring_has_atom(m, i, a)) continue;
+        for (int j = i + 1; j < m->n_rings; j++) {
+            if (!ring_has_atom(m, j, a)) continue;
+            int shared = 0;
+            for (int x = m->ring_start[i]; x < m->ring_start[i + 1]; x++)
+                for (int y = m->ring_start[j]; y < m->ring_start[j + 1]; y++)
+                    shared += m->ring_bonds[x] == m->ring_bonds[y];
+            if (shared >= 2) return 1;
+        }
+    }
+    return 0;
+}
+
 /* RDKit's isAtomPotentialChiralCenter: *dupes when two neighbours share a rank */
 static int legal_center(const lf_mol *m, int a, const int *ranks, int *dupes)
 {
@@ -210,7 +238,7 @@ static int legal_center(const lf_mol *m, int a, const int *ranks, int *dupes)
     if (deg == 3 && h != 1) {
         int ev = lf_mol_explicit_valence(m, a);
         if ((at->z == 16 || at->z == 34) && (ev == 4 || (ev == 3 && at->charge == 1))) return 1;
-        if (at->z == 7 && in_ring_of_size(m, a, 3)) return 1;
+        if (at->z == 7 && (in_ring_of_size(m, a, 3) || is_bridgehead(m, a))) return 1;
         return 0;
     }
     return 1;
@@ -342,6 +370,10 @@ static void rerank(stereo_ws *w)
 static int ring_stereo_candidate(const lf_mol *m, int a, const int *ranks)
 {
     if (!m->atoms[a].in_ring) return 0;
+    /* a three-coordinate N only in a 3-ring or at a bridgehead */
+    if (m->atoms[a].z == 7 && lf_mol_degree(m, a) + lf_mol_total_h(m, a, 0) == 3 && !in_ring_of_size(m, a, 3) &&
+        !is_bridgehead(m, a))
+        return 0;
     int non_ring[4], n_non = 0, ring_ranks[8], n_ring = 0;
     for (int k = m->adj_start[a]; k < m->adj_start[a + 1]; k++) {
         const lf_bond *b = &m->bonds[m->adj_bond[k]];
@@ -415,8 +447,58 @@ static lf_status clean_marks(lf_mol *m, const int *ranks)
     return LF_OK;
 }
 
+/* RDKit's hybridization: bonds + lone pairs, 4 = sp3 unless an atom with fewer than four
+ * neighbours has a conjugated bond (then sp2, like an amide N) */
+static int n_orbitals(const lf_mol *m, int a)
+{
+    const lf_atom *at = &m->atoms[a];
+    int deg = lf_mol_degree(m, a) + lf_mol_total_h(m, a, 0);
+    if (at->z <= 1) return deg;
+    int nouter = lf_elements[at->z].n_outer;
+    int valence = lf_mol_explicit_valence(m, a) + at->h_implicit;
+    int free_e = nouter - (valence + at->charge);
+    if (valence + nouter - at->charge < 8) return deg + (free_e - at->radicals) / 2 + at->radicals;
+    return deg + free_e / 2;
+}
+
+static int conj_candidate(const lf_mol *m, int a)
+{
+    int z = m->atoms[a].z, sbo = lf_mol_degree(m, a) + lf_mol_total_h(m, a, 0);
+    return z <= 10 && sbo >= 2 && sbo <= 3;
+}
+
+/* approximation of RDKit's conjugation flags for the bonds of atom a: aromatic bonds, and
+ * a single bond to a first-row neighbour that carries a multiple bond */
+static int has_conjugated_bond(const lf_mol *m, int a)
+{
+    for (int k = m->adj_start[a]; k < m->adj_start[a + 1]; k++) {
+        const lf_bond *b = &m->bonds[m->adj_bond[k]];
+        if (b->order == LF_BOND_AROMATIC) return 1;
+        int o = lf_bond_other(b, a);
+        if (b->order != LF_BOND_SINGLE || !conj_candidate(m, a) || !conj_candidate(m, o)) continue;
+        for (int l = m->adj_start[o]; l < m->adj_start[o + 1]; l++) {
+            int ord = m->bonds[m->adj_bond[l]].order;
+            if (ord == LF_BOND_DOUBLE || ord == LF_BOND_TRIPLE || ord == LF_BOND_AROMATIC) return 1;
+        }
+    }
+    return 0;
+}
+
+/* RDKit's sanitization drops '@' marks on atoms that are not sp3 (cleanupChirality) */
+static void drop_non_sp3_marks(lf_mol *m)
+{
+    for (int a = 0; a < m->n_atoms; a++) {
+        lf_atom *at = &m->atoms[a];
+        if (!at->chiral) continue;
+        int norbs = at->z == 0 ? 0 : n_orbitals(m, a);
+        int deg = lf_mol_degree(m, a) + lf_mol_total_h(m, a, 0);
+        if (norbs < 4 || (norbs == 4 && deg < 4 && has_conjugated_bond(m, a))) at->chiral = LF_CHI_NONE;
+    }
+}
+
 lf_status lf_mol_assign_stereo(lf_mol *m)
 {
+    drop_non_sp3_marks(m);
     int any = 0;
     for (int a = 0; a < m->n_atoms; a++) {
         m->atoms[a].cip = 0;
