@@ -371,7 +371,7 @@ static int ring_stereo_candidate(const lf_mol *m, int a, const int *ranks)
 {
     if (!m->atoms[a].in_ring) return 0;
     /* a three-coordinate N only in a 3-ring or at a bridgehead */
-    if (m->atoms[a].z == 7 && lf_mol_degree(m, a) + lf_mol_total_h(m, a, 0) == 3 && !in_ring_of_size(m, a, 3) &&
+    if (m->atoms[a].z == 7 && lf_mol_degree(m, a) == 3 && !in_ring_of_size(m, a, 3) &&
         !is_bridgehead(m, a))
         return 0;
     int non_ring[4], n_non = 0, ring_ranks[8], n_ring = 0;
