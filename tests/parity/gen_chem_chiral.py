@@ -85,6 +85,32 @@ for s in random.sample(stereo, 400):
         variants.append(v)
     if len(variants) == 150:
         break
+# random '@'/'@@' on atoms with three or more neighbours and random cis/trans on double bonds
+# of unmarked molecules: stresses RDKit's mark clean-up (non-sp3 atoms, ring stereo, N rules)
+# and the legacy ranking far beyond what the data sets contain
+plain = [s for name in sets for s in rows[name] if not any(c in s for c in "@/\\") and len(s) < 70]
+for s in random.sample(plain, 200):
+    m = Chem.MolFromSmiles(s)
+    if m is None:
+        continue
+    rw = Chem.RWMol(m)
+    for a in rw.GetAtoms():
+        if a.GetDegree() >= 3 and not a.GetIsAromatic() and random.random() < 0.7:
+            a.SetChiralTag(random.choice([Chem.ChiralType.CHI_TETRAHEDRAL_CW, Chem.ChiralType.CHI_TETRAHEDRAL_CCW]))
+    for b in rw.GetBonds():
+        if b.GetBondType() == Chem.BondType.DOUBLE and random.random() < 0.7:
+            a1, a2 = b.GetBeginAtom(), b.GetEndAtom()
+            n1 = [x.GetIdx() for x in a1.GetNeighbors() if x.GetIdx() != a2.GetIdx()]
+            n2 = [x.GetIdx() for x in a2.GetNeighbors() if x.GetIdx() != a1.GetIdx()]
+            if n1 and n2:
+                b.SetStereoAtoms(random.choice(n1), random.choice(n2))
+                b.SetStereo(random.choice([Chem.BondStereo.STEREOCIS, Chem.BondStereo.STEREOTRANS]))
+    try:
+        v = Chem.MolToSmiles(rw, doRandom=random.random() < 0.5, canonical=False)
+    except Exception:
+        continue
+    if any(c in v for c in "@/\\"):
+        variants.append(v)
 for s in hand[:40]:
     m = Chem.MolFromSmiles(s)
     variants.append(Chem.MolToSmiles(Chem.AddHs(m) if random.random() < 0.35 else m, doRandom=True, canonical=False))
