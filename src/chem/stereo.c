@@ -93,8 +93,6 @@ static void iterate_ranks(stereo_ws *w, const long long *inv, int seeded)
 {
     lf_mol *m = w->m;
     int n = w->n;
-    /* initial ranks of the invariants */
-    for (int i = 0; i < n; i++) w->idx[i] = i;
     {
         /* the 64-bit invariants ranked as two-column rows */
         int *r = w->rows;
@@ -512,17 +510,18 @@ lf_status lf_mol_assign_stereo(lf_mol *m)
     stereo_ws w = {0};
     w.m = m;
     w.n = m->n_atoms;
-    int maxdeg = 0;
+    /* the longest neighbour list of a rank row: up to 8 entries per bond plus one per H */
+    int max_nbr = 0;
     for (int a = 0; a < w.n; a++) {
-        int d = lf_mol_degree(m, a);
-        if (d > maxdeg) maxdeg = d;
+        int c = 8 * lf_mol_degree(m, a) + lf_mol_total_h(m, a, 0);
+        if (c > max_nbr) max_nbr = c;
     }
-    w.stride = w.n / 2 + 4 + 8 * maxdeg + 8;
+    w.stride = w.n / 2 + 4 + max_nbr;
     w.ranks = lf_malloc(sizeof(int) * (size_t)w.n);
     w.rows = lf_malloc(sizeof(int) * (size_t)w.n * (size_t)w.stride);
     w.idx = lf_malloc(sizeof(int) * (size_t)w.n);
     w.tmp = lf_malloc(sizeof(int) * (size_t)w.n);
-    w.nbr = lf_malloc(sizeof(int) * (size_t)(8 * maxdeg + 16));
+    w.nbr = lf_malloc(sizeof(int) * (size_t)(max_nbr + 1));
     lf_status st = LF_OK;
     if (!w.ranks || !w.rows || !w.idx || !w.tmp || !w.nbr) {
         st = lf_error(LF_ERR_NOMEM, "stereo: out of memory");
