@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (lf_mol_parse(s, &m, &pos) == LF_OK) {
         uint8_t bits[1024];
         uint32_t counts[256];
-        lf_morgan_bits(m, 2, 1024, 0, bits);
+        lf_morgan_bits(m, 3, 1024, 1, bits); /* chirality: stereo perception too */
         lf_morgan_counts(m, 3, 256, 0, counts);
         lf_mol_free(m);
     } else if (pos < -1 || pos > (int)size) {

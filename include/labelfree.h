@@ -897,7 +897,9 @@ int lf_mol_atom_is_aromatic(const lf_mol *m, int i);
 int lf_mol_atom_total_h(const lf_mol *m, int i);
 int lf_mol_atom_charge(const lf_mol *m, int i);
 /* Morgan fingerprints, identical to RDKit's GetMorganFingerprintAsBitVect (bits: n_bits
- * bytes of 0/1) and GetHashedMorganFingerprint (counts: n_bits counters). */
+ * bytes of 0/1) and GetHashedMorganFingerprint (counts: n_bits counters). use_chirality is
+ * RDKit's useChirality: R/S labels and E/Z double bonds (RDKit's legacy perception, as
+ * MolFromSmiles leaves them) enter the hashes. */
 lf_status lf_morgan_bits(const lf_mol *m, int radius, int n_bits, int use_chirality, uint8_t *bits);
 lf_status lf_morgan_counts(const lf_mol *m, int radius, int n_bits, int use_chirality, uint32_t *counts);
 /* @@SSL@@ */

@@ -87,10 +87,12 @@ lf_status lf_mol_kekulize(lf_mol *m, int *err_pos)
         sbo += at->h_explicit + at->h_implicit;
         int dv = lf_elements[at->z].valence[0];
         if (dv < 0) continue;
-        dv += at->charge;
+        /* the charge shifts the valence as in valence.c: a [cH+] (tropylium) has no room left */
+        int chr = lf_valence_charge_shift(at->z, at->charge);
+        dv += chr;
         int tbo = lf_mol_explicit_valence(m, a) + at->h_implicit;
         for (int vi = 1; vi < 6 && tbo > dv && lf_elements[at->z].valence[vi] > 0; vi++)
-            dv = lf_elements[at->z].valence[vi] + at->charge;
+            dv = lf_elements[at->z].valence[vi] + chr;
         int total_degree = lf_mol_degree(m, a) + at->h_implicit;
         if (total_degree + at->radicals >= dv) continue;
         if (dv == sbo + 1 + at->radicals) k.cand[a] = 1;

@@ -37,6 +37,7 @@ lf_status lf_mol_parse(const char *smiles, lf_mol **out, int *err_pos)
     if (!st) st = lf_mol_kekulize(m, err_pos);
     if (!st) lf_mol_assign_radicals(m);
     if (!st) lf_mol_aromatize(m);
+    if (!st) st = lf_mol_assign_stereo(m);
     if (st) {
         lf_mol_free(m);
         return st;

@@ -30,6 +30,7 @@ typedef struct lf_atom {
     uint8_t removed;  /* plain [H] folded into its neighbour */
     uint8_t in_ring;
     char cip;         /* 'R', 'S' or 0 (for chiral Morgan) */
+    int h_key;        /* where the (single) H sits in the SMILES neighbour order, see lf_bond.key_a */
 } lf_atom;
 
 typedef struct lf_bond {
@@ -38,8 +39,13 @@ typedef struct lf_bond {
     uint8_t aromatic;
     uint8_t in_ring;
     uint8_t explicit_sym; /* written with a bond symbol */
+    uint8_t ring_closure; /* made by a ring-closure digit: 1, or 2 when it starts at the closing atom */
     char dir;         /* '/', '\\' or 0 */
-    int stereo;       /* RDKit Bond::BondStereo value for double bonds (0 = none) */
+    int stereo;       /* RDKit Bond::BondStereo value for double bonds (0 = none, 2 = Z, 3 = E) */
+    /* order of this bond among the neighbours of atom a (key_a) and of atom b (key_b) as the
+     * SMILES wrote them, which is what '@'/'@@' refer to: -2 for the bond to the preceding
+     * atom, otherwise the text position of the ring-closure digit or of the following atom */
+    int key_a, key_b;
 } lf_bond;
 
 struct lf_mol {
@@ -71,7 +77,12 @@ lf_status lf_mol_find_rings(lf_mol *m);
 lf_status lf_mol_kekulize(lf_mol *m, int *err_pos);
 void lf_mol_aromatize(lf_mol *m);
 void lf_mol_fold_hydrogens(lf_mol *m);
-void lf_mol_assign_cip(lf_mol *m);
+/* RDKit's legacy stereo perception (assignStereochemistry, cleanIt): CIP ranks, R/S labels,
+ * E/Z of double bonds, and removal of '@' marks on atoms that are not stereocentres */
+lf_status lf_mol_assign_stereo(lf_mol *m);
+/* how a formal charge moves the allowed valences: +charge, sign flipped for elements with
+ * fewer than 4 outer electrons, and a carbocation loses a valence like a carbanion */
+int lf_valence_charge_shift(int z, int charge);
 /* valence allowed after charge adjustment (RDKit's rule); list index i, or -2 past end */
 int lf_valence_adjusted(int z, int charge, int i);
 

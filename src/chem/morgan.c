@@ -1,7 +1,9 @@
 /* Morgan (ECFP-like) fingerprints as RDKit's GetMorganFingerprint(AsBitVect) computes them:
  * default connectivity invariants, boost-style 32-bit hash_combine (0x9e3779b9), neighbour
  * lists sorted by (bond type, invariant), and duplicate environments (same bond set) dropped
- * keeping the smallest invariant. Every environment sets bit (invariant % n_bits). */
+ * keeping the smallest invariant. Every environment sets bit (invariant % n_bits).
+ * useChirality: double bonds with E/Z enter as bond type 100 + 10*2 + stereo, and atoms that
+ * kept a '@' mark (stereo.c) add their label (R 3, S 2, none 1) to the layer hashes. */
 #include "chem/elements.h"
 #include "chem/molecule.h"
 
@@ -53,18 +55,6 @@ static lf_status morgan(const lf_mol *m, int radius, int n_bits, int use_chirali
 {
     if (!m || n_bits <= 0 || radius < 0 || (!bits && !counts))
         return lf_error(LF_ERR_ARG, "morgan: bad arguments (radius %d, n_bits %d)", radius, n_bits);
-    if (use_chirality) {
-        /* chiral invariants need CIP labels (R/S) and E/Z bond stereo, not implemented yet;
-         * without stereo marks RDKit's chiral fingerprint equals the plain one */
-        for (int a = 0; a < m->n_atoms; a++)
-            if (m->atoms[a].chiral)
-                return lf_error(LF_ERR_UNSUPPORTED, "morgan: chirality-aware fingerprints of molecules with "
-                                "stereocentres are not supported yet (atom %d)", a);
-        for (int b = 0; b < m->n_bonds; b++)
-            if (m->bonds[b].dir)
-                return lf_error(LF_ERR_UNSUPPORTED, "morgan: chirality-aware fingerprints of molecules with "
-                                "double-bond stereo marks are not supported yet (bond %d)", b);
-    }
     if (bits) memset(bits, 0, (size_t)n_bits);
     if (counts) memset(counts, 0, sizeof(uint32_t) * (size_t)n_bits);
     int n = m->n_atoms, words = (m->n_bonds + 63) / 64;
@@ -126,11 +116,13 @@ static lf_status morgan(const lf_mol *m, int radius, int n_bits, int use_chirali
                 hash_combine(&p, (uint32_t)nb[j].bt);
                 hash_combine(&p, nb[j].inv);
                 hash_combine(&h, p);
-                /* chirality only counts once the neighbours are told apart */
-                if (use_chirality && looks_chiral && chiral_done[a] == 0 && j + 1 < deg && nb[j].inv == nb[j + 1].inv)
+                /* RDKit: a stereo atom adds its label in the first layer, and again in later
+                 * layers only while all its bonds are single and its neighbours' invariants differ */
+                if (use_chirality && looks_chiral && chiral_done[a] &&
+                    (nb[j].bt != LF_BOND_SINGLE || (j > 0 && nb[j].inv == nb[j - 1].inv)))
                     looks_chiral = 0;
             }
-            if (use_chirality && looks_chiral && !chiral_done[a]) {
+            if (use_chirality && looks_chiral) {
                 chiral_done[a] = 1;
                 char cip = m->atoms[a].cip;
                 hash_combine(&h, cip == 'R' ? 3u : cip == 'S' ? 2u : 1u);

@@ -265,10 +265,20 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
                     order = bond_order;
                     ex = 1;
                 }
-                if (add_bond(m, r->atom, prev, order, ex, bond_dir ? bond_dir : r->dir) < 0) {
+                /* RDKit's ring bond starts at the opening atom when a bond symbol was written
+                 * there, otherwise at the closing atom; a '/' '\\' mark is read from its start
+                 * (the opening one wins, a closing one is reversed to fit) */
+                int from_open = r->explicit_sym;
+                char dir = r->dir ? r->dir : bond_dir == '/' ? '\\' : bond_dir == '\\' ? '/' : 0;
+                if (!from_open) dir = bond_dir;
+                if (add_bond(m, from_open ? r->atom : prev, from_open ? prev : r->atom, order, ex, dir) < 0) {
                     st = lf_error(LF_ERR_NOMEM, "SMILES parser: out of memory");
                     goto done;
                 }
+                lf_bond *rb = &m->bonds[m->n_bonds - 1];
+                rb->key_a = from_open ? r->pos : pos;
+                rb->key_b = from_open ? pos : r->pos;
+                rb->ring_closure = from_open ? 1 : 2; /* 2: starts at the closing atom */
                 r->atom = -1;
             }
             bond_order = 0;
@@ -297,11 +307,15 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
             m->atoms[a].pos = i;
             i += len;
         }
+        /* a bracket H follows the preceding atom in the neighbour order, or comes first */
+        m->atoms[a].h_key = prev >= 0 ? -1 : -3;
         if (prev >= 0) {
             if (add_bond(m, prev, a, bond_order ? bond_order : LF_BOND_SINGLE, bond_order != 0, bond_dir) < 0) {
                 st = lf_error(LF_ERR_NOMEM, "SMILES parser: out of memory");
                 goto done;
             }
+            m->bonds[m->n_bonds - 1].key_a = m->atoms[a].pos;
+            m->bonds[m->n_bonds - 1].key_b = -2;
         } else if (bond_order) {
             fail(err_pos, bond_pos, "bond without an atom before it", s);
             goto done;

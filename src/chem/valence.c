@@ -21,7 +21,7 @@ static int bond_sum2(const lf_mol *m, int a)
 
 /* RDKit flips the sign of the charge for elements left of carbon (fewer than 4 outer
  * electrons), and treats a carbocation like a carbanion: both lose a valence. */
-static int charge_shift(int z, int charge)
+int lf_valence_charge_shift(int z, int charge)
 {
     if (z == 6) return charge > 0 ? -charge : charge;
     if (z > 1 && lf_elements[z].n_outer < 4) return -charge;
@@ -32,7 +32,7 @@ int lf_valence_adjusted(int z, int charge, int i)
 {
     int v = lf_elements[z].valence[i];
     if (v < 0) return v;
-    return v + charge_shift(z, charge);
+    return v + lf_valence_charge_shift(z, charge);
 }
 
 static int max_valence_raw(int z)
@@ -46,7 +46,7 @@ int lf_mol_explicit_valence(const lf_mol *m, int a)
 {
     const lf_atom *at = &m->atoms[a];
     int acc2 = bond_sum2(m, a) + 2 * at->h_explicit;
-    int chr = charge_shift(at->z, at->charge);
+    int chr = lf_valence_charge_shift(at->z, at->charge);
     int dv = lf_elements[at->z].valence[0];
     if (at->aromatic && dv >= 0 && acc2 > 2 * (dv + chr)) {
         /* an aromatic atom above its default valence: snap down to the largest allowed
@@ -158,7 +158,7 @@ lf_status lf_mol_assign_valence(lf_mol *m, int *err_pos)
         at->h_implicit = 0;
         int ev = lf_mol_explicit_valence(m, a);
         int maxv = max_valence_raw(at->z);
-        int chr = charge_shift(at->z, at->charge);
+        int chr = lf_valence_charge_shift(at->z, at->charge);
         if (maxv >= 0 && ev > maxv + chr) {
             *err_pos = at->pos;
             return lf_error(LF_ERR_FORMAT, "explicit valence %d of atom %d (%s, charge %d) is greater than permitted, at position %d",
@@ -225,15 +225,29 @@ void lf_mol_fold_hydrogens(lf_mol *m)
         const lf_bond *b = &m->bonds[m->adj_bond[m->adj_start[a]]];
         int o = lf_bond_other(b, a);
         if (b->order != LF_BOND_SINGLE || m->atoms[o].z == 1) continue;
-        /* RDKit keeps an H whose directional bond ('/', '\\') defines double-bond stereo */
+        /* RDKit keeps an H whose directional bond ('/', '\\') is the only one defining a
+         * double bond's stereo (its atom has no other neighbour); otherwise it moves the mark
+         * onto the other single bond, reversed, so that E/Z survives the removal. For a ring
+         * bond that RDKit starts at the closing atom the mark is written as if the bond
+         * started at the opening one (observed with RDKit 2022.09; it flips E/Z there). */
         if (b->dir) {
-            int on_double = 0;
+            int dbl = -1;
             for (int k = m->adj_start[o]; k < m->adj_start[o + 1]; k++)
-                on_double |= m->bonds[m->adj_bond[k]].order == LF_BOND_DOUBLE;
-            if (on_double) continue;
+                if (m->bonds[m->adj_bond[k]].order == LF_BOND_DOUBLE) dbl = m->adj_bond[k];
+            if (dbl >= 0 && lf_mol_degree(m, o) == 2) continue;
+            if (dbl >= 0) {
+                int up_from_o = (b->dir == '/') == (b->a == o); /* the H's mark as seen from o */
+                for (int k = m->adj_start[o]; k < m->adj_start[o + 1]; k++) {
+                    lf_bond *x = &m->bonds[m->adj_bond[k]];
+                    if (x == b || m->adj_bond[k] == dbl || x->dir) continue;
+                    int starts_at_o = (x->a == o) != (x->ring_closure == 2);
+                    x->dir = (up_from_o != starts_at_o) ? '/' : '\\';
+                }
+            }
         }
         at->removed = 1;
         m->atoms[o].h_explicit++;
+        m->atoms[o].h_key = b->a == o ? b->key_a : b->key_b; /* the H keeps its place for '@' */
         any = 1;
     }
     if (!any) return;

@@ -23,19 +23,17 @@ smiles += ["CC[N+](=O)[O-]", "CN(=O)=O", "O=n1ccccc1", "[2H]C([2H])([2H])O", "[1
            "c1ccoc1", "c1ccsc1", "C1=CC=CC=C1", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "[Na+].[Cl-]",
            "c1ccc2ccccc2c1", "O=C1C=CC(=O)C=C1", "C[n+]1ccccc1", "[O-][n+]1ccccc1", "c1ccc2[nH]ccc2c1",
            "[H]OC([H])([H])[H]", "N=[N+]=[N-]", "CC(=O)OC1=CC=CC=C1C(=O)O", "C1CC2CCC1CC2", "C12C3C4C1C5C2C3C45",
-           "OCl(=O)(=O)=O", "B1=CC=CC=C1", "c1cc[cH-]c1", "[cH+]1cccccc1", "*c1ccccc1", "F[P-](F)(F)(F)(F)F"]
+           "OCl(=O)(=O)=O", "B1=CC=CC=C1", "c1cc[cH-]c1", "[cH+]1cccccc1", "*c1ccccc1", "F[P-](F)(F)(F)(F)F",
+           "[cH+]1cc1", "c1ccc[c+](C)cc1", "[cH-]1cccccccc1", "c1ccc2[cH+]ccccc2c1", "[o+]1c(C)cccc1", "[b-]1ccccc1"]
 out = []
 for s in smiles:
     m = Chem.MolFromSmiles(s)
     if m is None:
         continue
-    stereo = any(a.GetChiralTag() != Chem.ChiralType.CHI_UNSPECIFIED for a in m.GetAtoms()) or \
-        any(b.GetStereo() != Chem.BondStereo.STEREONONE for b in m.GetBonds())
     fp = AllChem.GetMorganFingerprintAsBitVect(m, 3, 1024)
     out.append("bits\t3\t1024\t0\t%s\t%s" % (s, " ".join(map(str, fp.GetOnBits()))))
-    if not stereo:  # chirality-aware bits are only supported without stereo marks
-        fp = AllChem.GetMorganFingerprintAsBitVect(m, 3, 1024, useChirality=True)
-        out.append("bits\t3\t1024\t1\t%s\t%s" % (s, " ".join(map(str, fp.GetOnBits()))))
+    fp = AllChem.GetMorganFingerprintAsBitVect(m, 3, 1024, useChirality=True)
+    out.append("bits\t3\t1024\t1\t%s\t%s" % (s, " ".join(map(str, fp.GetOnBits()))))
     c = AllChem.GetHashedMorganFingerprint(m, 2, 2048).GetNonzeroElements()
     out.append("counts\t2\t2048\t0\t%s\t%s" % (s, " ".join("%d:%d" % (k, c[k]) for k in sorted(c))))
     try:
