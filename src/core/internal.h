@@ -114,6 +114,12 @@ lf_status lf_broadcast_shape(const lf_tensor *a, const lf_tensor *b, int *ndim, 
 /* Normalises a possibly negative dim; LF_ERR_ARG naming the op when out of range. */
 int lf_norm_dim(int dim, int ndim, const char *op);
 
+/* relu(batch_norm(x) + res) fused (src/ops/norm.c): res may be NULL, relu 0 or 1; the same
+ * values as the separate ops, keeping one activation instead of three. */
+lf_tensor *lf_batch_norm_add_relu(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tensor *bias,
+                                  lf_tensor *running_mean, lf_tensor *running_var,
+                                  double momentum, double eps, lf_tensor *res, int relu);
+
 /* ---------------------------------------------------------------- BLAS (src/backend/cpu/blas.c) */
 /* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, lda/ldb/ldc as in cblas. */
 void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
