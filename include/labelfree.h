@@ -145,6 +145,13 @@ void lf_graph_free(lf_graph *g);
 void lf_graph_reset(lf_graph *g);                 /* start a step: drop the tape and the arena */
 void lf_graph_set_grad_enabled(lf_graph *g, int on); /* off: ops record nothing (inference) */
 int lf_graph_grad_enabled(const lf_graph *g);
+/* on (default): after lf_backward every tensor that required a gradient still holds it.
+ * off: the gradient of an intermediate (op output) tensor is recycled as soon as the op that
+ * produced it has run its backward, and reads NULL afterwards; leaves (inputs, parameters)
+ * and the backward root keep theirs. Training loops turn it off: it bounds backward memory
+ * by the gradients alive at once instead of all of them (ResNet-18: ~1 GB less at 128
+ * images of 32x32). */
+void lf_graph_set_retain_grads(lf_graph *g, int on);
 void lf_graph_set_training(lf_graph *g, int on);  /* batch norm / dropout behaviour */
 int lf_graph_training(const lf_graph *g);
 size_t lf_graph_arena_bytes(const lf_graph *g);   /* capacity of the arena now */

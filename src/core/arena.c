@@ -65,7 +65,11 @@ void *lf_arena_alloc(lf_arena *a, size_t bytes)
 lf_status lf_arena_reset(lf_arena *a)
 {
     if (a->head && a->head->next) {
-        size_t total = a->total_cap;
+        /* the step's high-water mark (what the chunks hold), not their capacity: geometric
+         * growth leaves up to half of the last chunk unused */
+        size_t total = 0;
+        for (lf_arena_chunk *c = a->head; c; c = c->next) total += c->used;
+        if (total < a->min_chunk) total = a->min_chunk;
         lf_arena_free(a);
         a->head = chunk_new(total);
         if (!a->head) return LF_ERR_NOMEM;

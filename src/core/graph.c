@@ -14,6 +14,7 @@ lf_status lf_graph_init(lf_graph **out, size_t arena_bytes)
     }
     g->grad_enabled = true;
     g->training = true;
+    g->retain_grads = true;
     g->rng = lf_rng_make(0, 0x6772617068ull);
     *out = g;
     return LF_OK;
@@ -23,6 +24,7 @@ void lf_graph_free(lf_graph *g)
 {
     if (!g) return;
     lf_arena_free(&g->arena);
+    for (int i = 0; i < LF_SCRATCH_SLOTS; i++) lf_free(g->scratch[i]);
     lf_free(g);
 }
 
@@ -30,11 +32,46 @@ void lf_graph_reset(lf_graph *g)
 {
     g->tail = NULL;
     g->n_nodes = 0;
+    g->n_grad_free = 0;
     lf_arena_reset(&g->arena);
+}
+
+void *lf_graph_scratch(lf_graph *g, int slot, size_t bytes)
+{
+    if (slot < 0 || slot >= LF_SCRATCH_SLOTS) {
+        lf_error(LF_ERR_ARG, "graph scratch: slot %d (0..%d)", slot, LF_SCRATCH_SLOTS - 1);
+        return NULL;
+    }
+    if (bytes > g->scratch_cap[slot]) {
+        lf_free(g->scratch[slot]);
+        g->scratch[slot] = lf_malloc(bytes);
+        g->scratch_cap[slot] = g->scratch[slot] ? bytes : 0;
+        if (!g->scratch[slot]) return NULL;
+    }
+    return g->scratch[slot];
+}
+
+/* Puts t's gradient buffer on the free list of its size (see struct lf_graph). */
+static void grad_release(lf_graph *g, lf_tensor *t)
+{
+    size_t bytes = (size_t)lf_numel(t) * sizeof(lf_real);
+    if (!t->grad || bytes < sizeof(void *)) return;
+    int i = 0;
+    while (i < g->n_grad_free && g->grad_free[i].bytes != bytes) i++;
+    if (i == g->n_grad_free) {
+        if (i == LF_GRAD_FREE_SIZES) return; /* table full: the buffer just stays unused */
+        g->grad_free[i].bytes = bytes;
+        g->grad_free[i].head = NULL;
+        g->n_grad_free++;
+    }
+    memcpy(t->grad, &g->grad_free[i].head, sizeof(void *));
+    g->grad_free[i].head = t->grad;
+    t->grad = NULL;
 }
 
 void lf_graph_set_grad_enabled(lf_graph *g, int on) { g->grad_enabled = on != 0; }
 int lf_graph_grad_enabled(const lf_graph *g) { return g->grad_enabled; }
+void lf_graph_set_retain_grads(lf_graph *g, int on) { g->retain_grads = on != 0; }
 void lf_graph_set_training(lf_graph *g, int on) { g->training = on != 0; }
 int lf_graph_training(const lf_graph *g) { return g->training; }
 size_t lf_graph_arena_bytes(const lf_graph *g) { return g->arena.total_cap; }
@@ -127,7 +164,13 @@ lf_real *lf_grad(lf_graph *g, lf_tensor *t)
 {
     if (!t->grad) {
         size_t bytes = (size_t)lf_numel(t) * sizeof(lf_real);
-        t->grad = lf_graph_alloc(g, bytes);
+        for (int i = 0; i < g->n_grad_free; i++)
+            if (g->grad_free[i].bytes == bytes && g->grad_free[i].head) {
+                t->grad = g->grad_free[i].head;
+                memcpy(&g->grad_free[i].head, t->grad, sizeof(void *));
+                break;
+            }
+        if (!t->grad) t->grad = lf_graph_alloc(g, bytes);
         if (t->grad) memset(t->grad, 0, bytes);
     }
     return t->grad;
@@ -150,6 +193,9 @@ lf_status lf_backward_with(lf_graph *g, lf_tensor *out, const lf_real *seed)
             if (lf_needs_grad(nd->in[i]) && !lf_grad(g, nd->in[i])) return LF_ERR_NOMEM;
         lf_status s = nd->backward(g, nd);
         if (s != LF_OK) return s;
+        /* the producer has run: nothing reads this gradient any more (the root's is kept) */
+        if (!g->retain_grads && nd->out != out && !(nd->out->flags & LF_TENSOR_PARAM))
+            grad_release(g, nd->out);
     }
     return LF_OK;
 }

@@ -47,8 +47,22 @@ struct lf_node {
     void *saved;              /* op-specific saved data, from the arena */
 };
 
+/* Gradient buffers of intermediate tensors are dead once the node that produced the tensor
+ * has run its backward; they go on a free list per byte size (the link is stored in the
+ * buffer itself) and the next lf_grad of that size reuses them. ResNets have few distinct
+ * activation sizes, so this bounds backward memory by the live gradients, not all of them. */
+#define LF_GRAD_FREE_SIZES 32
+#define LF_SCRATCH_SLOTS 2
+
 struct lf_graph {
     lf_arena arena;
+    struct { size_t bytes; void *head; } grad_free[LF_GRAD_FREE_SIZES];
+    int n_grad_free;
+    bool retain_grads;        /* keep intermediate gradients after backward (default) */
+    /* Scratch buffers for kernels (im2col columns, staging): valid until the next call with
+     * the same slot, kept across steps (grown, never shrunk), so they cost no arena space. */
+    void *scratch[LF_SCRATCH_SLOTS];
+    size_t scratch_cap[LF_SCRATCH_SLOTS];
     lf_node *tail;            /* last recorded node */
     int64_t n_nodes;
     bool grad_enabled;
@@ -87,6 +101,9 @@ static inline bool lf_needs_grad(const lf_tensor *t)
 }
 /* The gradient buffer of t (allocated zeroed in the arena on first use); NULL on failure. */
 lf_real *lf_grad(lf_graph *g, lf_tensor *t);
+/* A kernel's temporary buffer (slot 0 or 1), reused by every op: the contents do not survive
+ * another op's call. NULL + LF_ERR_NOMEM on failure. */
+void *lf_graph_scratch(lf_graph *g, int slot, size_t bytes);
 /* A tensor header in the arena sharing `data` (a view); strides given or contiguous. */
 lf_tensor *lf_view_of(lf_graph *g, lf_tensor *base, lf_real *data, int ndim,
                       const int64_t *shape, const int64_t *stride);
@@ -96,6 +113,12 @@ lf_status lf_broadcast_shape(const lf_tensor *a, const lf_tensor *b, int *ndim, 
                              const char *op);
 /* Normalises a possibly negative dim; LF_ERR_ARG naming the op when out of range. */
 int lf_norm_dim(int dim, int ndim, const char *op);
+
+/* relu(batch_norm(x) + res) fused (src/ops/norm.c): res may be NULL, relu 0 or 1; the same
+ * values as the separate ops, keeping one activation instead of three. */
+lf_tensor *lf_batch_norm_add_relu(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tensor *bias,
+                                  lf_tensor *running_mean, lf_tensor *running_var,
+                                  double momentum, double eps, lf_tensor *res, int relu);
 
 /* ---------------------------------------------------------------- BLAS (src/backend/cpu/blas.c) */
 /* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, lda/ldb/ldc as in cblas. */

@@ -71,6 +71,14 @@ lf_tensor *nn_bn_forward(lf_graph *g, nn_bn *bn, lf_tensor *x)
     return y;
 }
 
+lf_tensor *nn_bn_add_relu_forward(lf_graph *g, nn_bn *bn, lf_tensor *x, lf_tensor *res, int relu)
+{
+    lf_tensor *y = lf_batch_norm_add_relu(g, x, bn->weight, bn->bias, bn->running_mean,
+                                          bn->running_var, bn->momentum, bn->eps, res, relu);
+    if (y && lf_graph_training(g)) bn->num_batches_tracked->data[0] += 1;
+    return y;
+}
+
 lf_tensor *nn_linear_forward(lf_graph *g, const nn_linear *l, lf_tensor *x)
 {
     return lf_linear(g, x, l->weight, l->bias);

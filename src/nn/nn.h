@@ -36,6 +36,8 @@ lf_tensor *nn_conv_declare(nn_namer *nm, int64_t cout, int64_t cin, int k, const
 
 /* Batch norm forward that also counts num_batches_tracked in training, as torch does. */
 lf_tensor *nn_bn_forward(lf_graph *g, nn_bn *bn, lf_tensor *x);
+/* relu(bn(x) + res) as one fused op (res may be NULL; relu 0/1), see lf_batch_norm_add_relu */
+lf_tensor *nn_bn_add_relu_forward(lf_graph *g, nn_bn *bn, lf_tensor *x, lf_tensor *res, int relu);
 lf_tensor *nn_linear_forward(lf_graph *g, const nn_linear *l, lf_tensor *x);
 
 /* ---- initialisers (fill t->data; t must be finalized) */

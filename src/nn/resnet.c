@@ -126,20 +126,21 @@ static lf_tensor *conv(lf_graph *g, lf_tensor *x, lf_tensor *w, int stride)
     return lf_conv(g, x, w, NULL, lf_conv_args_make(2, stride, k / 2, 1, 1));
 }
 
+/* BN + ReLU and BN + residual add + ReLU run as one fused op each (same values as the
+ * separate ops; one activation kept instead of two or three). */
 static lf_tensor *block_forward(lf_graph *g, rn_block *k, lf_tensor *x)
 {
     lf_tensor *h;
-    if (k->conv3) { /* Bottleneck: 1x1 -> 3x3 (stride) -> 1x1 */
-        h = lf_relu(g, nn_bn_forward(g, &k->bn1, conv(g, x, k->conv1, 1)));
-        h = lf_relu(g, nn_bn_forward(g, &k->bn2, conv(g, h, k->conv2, k->stride)));
-        h = nn_bn_forward(g, &k->bn3, conv(g, h, k->conv3, 1));
-    } else {        /* BasicBlock: 3x3 (stride) -> 3x3 */
-        h = lf_relu(g, nn_bn_forward(g, &k->bn1, conv(g, x, k->conv1, k->stride)));
-        h = nn_bn_forward(g, &k->bn2, conv(g, h, k->conv2, 1));
-    }
     lf_tensor *id = k->ds_conv ? nn_bn_forward(g, &k->ds_bn, conv(g, x, k->ds_conv, k->stride))
                                : x;
-    return lf_relu(g, lf_add(g, h, id));
+    if (k->conv3) { /* Bottleneck: 1x1 -> 3x3 (stride) -> 1x1 */
+        h = nn_bn_add_relu_forward(g, &k->bn1, conv(g, x, k->conv1, 1), NULL, 1);
+        h = nn_bn_add_relu_forward(g, &k->bn2, conv(g, h, k->conv2, k->stride), NULL, 1);
+        return nn_bn_add_relu_forward(g, &k->bn3, conv(g, h, k->conv3, 1), id, 1);
+    }
+    /* BasicBlock: 3x3 (stride) -> 3x3 */
+    h = nn_bn_add_relu_forward(g, &k->bn1, conv(g, x, k->conv1, k->stride), NULL, 1);
+    return nn_bn_add_relu_forward(g, &k->bn2, conv(g, h, k->conv2, 1), id, 1);
 }
 
 lf_tensor *nn_resnet_features(lf_graph *g, nn_resnet *r, lf_tensor *x)
@@ -152,7 +153,7 @@ lf_tensor *nn_resnet_features(lf_graph *g, nn_resnet *r, lf_tensor *x)
         return NULL;
     }
     lf_tensor *h = conv(g, x, r->conv1, r->imagenet_stem ? 2 : 1);
-    h = lf_relu(g, nn_bn_forward(g, &r->bn1, h));
+    h = nn_bn_add_relu_forward(g, &r->bn1, h, NULL, 1);
     if (r->imagenet_stem) h = lf_max_pool(g, h, 2, 3, 2, 1);
     for (int b = 0; b < r->n_blocks && h; b++) h = block_forward(g, &r->blocks[b], h);
     return lf_global_avg_pool(g, h);

@@ -145,11 +145,11 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     const int64_t ncols = nb * L;
     lf_real *col = NULL, *stage = NULL;
     if (!direct && (j->img || j->img_out)) {
-        col = lf_graph_alloc(g, (size_t)(K * ncols) * sizeof(lf_real));
+        col = lf_graph_scratch(g, 0, (size_t)(K * ncols) * sizeof(lf_real));
         if (!col) return LF_ERR_NOMEM;
     }
     if (nb > 1 && (j->colside_out || j->dw || j->img_out)) {
-        stage = lf_graph_alloc(g, (size_t)(q->co * ncols) * sizeof(lf_real));
+        stage = lf_graph_scratch(g, 1, (size_t)(q->co * ncols) * sizeof(lf_real));
         if (!stage) return LF_ERR_NOMEM;
     }
     for (int64_t b0 = 0; b0 < j->n; b0 += nb) {

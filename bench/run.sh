@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# labelfree vs PyTorch: SimCLR training step and embedding extraction on the same models and
+# shapes, run alternately in one command (the machine may be shared: compare ratios).
+#   make bench                 full mode: ResNet-18 cifar 32x32 batch 256, imagenet 64x64 batch 128
+#   QUICK=1 make bench         quick mode (a few minutes): cifar 32x32 batch 32, fewer steps
+# Options (environment): THREADS (default: all cores), STEPS, WARMUP, OUT (JSON results file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${THREADS:-$(nproc)}
+OUT=${OUT:-bench/results.json}
+PY=/usr/bin/python3
+# Both sides use libgomp; with its default (spin at barriers) a loaded machine collapses the
+# OpenMP code (measured: labelfree embedding 2-7x faster with PASSIVE when other jobs run).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+if [ "${QUICK:-0}" = 1 ]; then
+    CONFIGS=("resnet18 cifar 32 32")
+    STEPS=${STEPS:-3}; WARMUP=${WARMUP:-1}
+else
+    CONFIGS=("resnet18 cifar 32 256" "resnet18 imagenet 64 128")
+    STEPS=${STEPS:-5}; WARMUP=${WARMUP:-2}
+fi
+make -s -j2 VARIANT=native lib
+BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
+cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-openmp \
+   bench/bench_simclr.c build/native/liblabelfree.a $(pkg-config --libs jansson libpng libtiff-4 zlib) \
+   -ljpeg -L$BLAS -Wl,-rpath,$BLAS -lopenblas -lsqlite3 -fopenmp -lm -lpthread -o build/native/bench_simclr
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+i=0
+for cfg in "${CONFIGS[@]}"; do
+    read -r arch stem size batch <<<"$cfg"
+    args=(--arch "$arch" --stem "$stem" --image-size "$size" --batch-size "$batch"
+          --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP")
+    echo "== $arch $stem ${size}x${size} batch $batch, $THREADS threads: labelfree" >&2
+    ./build/native/bench_simclr "${args[@]}" --json "$TMP/lf$i.json" >/dev/null
+    echo "== PyTorch" >&2
+    $PY bench/torch_simclr.py "${args[@]}" --json "$TMP/pt$i.json" >/dev/null
+    i=$((i + 1))
+done
+$PY - "$TMP" "$i" "$OUT" <<'PYEOF'
+import json, sys, platform, subprocess, datetime
+tmp, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+rows, res = [], {"date": datetime.date.today().isoformat(), "cpu": model, "runs": []}
+for i in range(n):
+    lf = json.load(open(f"{tmp}/lf{i}.json")); pt = json.load(open(f"{tmp}/pt{i}.json"))
+    sg = lf["sgemm_gflops"]; fw = lf["forward_gflop_per_image"]
+    name = f'{lf["arch"]} {lf["stem"]} {lf["image_size"]}px b{lf["batch_size"]}'
+    for what in ("train", "embed"):
+        k = f"{what}_images_per_s"
+        mult = 6 if what == "train" else 1  # training: 2 views x (forward + 2 backward products)
+        a, b = lf[k], pt[k]
+        rows.append((name, what, a, b, a / b, a * fw * mult, b * fw * mult, 100 * a * fw * mult / sg))
+    rows.append((name, "peak RSS MB", lf["peak_rss_mb"], pt["peak_rss_mb"], lf["peak_rss_mb"] / pt["peak_rss_mb"], None, None, None))
+    res["runs"].append({"labelfree": lf, "pytorch": pt})
+res["sgemm_gflops"] = sg
+print(f"{res['date']}  {model}  threads {lf['threads']}  sgemm {sg:.0f} GFLOP/s")
+print(f"{'config':28} {'metric':12} {'labelfree':>10} {'PyTorch':>10} {'ratio':>6} {'lf GF/s':>8} {'pt GF/s':>8} {'% sgemm':>8}")
+for r in rows:
+    extra = "" if r[5] is None else f" {r[5]:8.1f} {r[6]:8.1f} {r[7]:7.0f}%"
+    print(f"{r[0]:28} {r[1]:12} {r[2]:10.1f} {r[3]:10.1f} {r[4]:6.2f}{extra}")
+json.dump(res, open(out, "w"), indent=1)
+print(f"results: {out}")
+PYEOF
