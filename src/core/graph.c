@@ -1,5 +1,6 @@
 /* The tape: ops append nodes during the forward pass; lf_backward walks them newest first. */
 #include "internal.h"
+#include "../backend/backend.h"
 
 #include <string.h>
 
@@ -129,6 +130,16 @@ lf_tensor *lf_tensor_from(lf_graph *g, int ndim, const int64_t *shape, const lf_
 
 lf_tensor *lf_op_output(lf_graph *g, int ndim, const int64_t *shape, lf_tensor **in, int n_in)
 {
+    /* every input on one device, and a backend for it in this build */
+    for (int i = 0; i < n_in; i++) {
+        if (!in[i]) continue;
+        if (in[i]->device != in[0]->device || !lf_backend_for(in[i]->device)) {
+            lf_error(LF_ERR_UNSUPPORTED, "op input %d is on %s%s", i, lf_device_name(in[i]->device),
+                     in[i]->device != in[0]->device ? ", input 0 elsewhere (move tensors to one device)"
+                                                    : ": this build has no backend for it");
+            return NULL;
+        }
+    }
     lf_tensor *y = lf_tensor_new(g, ndim, shape);
     if (!y) return NULL;
     if (g->grad_enabled)

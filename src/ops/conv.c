@@ -6,7 +6,7 @@
  * A transposed convolution is the input-gradient of a convolution, so both run on the same
  * driver with the roles of the tensors swapped (see lf_conv_job): for conv the columns are
  * taken from x, for conv_transpose from y. */
-#include "../backend/cpu/conv_cpu.h"
+#include "../backend/backend.h"
 #include "../core/internal.h"
 
 #include <string.h>
@@ -152,10 +152,10 @@ static lf_status conv_backward(lf_graph *g, lf_node *n)
     }
     if (lf_needs_grad(x)) j.img_out = x->grad;
     if (j.dw || j.img_out) {
-        lf_status s = lf_conv_cpu_run(g, q, &j);
+        lf_status s = lf_backend_for(x->device)->conv(g, q, &j);
         if (s != LF_OK) return s;
     }
-    if (lf_needs_grad(b)) lf_conv_bias_backward(y->grad, b->grad, y->shape[0], y->shape[1], spatial(y));
+    if (lf_needs_grad(b)) lf_backend_for(y->device)->conv_bias_backward(y->grad, b->grad, y->shape[0], y->shape[1], spatial(y));
     return LF_OK;
 }
 
@@ -179,8 +179,8 @@ lf_tensor *lf_conv(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_con
     j.w = w->data;
     j.img = x->data;
     j.colside_out = y->data;
-    if (lf_conv_cpu_run(g, &q, &j) != LF_OK) return NULL;
-    if (b) lf_conv_bias_forward(y->data, b->data, ys[0], ys[1], spatial(y));
+    if (lf_backend_for(x->device)->conv(g, &q, &j) != LF_OK) return NULL;
+    if (b) lf_backend_for(y->device)->conv_bias_forward(y->data, b->data, ys[0], ys[1], spatial(y));
     lf_node *n = lf_record(g, "conv", conv_backward, y, ins, n_in);
     if (n) {
         lf_conv_geom *s = lf_graph_alloc(g, sizeof *s);
@@ -210,10 +210,10 @@ static lf_status conv_transpose_backward(lf_graph *g, lf_node *n)
     }
     if (j.dw || j.colside_out) {
         j.img = y->grad;
-        lf_status s = lf_conv_cpu_run(g, q, &j);
+        lf_status s = lf_backend_for(x->device)->conv(g, q, &j);
         if (s != LF_OK) return s;
     }
-    if (lf_needs_grad(b)) lf_conv_bias_backward(y->grad, b->grad, y->shape[0], y->shape[1], spatial(y));
+    if (lf_needs_grad(b)) lf_backend_for(y->device)->conv_bias_backward(y->grad, b->grad, y->shape[0], y->shape[1], spatial(y));
     return LF_OK;
 }
 
@@ -239,8 +239,8 @@ lf_tensor *lf_conv_transpose(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor 
     j.w = w->data;
     j.colside = x->data;
     j.img_out = y->data;
-    if (lf_conv_cpu_run(g, &q, &j) != LF_OK) return NULL;
-    if (b) lf_conv_bias_forward(y->data, b->data, ys[0], ys[1], spatial(y));
+    if (lf_backend_for(x->device)->conv(g, &q, &j) != LF_OK) return NULL;
+    if (b) lf_backend_for(y->device)->conv_bias_forward(y->data, b->data, ys[0], ys[1], spatial(y));
     lf_node *n = lf_record(g, "conv_transpose", conv_transpose_backward, y, ins, n_in);
     if (n) {
         lf_conv_geom *s = lf_graph_alloc(g, sizeof *s);

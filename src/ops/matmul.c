@@ -1,5 +1,5 @@
 /* Matrix products on BLAS gemm: batched matmul with broadcast batch dims, and linear. */
-#include "../core/internal.h"
+#include "../backend/backend.h"
 
 #include <string.h>
 
@@ -15,14 +15,15 @@ static lf_status matmul_backward(lf_graph *g, lf_node *n)
     (void)g;
     mm_saved *s = n->saved;
     lf_tensor *a = n->in[0], *b = n->in[1];
+    const lf_backend *be = lf_backend_for(a->device);
     const lf_real *gy = n->out->grad;
     for (int64_t i = 0; i < s->nb; i++) {
         const lf_real *gyi = gy + i * s->M * s->N;
         if (lf_needs_grad(a)) /* dA = dY B^T */
-            lf_gemm(false, true, s->M, s->K, s->N, 1, gyi, s->N, b->data + s->ib[i] * s->K * s->N,
+            be->gemm(false, true, s->M, s->K, s->N, 1, gyi, s->N, b->data + s->ib[i] * s->K * s->N,
                     s->N, 1, a->grad + s->ia[i] * s->M * s->K, s->K);
         if (lf_needs_grad(b)) /* dB = A^T dY */
-            lf_gemm(true, false, s->K, s->N, s->M, 1, a->data + s->ia[i] * s->M * s->K, s->K, gyi,
+            be->gemm(true, false, s->K, s->N, s->M, 1, a->data + s->ia[i] * s->M * s->K, s->K, gyi,
                     s->N, 1, b->grad + s->ib[i] * s->K * s->N, s->N);
     }
     return LF_OK;
@@ -112,8 +113,9 @@ lf_tensor *lf_matmul(lf_graph *g, lf_tensor *a, lf_tensor *b)
         ia[i] = oa;
         ib[i] = ob;
     }
+    const lf_backend *be = lf_backend_for(y->device);
     for (int64_t i = 0; i < nb; i++)
-        lf_gemm(false, false, M, N, K, 1, a->data + ia[i] * M * K, K, b->data + ib[i] * K * N, N,
+        be->gemm(false, false, M, N, K, 1, a->data + ia[i] * M * K, K, b->data + ib[i] * K * N, N,
                 0, y->data + i * M * N, N);
     lf_node *n = lf_record(g, "matmul", matmul_backward, y, LF_IN(a, b));
     if (n) {
@@ -133,10 +135,11 @@ static lf_status linear_backward(lf_graph *g, lf_node *n)
 {
     (void)g;
     lf_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const lf_backend *be = lf_backend_for(x->device);
     int64_t out = w->shape[0], in = w->shape[1], rows = lf_numel(x) / in;
     const lf_real *gy = n->out->grad;
-    if (lf_needs_grad(x)) lf_gemm(false, false, rows, in, out, 1, gy, out, w->data, in, 1, x->grad, in);
-    if (lf_needs_grad(w)) lf_gemm(true, false, out, in, rows, 1, gy, out, x->data, in, 1, w->grad, in);
+    if (lf_needs_grad(x)) be->gemm(false, false, rows, in, out, 1, gy, out, w->data, in, 1, x->grad, in);
+    if (lf_needs_grad(w)) be->gemm(true, false, out, in, rows, 1, gy, out, x->data, in, 1, w->grad, in);
     if (b && lf_needs_grad(b))
         for (int64_t r = 0; r < rows; r++)
             for (int64_t o = 0; o < out; o++) b->grad[o] += gy[r * out + o];
@@ -166,7 +169,8 @@ lf_tensor *lf_linear(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b)
     if (!y) return NULL;
     if (b)
         for (int64_t r = 0; r < rows; r++) memcpy(y->data + r * out, b->data, (size_t)out * sizeof(lf_real));
-    lf_gemm(false, true, rows, out, in, 1, x->data, in, w->data, in, b ? 1 : 0, y->data, out);
+    const lf_backend *be = lf_backend_for(y->device);
+    be->gemm(false, true, rows, out, in, 1, x->data, in, w->data, in, b ? 1 : 0, y->data, out);
     lf_record(g, "linear", linear_backward, y, ins, n_in);
     return y;
 }

@@ -154,3 +154,19 @@ TEST(detach_stops_gradient)
     for (int i = 0; i < 4; i++) CHECK_NEAR(xg[i], xd[i], 1e-6);
     lf_graph_free(g);
 }
+
+TEST(device_without_backend_is_an_error)
+{
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_tensor *a = lf_tensor_zeros(g, 2, (int64_t[]){2, 3});
+    lf_tensor *b = lf_tensor_zeros(g, 2, (int64_t[]){3, 2});
+    b->device = LF_DEVICE_CUDA; /* as a CUDA-resident tensor would be */
+    CHECK(lf_matmul(g, a, b) == NULL);
+    CHECK(lf_last_status() == LF_ERR_UNSUPPORTED);
+    CHECK(strstr(lf_last_error(), "cuda") != NULL);
+    a->device = LF_DEVICE_CUDA;
+    CHECK(lf_relu(g, a) == NULL);
+    CHECK(strstr(lf_last_error(), "no backend") != NULL);
+    lf_graph_free(g);
+}
