@@ -13,6 +13,8 @@ typedef struct command {
 static const command commands[] = {
     {"version", cmd_version, "print the version"},
     /* @@COMMAND_TABLE@@ */
+    {"index", cmd_index, "embedding index: build (vectors + SQLite metadata), query (--smiles/--image/--id)"},
+    {"serve", cmd_serve, "HTTP server: JSON API + web page over an index (libmicrohttpd)"},
     {"pretrain", cmd_pretrain, "self-supervised pretraining (--method simclr)"},
     {"train", cmd_train, "supervised baseline training (--supervised)"},
     {"embed", cmd_embed, "write embeddings (.npy) of every item with a trained model"},

@@ -1002,6 +1002,10 @@ lf_status lf_index_dir_encode_image(lf_index_dir *d, const char *path, float *ou
 typedef struct lf_index_hit { int64_t id; float score; } lf_index_hit;
 lf_status lf_index_dir_search(lf_index_dir *d, int kind, const float *q, int k, int exact,
                               lf_index_hit *hits, int *n_hits);
+/* Decodes any image lf_image_read accepts and writes an 8-bit PNG (gray or RGB) whose longer
+ * side is at most max_side, contrast-stretched between the 0.5 and 99.5 percentiles (so
+ * 16-bit and float microscopy is viewable); volumes give their middle slice. Atomic. */
+lf_status lf_thumbnail_png(const char *src_path, const char *dst_path, int max_side);
 
 /* @@SSL@@ */
 /* SimCLR's NT-Xent loss on z (2N, D), views stacked (row i and i+N are positives); cosine

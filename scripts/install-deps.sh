@@ -4,7 +4,7 @@
 # the tests themselves read committed fixtures. Set LF_NO_PYTHON=1 to skip them.
 set -euo pipefail
 pkgs=(build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libjansson-dev libpng-dev libjpeg-dev
-      libtiff-dev zlib1g-dev libsqlite3-dev)
+      libtiff-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev)
 if [ -z "${LF_NO_PYTHON:-}" ]; then pkgs+=(python3-numpy); fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

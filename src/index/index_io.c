@@ -54,7 +54,7 @@ lf_status lf_index_load(lf_index **out, const char *path)
     fseek(f, 8 + (long)sizeof h, SEEK_SET);
     int64_t n = h[0], d = h[1], nl = h[2];
     if (n < 1 || d < 1 || d > (1 << 20) || nl < 0 || nl > n || n > (int64_t)1 << 40 ||
-        (double)n * (double)d * 4 + (double)n * 8 + (double)nl * ((double)d * 4 + 8) + 8 + 40 != (double)fsize) {
+        (double)n * (double)d * 4 + (double)n * 8 + (nl ? (double)nl * ((double)d * 4 + 8) + 8 : 0) + 40 != (double)fsize) {
         st = lf_error(LF_ERR_FORMAT, "%s: header (n=%lld, d=%lld, nlist=%lld) does not match the file size %lld",
                       path, (long long)n, (long long)d, (long long)nl, fsize);
         goto fail;
