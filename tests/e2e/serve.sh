@@ -71,6 +71,9 @@ expect 403 "$B/files/etc/passwd"
 expect 404 "$B/files/nope.png"
 expect 403 "$B/files//etc/passwd"
 expect 403 --path-as-is "$B/files/%2Fetc%2Fpasswd"
+# a bounded load test with malformed requests mixed in: no failures
+cc -O2 -o "$T/load_test" bench/load_test.c -lpthread
+"$T/load_test" --port "$PORT" --requests 600 --threads 4 --bad 0.3 --seconds 30 || fail "load test"
 # still alive and answering after all that
 expect 200 "$B/api/info"
 kill "$SRV"; wait "$SRV" || true; SRV=
