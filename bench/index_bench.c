@@ -73,6 +73,7 @@ int main(int argc, char **argv)
     int64_t n = argc > 1 ? atoll(argv[1]) : 100000, d = argc > 2 ? atoll(argv[2]) : 256;
     int64_t nq = argc > 3 ? atoll(argv[3]) : 1000;
     int k = 10;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress visible through a pipe */
     int64_t nc = n / 1000 > 10 ? n / 1000 : 10;
     float *c = malloc(sizeof(float) * (size_t)(nc * d));
     lf_rng r = lf_rng_make(1, 1);

@@ -11,6 +11,6 @@ mkdir -p build/bench
 for n in ${SIZES:-10000 100000 1000000}; do
     nq=1000; [ "$n" -ge 1000000 ] && nq=500
     ./build/index_bench "$n" 256 "$nq"
-    /usr/bin/python3 bench/faiss_bench.py "$n" 256 "$nq" 2>&1 | grep -v WARNING
+    /usr/bin/python3 -u bench/faiss_bench.py "$n" 256 "$nq" 2>&1 | grep -v WARNING
 done
 } | tee build/bench/index_bench.log
