@@ -149,7 +149,11 @@ static int build(int argc, char **argv)
         if (vec_files[k]) {
             lf_real *v = NULL;
             if (lf_npy_read_f32(vec_files[k], &v, &C[k].n, &C[k].d)) { cli_fail("index build"); goto done; }
-            C[k].vecs = (float *)v;
+            /* lf_real is double in the f64 build: the index always stores float32 */
+            C[k].vecs = malloc(sizeof(float) * (size_t)(C[k].n * C[k].d));
+            if (!C[k].vecs) { lf_free(v); fprintf(stderr, "labelfree index build: out of memory\n"); goto done; }
+            for (int64_t i = 0; i < C[k].n * C[k].d; i++) C[k].vecs[i] = (float)v[i];
+            lf_free(v);
         } else if (k == LF_ITEM_MOLECULE && fp) {
             if (C[k].colidx[1] < 0) {
                 fprintf(stderr, "labelfree index build: %s: no smiles column\n", csv_files[k]);

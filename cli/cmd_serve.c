@@ -158,7 +158,9 @@ static enum MHD_Result api_query_image(server *S, struct MHD_Connection *c, requ
     lf_image_free(&img);
     if (st) {
         char msg[600];
-        snprintf(msg, sizeof msg, "invalid image: %s", lf_last_error());
+        const char *why = lf_last_error(); /* drop the temporary file's name from the message */
+        if (!strncmp(why, tmp, strlen(tmp))) why += strlen(tmp);
+        snprintf(msg, sizeof msg, "invalid image: upload%s", why);
         r = send_error(c, st == LF_ERR_IO ? 500 : 400, msg);
     } else {
         float *q = malloc(sizeof(float) * (size_t)S->dim);

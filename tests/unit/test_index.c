@@ -155,7 +155,8 @@ TEST(index_errors)
     CHECK_OK(lf_index_search(ix, x + 3, 1, 2, 1, id, s));
     CHECK(id[0] == 1 && id[1] == 0);
     CHECK_NEAR(s[0], 1.0, 1e-6);
-    CHECK(lf_index_load(&ix, "/nonexistent/x.lfidx") == LF_ERR_IO);
+    lf_index *none = NULL;
+    CHECK(lf_index_load(&none, "/nonexistent/x.lfidx") == LF_ERR_IO && !none);
     lf_index_free(ix);
 }
 
