@@ -4,7 +4,7 @@
 VARIANT ?= default
 BUILD   := build/$(VARIANT)
 CC      ?= cc
-PKGS    := jansson libpng libtiff-4 zlib
+PKGS    := jansson libpng libtiff-4 zlib libmicrohttpd
 # OpenBLAS's OpenMP build, so BLAS and the engine's OpenMP loops share one thread pool (the
 # default pthreads build busy-waits against OpenMP's threads: 8x slower convolutions, measured).
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp

@@ -31,6 +31,9 @@ int cli_fail(const char *cmd);
 int cmd_version(int argc, char **argv);
 /* @@COMMANDS@@ */
 int cmd_evaluate_retrieval(int argc, char **argv);
+/* index build|query and serve (cli/cmd_index.c, cli/cmd_serve.c) */
+int cmd_index(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_embed(int argc, char **argv);

@@ -16,6 +16,8 @@ static const command commands[] = {
     {"version", cmd_version, "print the version"},
     /* @@COMMAND_TABLE@@ */
     {"evaluate-retrieval", cmd_evaluate_retrieval, "CLOOME retrieval / zero-shot / probe report of a clip|cloob model"},
+    {"index", cmd_index, "embedding index: build (vectors + SQLite metadata), query (--smiles/--image/--id)"},
+    {"serve", cmd_serve, "HTTP server: JSON API + web page over an index (libmicrohttpd)"},
     {"pretrain", cmd_pretrain, "self-supervised pretraining (--method simclr)"},
     {"train", cmd_train, "supervised baseline training (--supervised)"},
     {"probe", cmd_probe, "few-label linear / k-NN probe of embeddings (label fractions)"},

@@ -909,6 +909,113 @@ int lf_mol_atom_charge(const lf_mol *m, int i);
  * MolFromSmiles leaves them) enter the hashes. */
 lf_status lf_morgan_bits(const lf_mol *m, int radius, int n_bits, int use_chirality, uint8_t *bits);
 lf_status lf_morgan_counts(const lf_mol *m, int radius, int n_bits, int use_chirality, uint32_t *counts);
+/* ---- embedding index (src/index/) ----
+ * lf_index: one collection of n vectors of dimension d (float32), L2-normalised when created,
+ * so the inner product is the cosine similarity. Exact search: blocked sgemm of queries x
+ * stored vectors with a top-k heap per query. Approximate search: IVF-Flat (spherical k-means
+ * into nlist lists with a seeded k-means++ init; a query scans its nprobe nearest lists). */
+typedef struct lf_index lf_index;
+typedef struct lf_ivf_config {
+    int64_t nlist;     /* lists; 0 = about 4 sqrt(n) */
+    int nprobe;        /* lists scanned per query; 0 = max(8, nlist / 16) */
+    int iters;         /* k-means iterations (default 12) */
+    int64_t train_max; /* k-means runs on at most this many sampled vectors (default 64 nlist) */
+    uint64_t seed;
+} lf_ivf_config;
+
+/* Copies vecs (n, d) and normalises each row; a zero or non-finite row is an error naming it. */
+lf_status lf_index_create(lf_index **out, const float *vecs, int64_t n, int64_t d);
+void lf_index_free(lf_index *ix);
+int64_t lf_index_count(const lf_index *ix);
+int64_t lf_index_dim(const lf_index *ix);
+/* The stored (normalised) vector of id (0 <= id < n); NULL when out of range. */
+const float *lf_index_vector(const lf_index *ix, int64_t id);
+lf_status lf_index_train_ivf(lf_index *ix, const lf_ivf_config *cfg);
+int lf_index_has_ivf(const lf_index *ix);
+int64_t lf_index_nlist(const lf_index *ix);
+int lf_index_nprobe(const lf_index *ix);
+void lf_index_set_nprobe(lf_index *ix, int nprobe);
+/* k nearest by cosine for each of nq queries (normalised internally): ids and scores are
+ * (nq, k), best first (ties: lower id first); rows are padded with id -1 when fewer than k
+ * vectors exist. exact != 0 or no IVF trained: exact search. */
+lf_status lf_index_search(const lf_index *ix, const float *q, int64_t nq, int k, int exact,
+                          int64_t *ids, float *scores);
+/* One binary file (vectors, ids, IVF centroids and lists), written atomically. */
+lf_status lf_index_save(const lf_index *ix, const char *path);
+lf_status lf_index_load(lf_index **out, const char *path);
+void lf_normalize_rows(float *x, int64_t n, int64_t d); /* zero rows are left zero */
+
+/* Metadata of indexed items in SQLite (one table `items`). Every item has a global id, a
+ * kind and its row in that kind's lf_index. Strings may be NULL (stored as NULL). */
+typedef enum lf_item_kind { LF_ITEM_IMAGE = 0, LF_ITEM_MOLECULE = 1 } lf_item_kind;
+typedef struct lf_index_item {
+    int64_t id;
+    int kind;          /* lf_item_kind */
+    int64_t row;
+    char *path;        /* image file, relative to the index folder */
+    char *smiles, *compound, *moa, *label;
+    char *extra;       /* a JSON object with the other metadata columns */
+} lf_index_item;
+typedef struct lf_index_meta lf_index_meta;
+const char *lf_item_kind_name(int kind);  /* "image" / "molecule" */
+/* create != 0: a new database (the file is replaced) inside one transaction until commit. */
+lf_status lf_index_meta_open(lf_index_meta **out, const char *path, int create);
+lf_status lf_index_meta_add(lf_index_meta *m, const lf_index_item *it);
+lf_status lf_index_meta_commit(lf_index_meta *m);
+void lf_index_meta_close(lf_index_meta *m);
+/* Fills *it with copies (free with lf_index_item_clear); LF_ERR_ARG when no such item.
+ * Thread safe (one connection behind a mutex). */
+lf_status lf_index_meta_get(lf_index_meta *m, int64_t id, lf_index_item *it);
+lf_status lf_index_meta_find(lf_index_meta *m, int kind, int64_t row, lf_index_item *it);
+int64_t lf_index_meta_count(lf_index_meta *m, int kind); /* -1 on error */
+void lf_index_item_clear(lf_index_item *it);
+
+/* Query encoders turn a SMILES or an image file into a vector of the index's space. The
+ * built-in "fingerprint" encoder: Morgan bits (radius, n_bits) as floats, L2-normalised (so
+ * the cosine of two bit vectors is |A & B| / sqrt(|A| |B|)); it has no image path. A trained
+ * model plugs in through lf_index_set_model_loader (see docs/index.md). */
+typedef struct lf_query_encoder {
+    char name[32];
+    int64_t dim;
+    void *ctx;
+    lf_status (*encode_smiles)(void *ctx, const char *smiles, float *out); /* NULL: none */
+    lf_status (*encode_image)(void *ctx, const char *path, float *out);    /* NULL: none */
+    void (*release)(void *ctx);
+} lf_query_encoder;
+lf_status lf_query_encoder_fingerprint(lf_query_encoder *e, int radius, int n_bits);
+void lf_query_encoder_release(lf_query_encoder *e);
+/* Loads a model file's encoders into *e (dim = the model's embedding size). */
+typedef lf_status (*lf_model_encoder_loader)(lf_query_encoder *e, const char *model_path);
+void lf_index_set_model_loader(lf_model_encoder_loader fn); /* process-wide; NULL removes */
+
+/* An index folder: index.json (manifest), image.lfidx / molecule.lfidx, meta.sqlite, files/. */
+typedef struct lf_index_dir lf_index_dir;
+typedef struct lf_index_manifest {
+    int64_t dim;
+    char encoder[32];   /* "fingerprint", "model" or "none" */
+    int fp_radius, fp_bits;
+    char model[1024];   /* model file for the "model" encoder ("" otherwise) */
+} lf_index_manifest;
+lf_status lf_index_manifest_write(const char *folder, const lf_index_manifest *mf);
+lf_status lf_index_dir_open(lf_index_dir **out, const char *folder);
+void lf_index_dir_close(lf_index_dir *d);
+const char *lf_index_dir_folder(const lf_index_dir *d);
+const lf_index_manifest *lf_index_dir_manifest(const lf_index_dir *d);
+lf_index *lf_index_dir_collection(const lf_index_dir *d, int kind); /* NULL when absent */
+lf_index_meta *lf_index_dir_meta(const lf_index_dir *d);
+/* Encodes with the folder's encoder into out (dim floats); LF_ERR_FORMAT for an invalid
+ * SMILES or image, LF_ERR_UNSUPPORTED when the encoder has no such path. */
+lf_status lf_index_dir_encode_smiles(lf_index_dir *d, const char *smiles, float *out);
+lf_status lf_index_dir_encode_image(lf_index_dir *d, const char *path, float *out);
+/* Search the collection `kind` with vector q; hits get global ids (from the metadata). */
+typedef struct lf_index_hit { int64_t id; float score; } lf_index_hit;
+lf_status lf_index_dir_search(lf_index_dir *d, int kind, const float *q, int k, int exact,
+                              lf_index_hit *hits, int *n_hits);
+/* Decodes any image lf_image_read accepts and writes an 8-bit PNG (gray or RGB) whose longer
+ * side is at most max_side, contrast-stretched between the 0.5 and 99.5 percentiles (so
+ * 16-bit and float microscopy is viewable); volumes give their middle slice. Atomic. */
+lf_status lf_thumbnail_png(const char *src_path, const char *dst_path, int max_side);
+
 /* @@SSL@@ */
 /* SimCLR's NT-Xent loss on z (2N, D), views stacked (row i and i+N are positives); cosine
  * similarity over temperature; mean over the 2N rows. top1 (may be NULL) receives the
