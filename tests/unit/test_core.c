@@ -170,3 +170,44 @@ TEST(device_without_backend_is_an_error)
     CHECK(strstr(lf_last_error(), "no backend") != NULL);
     lf_graph_free(g);
 }
+
+/* Gradient accumulation: two micro-batches, backward each without zeroing, give the
+ * gradient of the whole batch (losses summed), as one optimizer step over both expects. */
+TEST(gradient_accumulation_over_micro_batches)
+{
+    lf_params *P;
+    CHECK_OK(lf_params_init(&P));
+    lf_tensor *w = lf_param_add(P, "w", 2, (int64_t[]){5, 7}, 0);
+    lf_tensor *b = lf_param_add(P, "b", 1, (int64_t[]){5}, LF_TENSOR_NO_DECAY);
+    CHECK_OK(lf_params_finalize(P));
+    lf_rng r = lf_rng_make(5, 5);
+    int64_t n;
+    lf_real *blk = lf_params_data_block(P, &n);
+    lf_rng_fill_normal(&r, blk, n, 0, 0.5);
+    lf_real x[8 * 7];
+    lf_rng_fill_normal(&r, x, 8 * 7, 0, 1);
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    /* whole batch */
+    lf_tensor *xb = lf_tensor_from(g, 2, (int64_t[]){8, 7}, x);
+    lf_tensor *y = lf_linear(g, xb, w, b);
+    CHECK_OK(lf_backward(g, lf_sum_all(g, lf_mul(g, y, y))));
+    lf_real full[5 * 7 + 5];
+    int64_t ng;
+    memcpy(full, lf_params_grad_block(P, &ng), sizeof full);
+    CHECK(ng == 40);
+    /* two micro-batches of 4 */
+    lf_params_zero_grad(P);
+    for (int k = 0; k < 2; k++) {
+        lf_graph_reset(g);
+        lf_tensor *xm = lf_tensor_from(g, 2, (int64_t[]){4, 7}, x + k * 4 * 7);
+        lf_tensor *ym = lf_linear(g, xm, w, b);
+        CHECK_OK(lf_backward(g, lf_sum_all(g, lf_mul(g, ym, ym))));
+    }
+    const lf_real *acc = lf_params_grad_block(P, NULL);
+    double md = 0;
+    for (int i = 0; i < 40; i++) md = fmax(md, fabs((double)acc[i] - (double)full[i]));
+    CHECK_MSG(md < 1e-4, "accumulated gradient differs by %g", md);
+    lf_graph_free(g);
+    lf_params_free(P);
+}
