@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define W 720.0
+#define W 760.0
 #define H 480.0
 #define ML 70.0  /* margins: left, right, top, bottom */
-#define MR 170.0
+#define MR 210.0
 #define MT 40.0
 #define MB 55.0
 
