@@ -207,7 +207,11 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
     progress_start(&pr, ssl ? "pretrain" : "train", total - step);
     int64_t step0 = step;
     double t0 = now_seconds(), loss_v = NAN;
+    /* allocations inside the step (loader hand-off to optimizer update) after two warm-up
+     * steps: the arena must have settled, so this stays 0 (checked by tests/e2e/main_job.sh) */
+    uint64_t step_allocs = 0;
     for (; step < total; step++) {
+        uint64_t a0 = lf_alloc_count();
         const lf_batch *b;
         if (lf_loader_next(L, &b)) goto out;
         lf_graph_reset(g);
@@ -237,6 +241,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
         lf_optim_set_lr(opt, lr);
         lf_params_zero_grad(P);
         if (lf_backward(g, loss) || lf_optim_step(opt)) goto out;
+        if (step >= step0 + 2) step_allocs += lf_alloc_count() - a0;
         double el = now_seconds() - t0;
         char top1_s[32] = "null";
         if (!isnan(top1)) snprintf(top1_s, sizeof top1_s, "%.4f", top1);
@@ -256,6 +261,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
         }
     }
     if (!c->quiet) progress_finish(&pr, loss_v, NULL);
+    fprintf(stderr, "allocations in steady-state training steps: %llu\n", (unsigned long long)step_allocs);
     double secs = now_seconds() - t0;
 
     /* the model file */
