@@ -62,7 +62,7 @@ static lf_status pe_smiles(void *ctx, const char *smiles, float *out)
     st = lf_morgan_bits(mol, c->m.c.fp_radius, nb, c->m.c.fp_chirality, c->bits);
     if (st == LF_ERR_UNSUPPORTED && c->m.c.fp_chirality) {
         lf_clear_error();
-        st = lf_morgan_bits(mol, c->m.c.fp_radius, nb, c->m.c.fp_chirality, c->bits);
+        st = lf_morgan_bits(mol, c->m.c.fp_radius, nb, 0, c->bits);
     }
     int on = 0;
     for (int b = 0; !st && b < nb; b++) on += c->bits[b] != 0;
