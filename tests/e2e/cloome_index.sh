@@ -99,4 +99,31 @@ cp tests/parity/fixtures/index/synthetic16_0.png "$T/x.png"
 expect 400 --data-binary @"$T/x.png" "$B/api/query/image"
 grep -q 'feature vectors' "$T/body" || fail "image upload to a profile model: $(cat "$T/body")"
 kill "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=
+
+# (5) an image model (5-channel 16-bit TIFF fixture): --image and an upload to the server are
+# encoded by the ResNet exactly as the build embedded the stored image
+F=tests/e2e/fixtures/cloome
+"$LF" pretrain --method clip --data $F/pairs.csv --out "$T/img" --arch resnet18 --stem cifar --width 8 \
+    --image-size 16 --embed-dim 16 --mol-hidden 32 --mol-layers 2 --epochs 2 --batch-size 6 --quiet --threads 2
+"$LF" index build --model "$T/img" --data $F/pairs.csv --out "$T/imgidx" > "$T/build.json" 2> "$T/build.log"
+grep -q '"images": 18, "molecules": 6, "dim": 16, "approx": "none", "thumbnails": 18' "$T/build.json" ||
+    fail "image build: $(cat "$T/build.json")"
+same_hits() { # two query outputs: same ids, scores within 1e-5
+    paste -d'\n' <(grep -o '"id":[0-9]*,"score":[0-9.e+-]*' "$1") <(grep -o '"id":[0-9]*,"score":[0-9.e+-]*' "$2") |
+        awk -F'[:,]' 'NR % 2 { id = $2; s = $4; n++; next } { if ($2 != id || (s - $4) > 1e-5 || ($4 - s) > 1e-5) exit 1 } END { exit n < 3 }'
+}
+"$LF" index query --index "$T/imgidx" --image $F/c0_s1.tif --k 3 > "$T/a.jsonl"   # row 1 of the manifest
+"$LF" index query --index "$T/imgidx" --id 1 --k 3 > "$T/b.jsonl"
+same_hits "$T/a.jsonl" "$T/b.jsonl" || fail "--image and --id differ: $(cat "$T/a.jsonl") vs $(cat "$T/b.jsonl")"
+! "$LF" index query --index "$T/imgidx" --image $F/c0_s0_ch0.tif 2> "$T/err" || fail "1-channel image accepted"
+grep -q "the model takes 5" "$T/err" || fail "message: $(cat "$T/err")"
+"$LF" serve --index "$T/imgidx" --port "$PORT" --max-seconds 60 2> "$T/serve.log" &
+SRV=$!
+for _ in $(seq 50); do curl -s -o /dev/null "$B/api/info" && break; sleep 0.1; done
+expect 200 --data-binary @$F/c0_s1.tif "$B/api/query/image?k=3"
+tr '{' '\n' < "$T/body" | grep -o '"id":[0-9]*,"score":[0-9.e+-]*' > "$T/c.jsonl"
+same_hits "$T/c.jsonl" "$T/b.jsonl" || fail "upload ranking: $(cat "$T/body")"
+expect 200 --get --data-urlencode "smiles=CCO" "$B/api/query?k=2"
+grep -q '"kind":"image"' "$T/body" || fail "SMILES on the image index: $(cat "$T/body")"
+kill "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=
 echo "cloome index e2e ok"
