@@ -93,6 +93,7 @@ grep -q '"compound":"taxol"' "$T/body" || fail "server molecule query: $(cat "$T
 expect 400 --get --data-urlencode "smiles=C1CC(" "$B/api/query"
 grep -q 'position' "$T/body" || fail "400 without position: $(cat "$T/body")"
 expect 400 --get --data-urlencode "smiles=Xx" "$B/api/query"
+expect 404 "$B/files/model.safetensors"   # the model lies outside INDEX/files/: not served
 expect 200 "$B/api/neighbors/0?k=3"; grep -q '"kind":"molecule"' "$T/body" || fail "neighbors of a well: $(cat "$T/body")"
 # an image uploaded to a profile model: refused, saying what the model takes
 cp tests/parity/fixtures/index/synthetic16_0.png "$T/x.png"
