@@ -1,14 +1,18 @@
 /* labelfree index build | query: an embedding index folder (see docs/index.md).
  *   build: vectors from .npy files (one row per metadata CSV row) or, for molecules with the
- *          fingerprint encoder, computed from the SMILES column; metadata into SQLite;
- *          image thumbnails (8-bit PNG) into INDEX/files/.
+ *          fingerprint encoder, computed from the SMILES column; or, with --model RUN --data
+ *          pairs.csv, a CLIP/CLOOB model embeds every sample and every distinct molecule of a
+ *          pairs manifest (the model is copied into the folder and answers the queries);
+ *          metadata into SQLite; image thumbnails (8-bit PNG) into INDEX/files/.
  *   query: --smiles / --image / --id; prints one JSON line per hit. */
 #include "cli.h"
 #include "data/csv.h"
 #include "index_json.h"
+#include "pairs_model.h"
 
 #include <jansson.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,7 +34,16 @@ typedef struct coll {
     lf_csv csv;
     int colidx[5]; /* of KNOWN, -1 absent */
     char dir[4096]; /* folder of the CSV (image paths are relative to it) */
+    /* model build (--data): the pairs manifest; molecules borrow the samples' CSV (src) with
+     * row[i] = the first CSV row of molecule i and their own extra (split, samples) */
+    const lf_pairs *pairs;
+    const lf_csv *src;
+    int64_t *row;
+    json_t **mol_extra;
 } coll;
+
+static const lf_csv *csv_of(const coll *c) { return c->src ? c->src : &c->csv; }
+static int64_t csv_row(const coll *c, int64_t r) { return c->row ? c->row[r] : r; }
 
 static int load_csv(const char *path, coll *c)
 {
@@ -42,7 +55,7 @@ static int load_csv(const char *path, coll *c)
     for (int k = 0; k < 5; k++) {
         c->colidx[k] = -1;
         for (int j = 0; j < c->csv.rec_count[0]; j++)
-            if (!strcmp(lf_csv_get(&c->csv, 0, j), KNOWN[k])) c->colidx[k] = j;
+            if (!strcasecmp(lf_csv_get(&c->csv, 0, j), KNOWN[k])) c->colidx[k] = j;
     }
     snprintf(c->dir, sizeof c->dir, "%s", path);
     char *sl = strrchr(c->dir, '/');
@@ -54,31 +67,160 @@ static int load_csv(const char *path, coll *c)
 static const char *field(const coll *c, int64_t row, int k)
 {
     if (c->colidx[k] < 0) return NULL;
-    const char *v = lf_csv_get(&c->csv, row + 1, c->colidx[k]);
+    const char *v = lf_csv_get(csv_of(c), csv_row(c, row) + 1, c->colidx[k]);
     return *v ? v : NULL;
+}
+
+static const char *split_name(lf_split s)
+{
+    return s == LF_SPLIT_TRAIN ? "train" : s == LF_SPLIT_VAL ? "val" : "test";
 }
 
 /* other columns as a JSON object */
 static char *extra_json(const coll *c, int64_t row, const char *source)
 {
+    if (c->mol_extra) return json_dumps(c->mol_extra[row], JSON_COMPACT);
     json_t *o = json_object();
-    for (int j = 0; j < c->csv.rec_count[0]; j++) {
+    const lf_csv *csv = csv_of(c);
+    for (int j = 0; j < csv->rec_count[0]; j++) {
         int known = 0;
         for (int k = 0; k < 5; k++) known |= c->colidx[k] == j;
         if (known) continue;
-        json_object_set_new(o, lf_csv_get(&c->csv, 0, j), json_string(lf_csv_get(&c->csv, row + 1, j)));
+        json_object_set_new(o, lf_csv_get(csv, 0, j), json_string(lf_csv_get(csv, csv_row(c, row) + 1, j)));
     }
+    /* the split the model saw (also when the manifest has no split column: seeded) */
+    if (c->pairs) json_object_set_new(o, "split", json_string(split_name(lf_pairs_split(c->pairs, row))));
     if (source) json_object_set_new(o, "source", json_string(source));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
 }
 
+/* the training seed in the model's config (the split seed of a manifest without split) */
+static int64_t model_seed(const char *mpath)
+{
+    int64_t seed = 0;
+    lf_safetensors *f;
+    if (lf_st_open(&f, mpath)) { lf_clear_error(); return 0; }
+    const char *cj = lf_st_meta(f, "config");
+    json_t *c = cj ? json_loads(cj, 0, NULL) : NULL;
+    if (c && json_is_integer(json_object_get(c, "seed"))) seed = json_integer_value(json_object_get(c, "seed"));
+    json_decref(c);
+    lf_st_close(f);
+    return seed;
+}
+
+/* --model RUN --data pairs.csv: C[0] = every sample of the manifest through the sample
+ * encoder, C[1] = every distinct molecule (compound) through the molecule encoder, both
+ * L2-normalised; *P receives the manifest (the samples' metadata points into it). */
+static int model_collections(const char *mpath, const char *data, int64_t split_seed, coll *C, lf_pairs **P,
+                             pm_config *cfg)
+{
+    pairs_model m;
+    int status = 1;
+    float *fp = NULL, *zs = NULL, *zm = NULL;
+    int64_t *idx = NULL, *first = NULL;
+    if (pm_load(mpath, &m)) return cli_fail("index build");
+    *cfg = m.c;
+    if (lf_pairs_open(P, data, (uint64_t)split_seed)) { cli_fail("index build"); goto done; }
+    if ((strcmp(m.c.modality, "features") == 0) != (lf_pairs_has_features(*P) != 0) ||
+        (lf_pairs_has_features(*P) && lf_pairs_feature_dim(*P) != m.c.feature_dim)) {
+        fprintf(stderr, "labelfree index build: %s does not fit the model (%s, %lld features)\n", data,
+                m.c.modality, (long long)m.c.feature_dim);
+        goto done;
+    }
+    if (load_csv(data, &C[0])) goto done;
+    int64_t n = lf_pairs_count(*P), E = m.c.embed_dim, nb = m.c.fp_bits, nc = lf_pairs_num_compounds(*P);
+    if (C[0].csv.n_rec - 1 != n) {
+        fprintf(stderr, "labelfree index build: %s: %lld CSV rows but %lld pairs\n", data,
+                (long long)(C[0].csv.n_rec - 1), (long long)n);
+        goto done;
+    }
+    /* the manifest names images "image" (';'-separated channel files); thumbnails use it */
+    C[0].colidx[0] = -1;
+    for (int j = 0; j < C[0].csv.rec_count[0]; j++)
+        if (!strcasecmp(lf_csv_get(&C[0].csv, 0, j), "image")) C[0].colidx[0] = j;
+    C[0].pairs = *P;
+    fp = malloc(sizeof(float) * (size_t)(n * nb));
+    zs = malloc(sizeof(float) * (size_t)(n * E));
+    zm = malloc(sizeof(float) * (size_t)(n * E));
+    idx = malloc(sizeof(int64_t) * (size_t)n);
+    first = malloc(sizeof(int64_t) * (size_t)nc);
+    C[1].row = malloc(sizeof(int64_t) * (size_t)nc);
+    C[1].mol_extra = calloc((size_t)nc, sizeof(json_t *));
+    C[0].vecs = malloc(sizeof(float) * (size_t)(n * E));
+    C[1].vecs = malloc(sizeof(float) * (size_t)(nc * E));
+    if (!fp || !zs || !zm || !idx || !first || !C[1].row || !C[1].mol_extra || !C[0].vecs || !C[1].vecs) {
+        fprintf(stderr, "labelfree index build: out of memory\n");
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    int64_t fallbacks = 0;
+    if (lf_pairs_fingerprints(*P, m.c.fp_radius, (int)nb, m.c.fp_chirality, fp, &fallbacks) ||
+        pm_embed_rows(&m, *P, fp, idx, n, zs, zm)) { cli_fail("index build"); goto done; }
+    memcpy(C[0].vecs, zs, sizeof(float) * (size_t)(n * E));
+    C[0].n = n;
+    C[0].d = E;
+    /* one molecule per compound, from its first row (rows of a compound share the molecule) */
+    for (int64_t k = 0; k < nc; k++) first[k] = -1;
+    int64_t *count = idx; /* reused: samples per compound */
+    for (int64_t k = 0; k < nc; k++) count[k] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = lf_pairs_compound(*P, i);
+        if (first[k] < 0) first[k] = i;
+        count[k]++;
+    }
+    for (int64_t k = 0; k < nc; k++) {
+        C[1].row[k] = first[k];
+        memcpy(C[1].vecs + k * E, zm + first[k] * E, sizeof(float) * (size_t)E);
+        C[1].mol_extra[k] = json_pack("{s:s, s:I}", "split", split_name(lf_pairs_split(*P, first[k])),
+                                      "samples", (json_int_t)count[k]);
+    }
+    C[1].n = nc;
+    C[1].d = E;
+    C[1].src = &C[0].csv;
+    memcpy(C[1].colidx, C[0].colidx, sizeof C[1].colidx);
+    C[1].colidx[0] = -1; /* no image */
+    snprintf(C[1].dir, sizeof C[1].dir, "%s", C[0].dir);
+    fprintf(stderr, "index build: model %s (%s, %lld-d): %lld samples, %lld molecules (%lld without chiral bits)\n",
+            mpath, m.c.modality, (long long)E, (long long)n, (long long)nc, (long long)fallbacks);
+    status = 0;
+done:
+    free(fp);
+    free(zs);
+    free(zm);
+    free(idx);
+    free(first);
+    pm_free(&m);
+    return status;
+}
+
+/* copies the model file into the index folder (atomically: temp + rename) */
+static int copy_model(const char *src, const char *dst)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
+    int ok = in && out;
+    char buf[1 << 16];
+    size_t r;
+    while (ok && (r = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, r, out) == r;
+    if (in && ferror(in)) ok = 0;
+    if (in) fclose(in);
+    if (out && fclose(out)) ok = 0;
+    if (ok && rename(tmp, dst)) ok = 0;
+    if (!ok) {
+        remove(tmp);
+        fprintf(stderr, "labelfree index build: cannot copy %s to %s\n", src, dst);
+    }
+    return !ok;
+}
+
 static int build(int argc, char **argv)
 {
     const char *emb = NULL, *meta = NULL, *memb = NULL, *mmeta = NULL, *out = NULL;
-    const char *approx = "none", *encoder = "fingerprint", *model = NULL;
-    int64_t nlist = 0, nprobe = 0, radius = 2, bits = 2048, thumb = 256, seed = 0;
+    const char *approx = "none", *encoder = "fingerprint", *model = NULL, *data = NULL;
+    int64_t nlist = 0, nprobe = 0, radius = 2, bits = 2048, thumb = 256, seed = 0, split_seed = -1;
     cli_arg args[] = {
         {"embeddings", ARG_STR, &emb, "image/profile embeddings .npy (N, d)", false, false},
         {"metadata", ARG_STR, &meta, "CSV with one row per image: path, smiles, compound, moa, label, ...", false, false},
@@ -89,7 +231,9 @@ static int build(int argc, char **argv)
         {"nlist", ARG_INT, &nlist, "IVF lists (default 4 sqrt(n))", false, false},
         {"nprobe", ARG_INT, &nprobe, "IVF lists scanned per query (default max(8, nlist/16))", false, false},
         {"encoder", ARG_STR, &encoder, "query encoder: fingerprint (Morgan bits) or none", false, false},
-        {"model", ARG_STR, &model, "model file recorded as the query encoder (needs a registered loader)", false, false},
+        {"model", ARG_STR, &model, "CLIP/CLOOB run (or its model.safetensors): the query encoder; with --data it embeds the data too", false, false},
+        {"data", ARG_STR, &data, "pairs manifest (pretrain --method clip|cloob input) embedded with --model", false, false},
+        {"split-seed", ARG_INT, &split_seed, "split seed when the manifest has no split column (default: the model's training seed)", false, false},
         {"fp-radius", ARG_INT, &radius, "Morgan radius of the fingerprint encoder (default 2)", false, false},
         {"fp-bits", ARG_INT, &bits, "fingerprint bits (default 2048)", false, false},
         {"thumb", ARG_INT, &thumb, "thumbnail size in pixels (default 256; 0: none)", false, false},
@@ -112,6 +256,10 @@ static int build(int argc, char **argv)
         fprintf(stderr, "labelfree index build: --encoder must be fingerprint or none\n");
         return 1;
     }
+    if (data && (!model || emb || meta || memb || mmeta)) {
+        fprintf(stderr, "labelfree index build: --data needs --model and replaces --embeddings/--metadata/--molecule-*\n");
+        return 1;
+    }
     if (!!emb != !!meta) {
         fprintf(stderr, "labelfree index build: --embeddings and --metadata go together\n");
         return 1;
@@ -120,7 +268,7 @@ static int build(int argc, char **argv)
         fprintf(stderr, "labelfree index build: --molecule-embeddings needs --molecule-metadata\n");
         return 1;
     }
-    if (!emb && !mmeta) {
+    if (!emb && !mmeta && !data) {
         fprintf(stderr, "labelfree index build: nothing to index (--embeddings or --molecule-metadata)\n");
         return 1;
     }
@@ -129,6 +277,9 @@ static int build(int argc, char **argv)
     int status = 1;
     lf_index_meta *db = NULL;
     lf_query_encoder enc = {0};
+    lf_pairs *P = NULL;
+    pm_config mcfg = {0};
+    char mpath[4096];
     double t0 = now_s();
     if (mkdir(out, 0755) != 0) {
         struct stat sb;
@@ -142,7 +293,14 @@ static int build(int argc, char **argv)
     mkdir(path, 0755);
     if (fp && lf_query_encoder_fingerprint(&enc, (int)radius, (int)bits)) { cli_fail("index build"); goto done; }
     const char *vec_files[2] = {emb, memb}, *csv_files[2] = {meta, mmeta};
-    for (int k = 0; k < 2; k++) {
+    if (data) {
+        model_path_of(model, mpath, sizeof mpath);
+        if (split_seed < 0) split_seed = model_seed(mpath);
+        if (model_collections(mpath, data, split_seed, C, &P, &mcfg)) goto done;
+        radius = mcfg.fp_radius;
+        bits = mcfg.fp_bits;
+    }
+    for (int k = 0; k < 2 && !data; k++) {
         if (!csv_files[k]) continue;
         if (load_csv(csv_files[k], &C[k])) goto done;
         int64_t rows = C[k].csv.n_rec - 1;
@@ -220,6 +378,9 @@ static int build(int argc, char **argv)
             if (src && thumb > 0) {
                 if (src[0] == '/') snprintf(src_abs, sizeof src_abs, "%s", src);
                 else snprintf(src_abs, sizeof src_abs, "%s/%s", C[k].dir, src);
+                /* a pairs manifest's "a.tif;b.tif;...": the first channel's file */
+                char *semi = data ? strchr(src_abs, ';') : NULL;
+                if (semi) *semi = 0;
                 snprintf(thumb_rel, sizeof thumb_rel, "files/%lld.png", (long long)it.id);
                 snprintf(path, sizeof path, "%s/%s", out, thumb_rel);
                 if (lf_thumbnail_png(src_abs, path, (int)thumb))
@@ -243,6 +404,11 @@ static int build(int argc, char **argv)
     lf_index_manifest mf = {.dim = dim, .fp_radius = (int)radius, .fp_bits = (int)bits};
     snprintf(mf.encoder, sizeof mf.encoder, "%s", encoder);
     snprintf(mf.model, sizeof mf.model, "%s", model ? model : "");
+    if (data) { /* the index carries its model: queries and the server encode with it */
+        snprintf(path, sizeof path, "%s/model.safetensors", out);
+        if (copy_model(mpath, path)) goto done;
+        snprintf(mf.model, sizeof mf.model, "model.safetensors");
+    }
     if (lf_index_manifest_write(out, &mf)) { cli_fail("index build"); goto done; }
     printf("{\"index\": \"%s\", \"images\": %lld, \"molecules\": %lld, \"dim\": %lld, \"approx\": \"%s\", "
            "\"thumbnails\": %lld, \"seconds\": %.3f}\n", out, (long long)C[0].n, (long long)C[1].n,
@@ -254,7 +420,11 @@ done:
     for (int k = 0; k < 2; k++) {
         free(C[k].vecs);
         lf_csv_free(&C[k].csv);
+        free(C[k].row);
+        for (int64_t i = 0; C[k].mol_extra && i < C[k].n; i++) json_decref(C[k].mol_extra[i]);
+        free(C[k].mol_extra);
     }
+    lf_pairs_free(P);
     return status;
 }
 
@@ -280,13 +450,14 @@ json_t *index_hit_json(lf_index_dir *d, int rank, const lf_index_hit *h)
 
 static int query(int argc, char **argv)
 {
-    const char *index = NULL, *smiles = NULL, *image = NULL, *target = NULL;
+    const char *index = NULL, *smiles = NULL, *image = NULL, *features = NULL, *target = NULL;
     int64_t k = 10, id = -1, nprobe = 0;
     bool exact = false;
     cli_arg args[] = {
         {"index", ARG_STR, &index, "index folder", true, false},
         {"smiles", ARG_STR, &smiles, "query molecule", false, false},
         {"image", ARG_STR, &image, "query image file", false, false},
+        {"features", ARG_STR, &features, "query feature vector FILE.npy#ROW (profile models)", false, false},
         {"id", ARG_INT, &id, "query by a stored item's id", false, false},
         {"target", ARG_STR, &target, "collection to search: image or molecule (default: the other kind)", false, false},
         {"k", ARG_INT, &k, "hits (default 10)", false, false},
@@ -299,10 +470,12 @@ static int query(int argc, char **argv)
         cli_usage("index query", "nearest items of a SMILES, an image or a stored item", args, n_args);
         return rc == 2 ? 0 : 1;
     }
-    if ((smiles != NULL) + (image != NULL) + (id >= 0) != 1) {
-        fprintf(stderr, "labelfree index query: give exactly one of --smiles, --image, --id\n");
+    if ((smiles != NULL) + (image != NULL) + (features != NULL) + (id >= 0) != 1) {
+        fprintf(stderr, "labelfree index query: give exactly one of --smiles, --image, --features, --id\n");
         return 1;
     }
+    if (features) image = features; /* the sample encoder reads FILE.npy#ROW */
+    lf_index_set_model_loader(pm_query_encoder_load);
     lf_index_dir *d = NULL;
     if (lf_index_dir_open(&d, index)) return cli_fail("index query");
     int64_t dim = lf_index_dir_manifest(d)->dim;

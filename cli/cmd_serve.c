@@ -10,6 +10,7 @@
  * Errors are JSON {"error": message} with a 4xx status (5xx only for internal failures). */
 #include "cli.h"
 #include "index_json.h"
+#include "pairs_model.h"
 #include "serve_page.h"
 
 #include <arpa/inet.h>
@@ -335,6 +336,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "labelfree serve: %s: %s\n", index, strerror(errno));
         return 1;
     }
+    lf_index_set_model_loader(pm_query_encoder_load); /* indexes built with --model */
     if (lf_index_dir_open(&S.dir, S.root)) return cli_fail("serve");
     S.dim = lf_index_dir_manifest(S.dir)->dim;
     struct sockaddr_in addr = {0};

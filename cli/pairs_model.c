@@ -170,6 +170,16 @@ lf_status pm_load(const char *path, pairs_model *m)
     return LF_OK;
 }
 
+void pm_normalize_into(const pairs_model *m, const lf_image *img, lf_real *dst)
+{
+    int S = m->c.image_size, C = m->c.enc.in_channels;
+    for (int ch = 0; ch < C; ch++) {
+        double mu = m->c.norm.mean[ch], sd = m->c.norm.std[ch];
+        const float *sp = img->data + (size_t)ch * S * S;
+        for (int k = 0; k < S * S; k++) dst[ch * S * S + k] = (lf_real)(((double)sp[k] - mu) / sd);
+    }
+}
+
 lf_tensor *pm_input(lf_graph *g, pairs_model *m, const lf_pairs *p, const int64_t *idx, int64_t n,
                     const lf_augment_config *aug, uint64_t seed, int64_t epoch)
 {
@@ -204,12 +214,7 @@ lf_tensor *pm_input(lf_graph *g, pairs_model *m, const lf_pairs *p, const int64_
         }
         lf_rng rng = lf_augment_rng(seed, epoch, idx[r], 0);
         if (lf_augment_apply(aug ? aug : &none, src, &out, NULL, &rng)) break;
-        for (int ch = 0; ch < C; ch++) {
-            double mu = m->c.norm.mean[ch], sd = m->c.norm.std[ch];
-            lf_real *dst = x->data + ((r * C) + ch) * S * S;
-            const float *sp = out.data + (size_t)ch * S * S;
-            for (int k = 0; k < S * S; k++) dst[k] = (lf_real)(((double)sp[k] - mu) / sd);
-        }
+        pm_normalize_into(m, &out, x->data + r * C * S * S);
         if (r == n - 1) {
             lf_image_free(&out);
             return x;

@@ -44,10 +44,20 @@ lf_status pm_load(const char *path, pairs_model *m);
  * NULL (rng from seed/epoch), normalised; or features (n, F) standardised. */
 lf_tensor *pm_input(lf_graph *g, pairs_model *m, const lf_pairs *p, const int64_t *idx, int64_t n,
                     const lf_augment_config *aug, uint64_t seed, int64_t epoch);
+/* Writes a resized (S x S, C channels) image into dst (C, S, S), normalised with the model's
+ * per-channel statistics. */
+void pm_normalize_into(const pairs_model *m, const lf_image *img, lf_real *dst);
 lf_tensor *pm_embed_sample(lf_graph *g, pairs_model *m, lf_tensor *x);
 lf_tensor *pm_embed_molecule(lf_graph *g, pairs_model *m, lf_tensor *fp);
 /* Eval-mode embeddings, L2-normalised, of rows idx: samples (n, E) and molecules (n, E). */
 lf_status pm_embed_rows(pairs_model *m, const lf_pairs *p, const float *fp, const int64_t *idx,
                         int64_t n, float *zs, float *zm);
+
+/* A query encoder (include/labelfree.h, lf_query_encoder) backed by a CLIP/CLOOB model file:
+ * encode_smiles = Morgan bits with the model's settings -> molecule MLP -> L2 normalise;
+ * encode_image = the sample encoder on an image file (image models) or on a feature vector
+ * "FILE.npy#ROW" / a one-row FILE.npy (profile models). Thread safe (one mutex). Signature of
+ * lf_model_encoder_loader, registered by `index` and `serve` (cli/pairs_encoder.c). */
+lf_status pm_query_encoder_load(lf_query_encoder *e, const char *model_path);
 
 #endif

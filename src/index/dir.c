@@ -113,7 +113,16 @@ lf_status lf_index_dir_open(lf_index_dir **out, const char *folder)
         if (!strcmp(d->mf.encoder, "fingerprint")) {
             st = lf_query_encoder_fingerprint(&d->enc, d->mf.fp_radius, d->mf.fp_bits);
         } else if (!strcmp(d->mf.encoder, "model") && lf_index_model_loader()) {
-            st = lf_index_model_loader()(&d->enc, d->mf.model);
+            /* a relative model path is relative to the index folder (index build copies the
+             * model there), so the folder can be moved; else as given (cwd) */
+            struct stat sb;
+            if (d->mf.model[0] && d->mf.model[0] != '/') {
+                snprintf(path, sizeof path, "%s/%s", folder, d->mf.model);
+                if (stat(path, &sb) != 0) snprintf(path, sizeof path, "%s", d->mf.model);
+            } else {
+                snprintf(path, sizeof path, "%s", d->mf.model);
+            }
+            st = lf_index_model_loader()(&d->enc, path);
         }
         if (!st && d->enc.dim && d->enc.dim != d->mf.dim)
             st = lf_error(LF_ERR_FORMAT, "%s: encoder '%s' gives %lld-d vectors, the index holds %lld-d",
