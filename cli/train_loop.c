@@ -40,6 +40,40 @@ static double default_lr(const run_config *c)
     return 0.1 * (double)c->batch_size / 256.0;
 }
 
+/* A resumed run repeats the steps after its last checkpoint: drop their lines from the metrics
+ * file so that each step appears once. */
+static void drop_metrics_from(const char *path, int64_t step)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char *keep = NULL, line[1024];
+    size_t len = 0, cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        long long s;
+        if (sscanf(line, "{\"step\": %lld", &s) == 1 && s >= step) continue;
+        size_t l = strlen(line);
+        if (len + l + 1 > cap) {
+            cap = (len + l + 1) * 2;
+            char *k = realloc(keep, cap);
+            if (!k) {
+                free(keep);
+                fclose(f);
+                return;
+            }
+            keep = k;
+        }
+        memcpy(keep + len, line, l);
+        len += l;
+    }
+    fclose(f);
+    f = fopen(path, "w");
+    if (f) {
+        if (len) fwrite(keep, 1, len, f);
+        fclose(f);
+    }
+    free(keep);
+}
+
 static int file_exists(const char *p)
 {
     struct stat st;
@@ -194,6 +228,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
         goto out_quiet;
     }
     snprintf(path, sizeof path, "%s/metrics.jsonl", c->out);
+    if (step) drop_metrics_from(path, step);
     metrics = fopen(path, step ? "a" : "w");
     if (!metrics) {
         fprintf(stderr, "labelfree %s: cannot write %s: %s\n", cmd, path, strerror(errno));

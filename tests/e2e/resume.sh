@@ -25,4 +25,7 @@ ls "$T/run"/*.tmp.* 2>/dev/null && { echo "temporary file left behind"; exit 1; 
 "$LF" pretrain "${args[@]}" --resume 2> "$T/err"
 grep -q "resuming .* at step [1-9]" "$T/err" || { cat "$T/err"; ls -la "$T/run"; echo "did not resume"; exit 1; }
 cmp "$T/run/model.safetensors" "$T/uninterrupted.safetensors" || { echo "resumed weights differ"; exit 1; }
+# every step once in the metrics, in order (steps after the last checkpoint are not repeated)
+[ "$(sed -E 's/^\{"step": ([0-9]+),.*/\1/' "$T/run/metrics.jsonl" | tr '\n' ' ')" = "$(seq 0 19 | tr '\n' ' ')" ] ||
+    { echo "metrics.jsonl steps are not 0..19 once each"; cat "$T/run/metrics.jsonl"; exit 1; }
 echo "resume e2e ok"
