@@ -13,17 +13,17 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"version", cmd_version, "print the version"},
-    /* @@COMMAND_TABLE@@ */
+    {"pretrain", cmd_pretrain, "self-supervised pretraining (--method simclr; clip|cloob for image-molecule pairs)"},
+    {"train", cmd_train, "supervised baseline training (--supervised)"},
+    {"embed", cmd_embed, "write embeddings (.npy) of every item with a trained model"},
+    {"probe", cmd_probe, "few-label linear / k-NN probe of embeddings (label fractions)"},
+    {"evaluate", cmd_evaluate, "the whole protocol: pretrain, embed, probe, supervised baseline, cross-site"},
+    {"fingerprint", cmd_fingerprint, "Morgan fingerprints of SMILES in a CSV (RDKit-identical bits)"},
     {"evaluate-retrieval", cmd_evaluate_retrieval, "CLOOME retrieval / zero-shot / probe report of a clip|cloob model"},
     {"index", cmd_index, "embedding index: build (vectors + SQLite metadata), query (--smiles/--image/--id)"},
     {"serve", cmd_serve, "HTTP server: JSON API + web page over an index (libmicrohttpd)"},
-    {"pretrain", cmd_pretrain, "self-supervised pretraining (--method simclr)"},
-    {"train", cmd_train, "supervised baseline training (--supervised)"},
-    {"probe", cmd_probe, "few-label linear / k-NN probe of embeddings (label fractions)"},
-    {"evaluate", cmd_evaluate, "the whole protocol: pretrain, embed, probe, supervised baseline, cross-site"},
-    {"embed", cmd_embed, "write embeddings (.npy) of every item with a trained model"},
-    {"fingerprint", cmd_fingerprint, "Morgan fingerprints of SMILES in a CSV (RDKit-identical bits)"},
+    {"version", cmd_version, "print the version"},
+    /* @@COMMAND_TABLE@@ */
 };
 
 int cmd_version(int argc, char **argv)
