@@ -68,12 +68,14 @@ static inline void window(const pool_geom *q, int dim, int64_t o, int64_t *a, in
 }
 
 /* ---- max pooling: saves the flat in-plane index of each window's max (first one on ties,
- * a NaN wins, as torch), backward routes the gradient there */
+ * a NaN wins, as torch), backward routes the gradient there. Indices are int32 (half the
+ * memory of int64; a plane holds fewer than 2^31 values, checked) and only kept when the
+ * op is recorded: inference computes the maxima alone, without branches. */
 static lf_status max_pool_backward(lf_graph *g, lf_node *n)
 {
     (void)g;
     const pool_geom *q = n->saved;
-    const int64_t *idx = (const int64_t *)(q + 1);
+    const int32_t *idx = (const int32_t *)(q + 1);
     const int64_t L = q->out[0] * q->out[1] * q->out[2], Lin = q->in[0] * q->in[1] * q->in[2];
     const lf_real *gy = n->out->grad;
     lf_real *gx = n->in[0]->grad;
@@ -81,6 +83,77 @@ static lf_status max_pool_backward(lf_graph *g, lf_node *n)
     for (int64_t pl = 0; pl < q->planes; pl++)
         for (int64_t o = 0; o < L; o++) gx[pl * Lin + idx[pl * L + o]] += gy[pl * L + o];
     return LF_OK;
+}
+
+static inline lf_real max_nan(lf_real m, lf_real v) { return (v > m || v != v) ? v : m; }
+
+/* Maxima only: each output row is a running max over the window's input rows and kernel
+ * columns, taken a whole output row at a time (a loop a compiler vectorises), in the same
+ * order as the indexed path below, so the values are identical. */
+static void max_pool_plane_values(const pool_geom *q, const lf_real *src, lf_real *dst)
+{
+    const int64_t OW = q->out[2], sw = q->s[2], k = q->k[2], W = q->in[2];
+    for (int64_t od = 0; od < q->out[0]; od++) {
+        int64_t d0, d1;
+        window(q, 0, od, &d0, &d1);
+        for (int64_t oh = 0; oh < q->out[1]; oh++) {
+            int64_t h0, h1;
+            window(q, 1, oh, &h0, &h1);
+            lf_real *restrict drow = dst + (od * q->out[1] + oh) * OW;
+            for (int64_t ow = 0; ow < OW; ow++) drow[ow] = -INFINITY;
+            for (int64_t d = d0; d < d1; d++)
+                for (int64_t h = h0; h < h1; h++) {
+                    const lf_real *restrict row = src + (d * q->in[1] + h) * W;
+                    for (int64_t j = 0; j < k; j++) {
+                        /* ow with 0 <= ow*sw - p + j < W */
+                        const int64_t off = j - q->p[2];
+                        int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                        int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+                        if (hi > OW) hi = OW;
+                        for (int64_t ow = lo; ow < hi; ow++)
+                            drow[ow] = max_nan(drow[ow], row[ow * sw + off]);
+                    }
+                }
+        }
+    }
+}
+
+/* One plane; id == NULL: maxima only. The select keeps torch's rule (a later value wins
+ * when larger or NaN) in both paths. */
+static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst, int32_t *id)
+{
+    if (!id) {
+        max_pool_plane_values(q, src, dst);
+        return;
+    }
+    for (int64_t od = 0; od < q->out[0]; od++) {
+        int64_t d0, d1;
+        window(q, 0, od, &d0, &d1);
+        for (int64_t oh = 0; oh < q->out[1]; oh++) {
+            int64_t h0, h1;
+            window(q, 1, oh, &h0, &h1);
+            lf_real *drow = dst + (od * q->out[1] + oh) * q->out[2];
+            int32_t *irow = id + (od * q->out[1] + oh) * q->out[2];
+            for (int64_t ow = 0; ow < q->out[2]; ow++) {
+                int64_t w0, w1;
+                window(q, 2, ow, &w0, &w1);
+                lf_real m = -INFINITY;
+                int64_t best = (d0 * q->in[1] + h0) * q->in[2] + w0;
+                for (int64_t d = d0; d < d1; d++)
+                    for (int64_t h = h0; h < h1; h++)
+                        for (int64_t w = w0; w < w1; w++) {
+                            const int64_t i = (d * q->in[1] + h) * q->in[2] + w;
+                            const lf_real v = src[i];
+                            if (v > m || isnan(v)) {
+                                m = v;
+                                best = i;
+                            }
+                        }
+                drow[ow] = m;
+                irow[ow] = (int32_t)best;
+            }
+        }
+    }
 }
 
 lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, int stride,
@@ -96,44 +169,24 @@ lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, 
     lf_tensor *y = lf_op_output(g, x->ndim, ys, LF_IN(x));
     if (!y) return NULL;
     const int64_t L = q.out[0] * q.out[1] * q.out[2], Lin = q.in[0] * q.in[1] * q.in[2];
-    /* geometry and indices in one arena block: saved for backward */
-    pool_geom *s = lf_graph_alloc(g, sizeof q + (size_t)(q.planes * L) * sizeof(int64_t));
-    if (!s) return NULL;
-    *s = q;
-    int64_t *idx = (int64_t *)(s + 1);
-#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN && lf_cpu_parallel_loops())
-    for (int64_t pl = 0; pl < q.planes; pl++) {
-        const lf_real *src = x->data + pl * Lin;
-        lf_real *dst = y->data + pl * L;
-        int64_t *id = idx + pl * L;
-        for (int64_t od = 0; od < q.out[0]; od++) {
-            int64_t d0, d1;
-            window(&q, 0, od, &d0, &d1);
-            for (int64_t oh = 0; oh < q.out[1]; oh++) {
-                int64_t h0, h1;
-                window(&q, 1, oh, &h0, &h1);
-                for (int64_t ow = 0; ow < q.out[2]; ow++) {
-                    int64_t w0, w1;
-                    window(&q, 2, ow, &w0, &w1);
-                    int64_t best = (d0 * q.in[1] + h0) * q.in[2] + w0;
-                    lf_real m = -INFINITY;
-                    for (int64_t d = d0; d < d1; d++)
-                        for (int64_t h = h0; h < h1; h++)
-                            for (int64_t w = w0; w < w1; w++) {
-                                const int64_t i = (d * q.in[1] + h) * q.in[2] + w;
-                                const lf_real v = src[i];
-                                if (v > m || isnan(v)) {
-                                    m = v;
-                                    best = i;
-                                }
-                            }
-                    const int64_t o = (od * q.out[1] + oh) * q.out[2] + ow;
-                    dst[o] = m;
-                    id[o] = best;
-                }
-            }
-        }
+    if (Lin > INT32_MAX) {
+        lf_error(LF_ERR_SHAPE, "max_pool: a plane of %lld values is over the 2^31 limit",
+                 (long long)Lin);
+        return NULL;
     }
+    const bool rec = g->grad_enabled && lf_needs_grad(y);
+    /* geometry and indices in one arena block: saved for backward */
+    pool_geom *s = NULL;
+    int32_t *idx = NULL;
+    if (rec) {
+        s = lf_graph_alloc(g, sizeof q + (size_t)(q.planes * L) * sizeof(int32_t));
+        if (!s) return NULL;
+        *s = q;
+        idx = (int32_t *)(s + 1);
+    }
+#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN && lf_cpu_parallel_loops())
+    for (int64_t pl = 0; pl < q.planes; pl++)
+        max_pool_plane(&q, x->data + pl * Lin, y->data + pl * L, idx ? idx + pl * L : NULL);
     lf_node *n = lf_record(g, "max_pool", max_pool_backward, y, LF_IN(x));
     if (n) n->saved = s;
     return y;

@@ -173,6 +173,43 @@ TEST(max_pool_ties_and_padding)
     lf_graph_free(g);
 }
 
+/* Inference (nothing recorded) takes a separate branch-free path: same values as the
+ * recorded path on every max case above, plus NaN (a NaN in a window wins), -inf, ties. */
+TEST(max_pool_inference_path_matches_recorded)
+{
+    int n_cases = 0;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const pool_case *c = &cases[ci];
+        if (c->op != 0) continue;
+        n_cases++;
+        lf_graph *g;
+        CHECK_OK(lf_graph_init(&g, 0));
+        lf_tensor *x = lf_tensor_new(g, c->nd + 2, c->shape);
+        lf_rng r = lf_rng_make(12, ci);
+        lf_rng_fill_uniform(&r, x->data, lf_numel(x), -1, 1);
+        for (int64_t i = 0; i < lf_numel(x); i++) { /* ties, NaN, -inf sprinkled in */
+            if (i % 7 == 3) x->data[i] = 0.5f;
+            if (i % 23 == 5) x->data[i] = NAN;
+            if (i % 29 == 11) x->data[i] = -INFINITY;
+        }
+        x->flags |= LF_TENSOR_REQUIRES_GRAD;
+        lf_tensor *y1 = run_pool(g, c, x);
+        lf_graph_set_grad_enabled(g, 0);
+        lf_tensor *y0 = run_pool(g, c, x);
+        CHECK_MSG(y1 && y0 && lf_numel(y0) == lf_numel(y1), "%s: %s", c->name, lf_last_error());
+        int64_t nans = 0;
+        for (int64_t i = 0; y1 && y0 && i < lf_numel(y1); i++) {
+            const int same = isnan(y1->data[i]) ? isnan(y0->data[i]) : y0->data[i] == y1->data[i];
+            nans += isnan(y1->data[i]);
+            CHECK_MSG(same, "%s: output %lld: %g (inference) vs %g (recorded)", c->name,
+                      (long long)i, (double)y0->data[i], (double)y1->data[i]);
+        }
+        CHECK_MSG(nans > 0, "%s: no NaN reached an output", c->name);
+        lf_graph_free(g);
+    }
+    CHECK(n_cases >= 5);
+}
+
 TEST(pool_errors)
 {
     lf_graph *g;

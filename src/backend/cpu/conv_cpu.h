@@ -35,10 +35,11 @@ typedef struct lf_conv_job {
 
 lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *job);
 
-/* col (ci*kprod rows, row stride ldc) <- patches of one image (ci, in...) */
-void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, lf_real *col, int64_t ldc);
-/* img (ci, in...) += the patches in col, summed back where they overlap */
-void lf_conv_col2im(const lf_conv_geom *q, const lf_real *col, int64_t ldc, lf_real *img);
+/* col (ci*kprod rows, m*L columns: image i in columns [i*L, (i+1)*L)) <- patches of m
+ * consecutive images (m, ci, in...); L = the column side's spatial size */
+void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, int64_t m, lf_real *col);
+/* imgs (m, ci, in...) += the patches in col (laid out as above), summed where they overlap */
+void lf_conv_col2im(const lf_conv_geom *q, const lf_real *col, int64_t m, lf_real *img);
 
 /* 1 when OpenMP loops may run between BLAS calls without fighting BLAS's own threads for
  * the cores (see conv_cpu.c): not with the pthreads OpenBLAS. */
