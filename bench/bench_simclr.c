@@ -238,9 +238,11 @@ int main(int argc, char **argv)
     }
     double rss = peak_rss_kb() / 1024.0;
     double sg = sgemm ? sgemm_gflops() : 0;
-    printf(", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f}\n", rss, sg);
+    printf(", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"blas_core\": \"%s\"}\n", rss, sg,
+           lf_blas_corename());
     if (jf) {
-        fprintf(jf, ", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f}\n", rss, sg);
+        fprintf(jf, ", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"blas_core\": \"%s\"}\n", rss,
+                sg, lf_blas_corename());
         fclose(jf);
     }
     free(xdata);

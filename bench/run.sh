@@ -12,6 +12,8 @@ PY=/usr/bin/python3
 # Both sides use libgomp; with its default (spin at barriers) a loaded machine collapses the
 # OpenMP code (measured: labelfree embedding 2-7x faster with PASSIVE when other jobs run).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# OpenBLAS reads OPENBLAS_CORETYPE when it loads; the environment's value (if any) is kept
+# and the kernels in use are printed (PyTorch's convolutions use oneDNN, which ignores it).
 if [ "${QUICK:-0}" = 1 ]; then
     CONFIGS=("resnet18 cifar 32 32")
     STEPS=${STEPS:-3}; WARMUP=${WARMUP:-1}
@@ -24,6 +26,9 @@ BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-openmp \
    bench/bench_simclr.c build/native/liblabelfree.a $(pkg-config --libs jansson libpng libtiff-4 zlib) \
    -ljpeg -L$BLAS -Wl,-rpath,$BLAS -lopenblas -lsqlite3 -fopenmp -lm -lpthread -o build/native/bench_simclr
+cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude bench/loader_bench.c build/native/liblabelfree.a \
+   $(pkg-config --libs jansson libpng libtiff-4 zlib) -ljpeg -L$BLAS -Wl,-rpath,$BLAS -lopenblas \
+   -lsqlite3 -fopenmp -lm -lpthread -o build/native/loader_bench
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 i=0
@@ -37,6 +42,12 @@ for cfg in "${CONFIGS[@]}"; do
     $PY bench/torch_simclr.py "${args[@]}" --json "$TMP/pt$i.json" >/dev/null
     i=$((i + 1))
 done
+# the data loader on one core: decode once (cached), SimCLR augmentation, 2 views, 96x96
+LOADER_BATCHES=$([ "${QUICK:-0}" = 1 ] && echo 20 || echo 60)
+echo "== loader, 1 thread: labelfree" >&2
+./build/native/loader_bench data/wbc-sample/manifest.csv 1 96 "$LOADER_BATCHES" "$TMP/lfload.json" >/dev/null
+echo "== PIL + torchvision" >&2
+$PY bench/torch_loader.py data/wbc-sample/manifest.csv 96 "$LOADER_BATCHES" --json "$TMP/ptload.json" >/dev/null
 $PY - "$TMP" "$i" "$OUT" <<'PYEOF'
 import json, sys, platform, subprocess, datetime
 tmp, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -53,8 +64,12 @@ for i in range(n):
         rows.append((name, what, a, b, a / b, a * fw * mult, b * fw * mult, 100 * a * fw * mult / sg))
     rows.append((name, "peak RSS MB", lf["peak_rss_mb"], pt["peak_rss_mb"], lf["peak_rss_mb"] / pt["peak_rss_mb"], None, None, None))
     res["runs"].append({"labelfree": lf, "pytorch": pt})
+la = json.load(open(f"{tmp}/lfload.json")); lb = json.load(open(f"{tmp}/ptload.json"))
+rows.append((f"loader 96px 2 views 1 core", "images/s", la["images_per_s"], lb["images_per_s"],
+             la["images_per_s"] / lb["images_per_s"], None, None, None))
+res["loader"] = {"labelfree": la, "pil_torchvision": lb}
 res["sgemm_gflops"] = sg
-print(f"{res['date']}  {model}  threads {lf['threads']}  sgemm {sg:.0f} GFLOP/s")
+print(f"{res['date']}  {model}  threads {lf['threads']}  sgemm {sg:.0f} GFLOP/s  OpenBLAS kernels {lf.get('blas_core', '?')}")
 print(f"{'config':28} {'metric':12} {'labelfree':>10} {'PyTorch':>10} {'ratio':>6} {'lf GF/s':>8} {'pt GF/s':>8} {'% sgemm':>8}")
 for r in rows:
     extra = "" if r[5] is None else f" {r[5]:8.1f} {r[6]:8.1f} {r[7]:7.0f}%"

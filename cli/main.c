@@ -30,8 +30,9 @@ int cmd_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    printf("labelfree %s (format %d, %s)\n", LF_VERSION, LF_FORMAT_VERSION,
-           sizeof(lf_real) == 8 ? "float64" : "float32");
+    printf("labelfree %s (format %d, %s; OpenBLAS kernels %s, %d threads)\n", LF_VERSION,
+           LF_FORMAT_VERSION, sizeof(lf_real) == 8 ? "float64" : "float32", lf_blas_corename(),
+           lf_get_threads());
     return 0;
 }
 

@@ -82,6 +82,13 @@ uint64_t lf_alloc_count(void); /* number of lf_malloc/lf_calloc/lf_realloc calls
 void lf_set_threads(int n);
 int lf_get_threads(void);
 
+/* The kernel set OpenBLAS runs (openblas_get_corename()). It is chosen once, when OpenBLAS
+ * loads: from the environment variable OPENBLAS_CORETYPE, else by its CPU detection. An
+ * environment can pin older kernels: this project's machines export
+ * OPENBLAS_CORETYPE=Haswell (AVX2), and on their AVX-512 CPUs sgemm then runs at 206
+ * GFLOP/s on 2 cores against 390 with OpenBLAS's own choice (Cooperlake); measured. */
+const char *lf_blas_corename(void);
+
 /* ------------------------------------------------------------------ randomness */
 /* Philox4x32-10, counter based: value i of stream s under seed k is a pure function of
  * (k, s, i), so results never depend on thread count or scheduling. */

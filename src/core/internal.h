@@ -52,7 +52,7 @@ struct lf_node {
  * buffer itself) and the next lf_grad of that size reuses them. ResNets have few distinct
  * activation sizes, so this bounds backward memory by the live gradients, not all of them. */
 #define LF_GRAD_FREE_SIZES 32
-#define LF_SCRATCH_SLOTS 2
+#define LF_SCRATCH_SLOTS 3
 
 struct lf_graph {
     lf_arena arena;

@@ -18,3 +18,5 @@ void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_rea
                 B, (int)ldb, beta, C, (int)ldc);
 #endif
 }
+
+const char *lf_blas_corename(void) { return openblas_get_corename(); }

@@ -17,6 +17,9 @@
 
 #include <cblas.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 int lf_cpu_parallel_loops(void)
 {
@@ -148,15 +151,63 @@ NO_LIBCALLS void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, int64
     }
 }
 
-void lf_conv_col2im(const lf_conv_geom *q, const lf_real *col, int64_t m, lf_real *img)
+/* The 2-D col2im of one (image, channel) plane: its kp rows of col added into it. For
+ * stride-1 same-width convolutions the padding entries of a row are first set to zero in
+ * col, after which the whole valid block is one contiguous shifted add (the zeros land on
+ * neighbouring row ends and change nothing). */
+static NO_LIBCALLS void col2im_plane_2d(const lf_conv_geom *q, lf_real *col, int64_t m,
+                                        int64_t i, int64_t c, lf_real *img)
+{
+    const int64_t H = q->in[1], W = q->in[2], OH = q->out[1], OW = q->out[2], L = OH * OW;
+    const int64_t plane = H * W, kp = q->k[1] * q->k[2], ldc = m * L;
+    const int64_t sh = q->s[1], sw = q->s[2];
+    const int contiguous = sh == 1 && sw == 1 && W == OW;
+    lf_real *restrict dst = img + (i * q->ci + c) * plane;
+    for (int64_t kk = 0; kk < kp; kk++) {
+        const int64_t kh = kk / q->k[2], kw = kk % q->k[2];
+        const int64_t offh = kh * q->d[1] - q->p[1], offw = kw * q->d[2] - q->p[2];
+        int64_t ha, hb, lo, hi;
+        valid_range(offh, sh, H, OH, &ha, &hb);
+        valid_range(offw, sw, W, OW, &lo, &hi);
+        lf_real *restrict src = col + (c * kp + kk) * ldc + i * L;
+        if (contiguous) {
+            for (int64_t oh = ha; oh < hb; oh++) {
+                lf_real *o = src + oh * OW;
+                for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0;
+                for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0;
+            }
+            const int64_t base = (ha + offh) * W + offw, n = (hb - ha) * OW;
+            const int64_t t0 = base < 0 ? -base : 0;
+            const int64_t t1 = base + n > plane ? plane - base : n;
+            const lf_real *restrict s = src + ha * OW;
+            for (int64_t t = t0; t < t1; t++) dst[base + t] += s[t];
+            continue;
+        }
+        for (int64_t oh = ha; oh < hb; oh++) {
+            const lf_real *restrict o = src + oh * OW;
+            lf_real *restrict drow = dst + (oh * sh + offh) * W + offw;
+            if (sw == 1)
+                for (int64_t ow = lo; ow < hi; ow++) drow[ow] += o[ow];
+            else
+                for (int64_t ow = lo; ow < hi; ow++) drow[ow * sw] += o[ow];
+        }
+    }
+}
+
+void lf_conv_col2im(const lf_conv_geom *q, lf_real *col, int64_t m, lf_real *img)
 {
     const int64_t k0 = q->k[0], k1 = q->k[1], k2 = q->k[2], kp = k0 * k1 * k2;
     const int64_t L = q->out[0] * q->out[1] * q->out[2], ldc = m * L;
     const int64_t plane = q->in[0] * q->in[1] * q->in[2], istride = q->ci * plane;
+    const int two_d = q->in[0] == 1 && q->out[0] == 1 && k0 == 1;
     /* one (image, channel) plane per iteration: its kp rows all land in that plane */
 #pragma omp parallel for schedule(static) if (q->ci * kp * ldc >= PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pc = 0; pc < m * q->ci; pc++) {
         const int64_t c = pc % q->ci, i = pc / q->ci;
+        if (two_d) {
+            col2im_plane_2d(q, col, m, i, c, img);
+            continue;
+        }
         lf_real *dst = img + i * istride + c * plane;
         for (int64_t kk = 0; kk < kp; kk++) {
             const int64_t kd = kk / (k1 * k2), kh = (kk / k2) % k1, kw = kk % k2;
@@ -198,35 +249,18 @@ static void block_copy(lf_real *blk, lf_real *t, int64_t m, int64_t rows, int64_
         }
 }
 
-lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j)
+/* Images [b_begin, b_end) in blocks of nb, with the caller's column/staging buffers and
+ * weight-gradient accumulator dw (see lf_conv_cpu_run). */
+static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
+                       int64_t b_begin, int64_t b_end, lf_real *col, lf_real *stage, lf_real *dw)
 {
     const int64_t kp = q->k[0] * q->k[1] * q->k[2];
     const int64_t L = q->out[0] * q->out[1] * q->out[2];
     const int64_t Lin = q->in[0] * q->in[1] * q->in[2];
-    const int64_t G = q->groups, Kg = q->ci / G * kp, Mg = q->co / G, K = q->ci * kp;
+    const int64_t G = q->groups, Kg = q->ci / G * kp, Mg = q->co / G;
     const lf_real *w = j->w;
-    bool direct = kp == 1;
-    for (int i = 0; i < 3; i++)
-        direct = direct && q->s[i] == 1 && q->p[i] == 0 && q->in[i] == q->out[i];
-    int64_t nb = 1;
-    if (!direct && L < COL_TARGET) {
-        nb = COL_TARGET / L;
-        if (nb > j->n) nb = j->n;
-        int64_t cap = COL_MAX_ELEMS / (K * L > 0 ? K * L : 1);
-        if (nb > cap) nb = cap > 1 ? cap : 1;
-    }
-    const int64_t ncols = nb * L;
-    lf_real *col = NULL, *stage = NULL;
-    if (!direct && (j->img || j->img_out)) {
-        col = lf_graph_scratch(g, 0, (size_t)(K * ncols) * sizeof(lf_real));
-        if (!col) return LF_ERR_NOMEM;
-    }
-    if (nb > 1 && (j->colside_out || j->dw || j->img_out)) {
-        stage = lf_graph_scratch(g, 1, (size_t)(q->co * ncols) * sizeof(lf_real));
-        if (!stage) return LF_ERR_NOMEM;
-    }
-    for (int64_t b0 = 0; b0 < j->n; b0 += nb) {
-        const int64_t m = j->n - b0 < nb ? j->n - b0 : nb, nc = m * L;
+    for (int64_t b0 = b_begin; b0 < b_end; b0 += nb) {
+        const int64_t m = b_end - b0 < nb ? b_end - b0 : nb, nc = m * L;
         const lf_real *cols = NULL;
         if (direct) {
             if (j->img) cols = j->img + b0 * q->ci * L;
@@ -243,16 +277,16 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
                         beta, dst + gi * Mg * nc, nc);
             if (m > 1) block_copy(stage, yo, m, q->co, L, 0, j->accumulate);
         }
-        if (j->dw || j->img_out) {
+        if (dw || j->img_out) {
             const lf_real *cs = j->colside + b0 * q->co * L;
             if (m > 1) {
                 block_copy(stage, (lf_real *)cs, m, q->co, L, 1, 0);
                 cs = stage;
             }
-            if (j->dw) /* dW += C @ cols^T */
+            if (dw) /* dW += C @ cols^T */
                 for (int64_t gi = 0; gi < G; gi++)
                     lf_gemm(false, true, Mg, Kg, nc, 1, cs + gi * Mg * nc, nc, cols + gi * Kg * nc,
-                            nc, 1, j->dw + gi * Mg * Kg, Kg);
+                            nc, 1, dw + gi * Mg * Kg, Kg);
             if (j->img_out) { /* dcols = W^T @ C, then back into the image */
                 if (direct) {
                     lf_real *xo = j->img_out + b0 * q->ci * L;
@@ -268,6 +302,73 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
             }
         }
     }
+}
+
+/* Two ways to use the threads. Shared: one block of images at a time, every thread in each
+ * gemm (OpenBLAS's threads) and in each gather/scatter loop. Batch-parallel: each thread
+ * takes its own contiguous range of images and runs im2col, gemm and col2im on them alone
+ * (OpenBLAS runs single-threaded inside an OpenMP region), so columns stay in the cache of
+ * the core that wrote them and there is no barrier between the steps; weight gradients go
+ * to per-thread accumulators summed in thread order at the end. Used when every thread
+ * gets a share of images; a batch smaller than that (one image at serving time) is shared. */
+lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j)
+{
+    const int64_t kp = q->k[0] * q->k[1] * q->k[2];
+    const int64_t L = q->out[0] * q->out[1] * q->out[2];
+    const int64_t K = q->ci * kp, nw = q->co * (q->ci / q->groups) * kp;
+    bool direct = kp == 1;
+    for (int i = 0; i < 3; i++)
+        direct = direct && q->s[i] == 1 && q->p[i] == 0 && q->in[i] == q->out[i];
+    int T = 1;
+#ifdef _OPENMP
+    if (lf_cpu_parallel_loops() && !omp_in_parallel()) T = omp_get_max_threads();
+#endif
+    if (T > 1 && !(j->n >= 4 * T || (j->n >= T && j->n % T == 0))) T = 1;
+    if (T > 1 && q->co * K * L * j->n < PAR_MIN * 16) T = 1; /* too little work to split */
+    int64_t nb = 1;
+    if (!direct && L < COL_TARGET) {
+        nb = COL_TARGET / L;
+        const int64_t share = (j->n + T - 1) / T;
+        if (nb > share) nb = share;
+        int64_t cap = COL_MAX_ELEMS / (K * L > 0 ? K * L : 1);
+        if (nb > cap) nb = cap > 1 ? cap : 1;
+    }
+    const int64_t ncols = nb * L;
+    lf_real *col = NULL, *stage = NULL, *dwp = NULL;
+    if (!direct && (j->img || j->img_out)) {
+        col = lf_graph_scratch(g, 0, (size_t)(T * K * ncols) * sizeof(lf_real));
+        if (!col) return LF_ERR_NOMEM;
+    }
+    if (nb > 1 && (j->colside_out || j->dw || j->img_out)) {
+        stage = lf_graph_scratch(g, 1, (size_t)(T * q->co * ncols) * sizeof(lf_real));
+        if (!stage) return LF_ERR_NOMEM;
+    }
+    if (T == 1) {
+        conv_range(q, j, direct, nb, 0, j->n, col, stage, j->dw);
+        return LF_OK;
+    }
+    if (j->dw) {
+        dwp = lf_graph_scratch(g, 2, (size_t)((T - 1) * nw) * sizeof(lf_real));
+        if (!dwp) return LF_ERR_NOMEM;
+    }
+#pragma omp parallel num_threads(T)
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
+        lf_real *dw = NULL;
+        if (j->dw) {
+            dw = t == 0 ? j->dw : dwp + (t - 1) * nw;
+            if (t > 0) memset(dw, 0, (size_t)nw * sizeof(lf_real));
+        }
+        conv_range(q, j, direct, nb, j->n * t / T, j->n * (t + 1) / T,
+                   col ? col + t * K * ncols : NULL, stage ? stage + t * q->co * ncols : NULL, dw);
+    }
+    if (j->dw)
+        for (int t = 1; t < T; t++)
+            for (int64_t i = 0; i < nw; i++) j->dw[i] += dwp[(t - 1) * nw + i];
     return LF_OK;
 }
 

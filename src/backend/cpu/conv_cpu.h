@@ -38,8 +38,9 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
 /* col (ci*kprod rows, m*L columns: image i in columns [i*L, (i+1)*L)) <- patches of m
  * consecutive images (m, ci, in...); L = the column side's spatial size */
 void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, int64_t m, lf_real *col);
-/* imgs (m, ci, in...) += the patches in col (laid out as above), summed where they overlap */
-void lf_conv_col2im(const lf_conv_geom *q, const lf_real *col, int64_t m, lf_real *img);
+/* imgs (m, ci, in...) += the patches in col (laid out as above), summed where they overlap.
+ * col is scratch: its entries that fall on padding may be overwritten with zeros. */
+void lf_conv_col2im(const lf_conv_geom *q, lf_real *col, int64_t m, lf_real *img);
 
 /* 1 when OpenMP loops may run between BLAS calls without fighting BLAS's own threads for
  * the cores (see conv_cpu.c): not with the pthreads OpenBLAS. */
