@@ -87,71 +87,65 @@ static lf_status max_pool_backward(lf_graph *g, lf_node *n)
 
 static inline lf_real max_nan(lf_real m, lf_real v) { return (v > m || v != v) ? v : m; }
 
-/* Maxima only: each output row is a running max over the window's input rows and kernel
- * columns, taken a whole output row at a time (a loop a compiler vectorises), in the same
- * order as the indexed path below, so the values are identical. */
-static void max_pool_plane_values(const pool_geom *q, const lf_real *src, lf_real *dst)
+/* Maxima only, one output row: a running max over the window's input rows and kernel
+ * columns, a whole output row at a time (a loop a compiler vectorises). Same order as the
+ * indexed row below, so the values are identical. */
+static void max_row_values(const pool_geom *q, const lf_real *src, int64_t d0, int64_t d1,
+                           int64_t h0, int64_t h1, lf_real *restrict drow)
 {
-    const int64_t OW = q->out[2], sw = q->s[2], k = q->k[2], W = q->in[2];
-    for (int64_t od = 0; od < q->out[0]; od++) {
-        int64_t d0, d1;
-        window(q, 0, od, &d0, &d1);
-        for (int64_t oh = 0; oh < q->out[1]; oh++) {
-            int64_t h0, h1;
-            window(q, 1, oh, &h0, &h1);
-            lf_real *restrict drow = dst + (od * q->out[1] + oh) * OW;
-            for (int64_t ow = 0; ow < OW; ow++) drow[ow] = -INFINITY;
-            for (int64_t d = d0; d < d1; d++)
-                for (int64_t h = h0; h < h1; h++) {
-                    const lf_real *restrict row = src + (d * q->in[1] + h) * W;
-                    for (int64_t j = 0; j < k; j++) {
-                        /* ow with 0 <= ow*sw - p + j < W */
-                        const int64_t off = j - q->p[2];
-                        int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                        int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
-                        if (hi > OW) hi = OW;
-                        for (int64_t ow = lo; ow < hi; ow++)
-                            drow[ow] = max_nan(drow[ow], row[ow * sw + off]);
+    const int64_t OW = q->out[2], sw = q->s[2], W = q->in[2];
+    for (int64_t ow = 0; ow < OW; ow++) drow[ow] = -INFINITY;
+    for (int64_t d = d0; d < d1; d++)
+        for (int64_t h = h0; h < h1; h++) {
+            const lf_real *restrict row = src + (d * q->in[1] + h) * W;
+            for (int64_t j = 0; j < q->k[2]; j++) {
+                /* ow with 0 <= ow*sw - p + j < W */
+                const int64_t off = j - q->p[2];
+                int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+                if (hi > OW) hi = OW;
+                for (int64_t ow = lo; ow < hi; ow++) drow[ow] = max_nan(drow[ow], row[ow * sw + off]);
+            }
+        }
+}
+
+/* Maxima and their flat in-plane indices, one output row, window by window. */
+static void max_row_indexed(const pool_geom *q, const lf_real *src, int64_t d0, int64_t d1,
+                            int64_t h0, int64_t h1, lf_real *drow, int32_t *irow)
+{
+    for (int64_t ow = 0; ow < q->out[2]; ow++) {
+        int64_t w0, w1;
+        window(q, 2, ow, &w0, &w1);
+        lf_real m = -INFINITY;
+        int64_t best = (d0 * q->in[1] + h0) * q->in[2] + w0;
+        for (int64_t d = d0; d < d1; d++)
+            for (int64_t h = h0; h < h1; h++)
+                for (int64_t w = w0; w < w1; w++) {
+                    const int64_t i = (d * q->in[1] + h) * q->in[2] + w;
+                    const lf_real v = src[i];
+                    if (v > m || isnan(v)) {
+                        m = v;
+                        best = i;
                     }
                 }
-        }
+        drow[ow] = m;
+        irow[ow] = (int32_t)best;
     }
 }
 
-/* One plane; id == NULL: maxima only. The select keeps torch's rule (a later value wins
- * when larger or NaN) in both paths. */
+/* One plane; id == NULL: maxima only. Both paths keep torch's rule (a later value wins when
+ * larger or NaN). */
 static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst, int32_t *id)
 {
-    if (!id) {
-        max_pool_plane_values(q, src, dst);
-        return;
-    }
     for (int64_t od = 0; od < q->out[0]; od++) {
         int64_t d0, d1;
         window(q, 0, od, &d0, &d1);
         for (int64_t oh = 0; oh < q->out[1]; oh++) {
             int64_t h0, h1;
             window(q, 1, oh, &h0, &h1);
-            lf_real *drow = dst + (od * q->out[1] + oh) * q->out[2];
-            int32_t *irow = id + (od * q->out[1] + oh) * q->out[2];
-            for (int64_t ow = 0; ow < q->out[2]; ow++) {
-                int64_t w0, w1;
-                window(q, 2, ow, &w0, &w1);
-                lf_real m = -INFINITY;
-                int64_t best = (d0 * q->in[1] + h0) * q->in[2] + w0;
-                for (int64_t d = d0; d < d1; d++)
-                    for (int64_t h = h0; h < h1; h++)
-                        for (int64_t w = w0; w < w1; w++) {
-                            const int64_t i = (d * q->in[1] + h) * q->in[2] + w;
-                            const lf_real v = src[i];
-                            if (v > m || isnan(v)) {
-                                m = v;
-                                best = i;
-                            }
-                        }
-                drow[ow] = m;
-                irow[ow] = (int32_t)best;
-            }
+            const int64_t o = (od * q->out[1] + oh) * q->out[2];
+            if (id) max_row_indexed(q, src, d0, d1, h0, h1, dst + o, id + o);
+            else max_row_values(q, src, d0, d1, h0, h1, dst + o);
         }
     }
 }
