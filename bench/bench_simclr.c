@@ -11,6 +11,7 @@
  * 3x the forward flops (forward, input gradient, weight gradient), as the torch script
  * counts them; the counts here come from the layer shapes, the same way. */
 #include "labelfree.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -18,25 +19,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* forward flops per image of a torchvision ResNet-18/50 (2 * MACs of convs; the fc is off) */
 static double resnet_flops(const char *arch, const char *stem, int C, int S)

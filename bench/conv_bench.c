@@ -6,23 +6,11 @@
  *   ./build/conv_bench [N C H K stride threads iters]
  * Compare with: /usr/bin/python3 bench/conv_bench.py (same arguments). */
 #include "labelfree.h"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -62,8 +50,8 @@ int main(int argc, char **argv)
         double t3 = now();
         if (it >= 0) tf[it] = t1 - t0, tb[it] = t3 - t2;
     }
-    qsort(tf, (size_t)iters, sizeof(double), cmp);
-    qsort(tb, (size_t)iters, sizeof(double), cmp);
+    qsort(tf, (size_t)iters, sizeof(double), cmp_double);
+    qsort(tb, (size_t)iters, sizeof(double), cmp_double);
     printf("labelfree conv N=%d C=%d->%d %dx%d k=%d s=%d threads=%d: forward %.2f ms, "
            "backward %.2f ms, total %.2f ms (median of %d)\n",
            N, C, Cout, H, H, K, S, T, 1e3 * tf[iters / 2], 1e3 * tb[iters / 2],

@@ -6,25 +6,13 @@
  *     bench/index_bench.c build/native/liblabelfree.a $(LIBS)    (see bench/index_bench.sh)
  *   build/index_bench N D [nq] */
 #include "labelfree.h"
+#include "bench_util.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* nc = n/1000 (>= 10) Gaussian centres; points = centre + 0.7 noise, per coordinate */
 static void gen(float *x, int64_t n, int64_t d, int64_t nc, const float *c, uint64_t seed)
@@ -48,7 +36,7 @@ static void run(const char *name, lf_index *ix, const float *q, int64_t nq, int 
         lf_index_search(ix, q + i * lf_index_dim(ix), 1, k, exact, ids + i * k, sc + i * k);
         lat[i] = now() - t0;
     }
-    qsort(lat, (size_t)nlat, sizeof *lat, cmpd);
+    qsort(lat, (size_t)nlat, sizeof *lat, cmp_double);
     lf_set_threads(0); /* throughput: all queries as one batch, all cores */
     double t0 = now();
     lf_index_search(ix, q, nq, k, exact, ids, sc);

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 typedef struct { const char *req; int want; } kind;
 static const char *GOOD_SMILES[] = {"CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CN1CCC%5BC@H%5D1c1cccnc1",
                                     "O%3DC(O)c1ccccc1", "CCN(CC)CC", "C1CCCCC1", "Nc1ccc(cc1)S(N)(%3DO)%3DO"};
@@ -42,13 +44,6 @@ static double bad_frac = 0.3, max_seconds = 60;
 static atomic_long next_req, failures, done_good, done_bad;
 static double *lat_good, *lat_bad;
 static double t_start;
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* one request on a fresh connection; returns the HTTP status or -1 */
 static int one(const char *req)
@@ -118,16 +113,10 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static int cmpd(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void report(const char *what, double *l, long n)
 {
     if (!n) { printf("  %-9s 0 requests\n", what); return; }
-    qsort(l, (size_t)n, sizeof *l, cmpd);
+    qsort(l, (size_t)n, sizeof *l, cmp_double);
     printf("  %-9s %6ld requests  p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", what, n, 1e3 * l[n / 2],
            1e3 * l[(long)(0.99 * (double)(n - 1))], 1e3 * l[n - 1]);
 }

@@ -10,17 +10,11 @@
  * bench/run.sh compares it, on one thread, with bench/torch_loader.py (PIL + torchvision).
  */
 #include "labelfree.h"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {

@@ -4,11 +4,11 @@
  * with the row and character position; with --skip-invalid it is reported on stderr and left
  * out of the TSV (an all-zero row in the .npy, so rows stay aligned). */
 #include "cli.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* splits a CSV line in place (double quotes allowed); returns the number of fields */
 static int split_csv(char *line, char **f, int max)
@@ -116,8 +116,7 @@ int cmd_fingerprint(int argc, char **argv)
     }
     if (npy) npy_header(fo, counts ? "<f4" : "|u1", 0, (long)nbits); /* rewritten at the end */
     else fprintf(fo, "row\tmorgan_r%d_%d_%s\n", (int)radius, (int)nbits, counts ? "counts" : "on_bits");
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = now_seconds();
     while ((len = getline(&line, &cap, in)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         long row = rows++;
@@ -160,8 +159,7 @@ int cmd_fingerprint(int argc, char **argv)
             fputc('\n', fo);
         }
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    const double sec = now_seconds() - t0;
     if (npy) {
         rewind(fo);
         npy_header(fo, counts ? "<f4" : "|u1", rows, (long)nbits); /* same header length */

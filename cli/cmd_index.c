@@ -9,6 +9,7 @@
 #include "data/csv.h"
 #include "index_json.h"
 #include "pairs_model.h"
+#include "progress.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -16,14 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static const char *KNOWN[] = {"path", "smiles", "compound", "moa", "label"};
 
@@ -280,7 +273,7 @@ static int build(int argc, char **argv)
     lf_pairs *P = NULL;
     pm_config mcfg = {0};
     char mpath[4096];
-    double t0 = now_s();
+    double t0 = now_seconds();
     if (mkdir(out, 0755) != 0) {
         struct stat sb;
         if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -362,10 +355,10 @@ static int build(int argc, char **argv)
         if (lf_index_create(&ix, C[k].vecs, C[k].n, C[k].d)) { cli_fail("index build"); goto done; }
         if (ivf) {
             lf_ivf_config cfg = {.nlist = nlist, .nprobe = (int)nprobe, .seed = (uint64_t)seed};
-            double t1 = now_s();
+            double t1 = now_seconds();
             if (lf_index_train_ivf(ix, &cfg)) { lf_index_free(ix); cli_fail("index build"); goto done; }
             fprintf(stderr, "%s: IVF %lld lists, nprobe %d, trained in %.2f s\n", lf_item_kind_name(k),
-                    (long long)lf_index_nlist(ix), lf_index_nprobe(ix), now_s() - t1);
+                    (long long)lf_index_nlist(ix), lf_index_nprobe(ix), now_seconds() - t1);
         }
         snprintf(path, sizeof path, "%s/%s.lfidx", out, lf_item_kind_name(k));
         lf_status st = lf_index_save(ix, path);
@@ -412,7 +405,7 @@ static int build(int argc, char **argv)
     if (lf_index_manifest_write(out, &mf)) { cli_fail("index build"); goto done; }
     printf("{\"index\": \"%s\", \"images\": %lld, \"molecules\": %lld, \"dim\": %lld, \"approx\": \"%s\", "
            "\"thumbnails\": %lld, \"seconds\": %.3f}\n", out, (long long)C[0].n, (long long)C[1].n,
-           (long long)dim, approx, (long long)n_thumbs, now_s() - t0);
+           (long long)dim, approx, (long long)n_thumbs, now_seconds() - t0);
     status = 0;
 done:
     lf_index_meta_close(db);

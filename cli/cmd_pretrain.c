@@ -7,9 +7,11 @@
 int cmd_pretrain(int argc, char **argv)
 {
     /* paired image-molecule methods (CLOOME) take a manifest of pairs and their own flags */
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--method") && (!strcmp(argv[i + 1], "clip") || !strcmp(argv[i + 1], "cloob")))
-            return cmd_pretrain_pairs(argc, argv);
+    for (int i = 1; i < argc; i++) {
+        const char *m = !strncmp(argv[i], "--method=", 9) ? argv[i] + 9
+                        : !strcmp(argv[i], "--method") && i + 1 < argc ? argv[i + 1] : NULL;
+        if (m && (!strcmp(m, "clip") || !strcmp(m, "cloob"))) return cmd_pretrain_pairs(argc, argv);
+    }
     run_config c = run_config_default("simclr");
     const char *method = "simclr";
     cli_arg args[40];

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "pairs_model.h"
 #include "progress.h"
+#include "train_loop.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -281,6 +282,7 @@ int cmd_pretrain_pairs(int argc, char **argv)
         fprintf(stderr, "labelfree pretrain: --resume given but %s does not exist; starting afresh\n", ckpt);
     }
     snprintf(path, sizeof path, "%s/metrics.jsonl", o.out);
+    if (step) drop_metrics_from(path, step);
     metrics = fopen(path, step ? "a" : "w");
     if (!metrics) {
         fprintf(stderr, "labelfree pretrain: cannot write %s: %s\n", path, strerror(errno));

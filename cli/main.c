@@ -46,9 +46,9 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    /* OpenMP threads that spin while waiting fight the loader's threads and each other for
-     * the cores: on 2 cores a SimCLR run took 24.6 s spinning and 5.0 s with passive waiting
-     * (measured). libgomp reads the policy when it loads, before main, so the process
+    /* OpenMP threads that spin while waiting fight the loader's threads and other processes
+     * for the cores (bench/NOTES.md: on a loaded machine, embedding 2-7x faster with passive
+     * waiting). libgomp reads the policy when it loads, before main, so the process
      * re-executes itself once with it set (unless the user chose a policy). */
     if (!getenv("OMP_WAIT_POLICY") && !getenv("LF_NO_REEXEC")) {
         setenv("OMP_WAIT_POLICY", "passive", 1);

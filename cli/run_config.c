@@ -25,13 +25,13 @@ run_config run_config_default(const char *method)
     c.proj_hidden = 0; /* 0: the encoder's feature dim */
     c.proj_dim = 128;
     c.checkpoint_every = 0; /* 0: every epoch */
-    /* SimCLR: LARS, lr = 0.3 * batch / 256, wd 1e-6, T 0.5 for small images (Chen et al. B.9);
+    /* SimCLR: LARS, lr = 0.075 * sqrt(batch) (see default_lr in train_loop.c), wd 1e-6, T 0.5
+     * for small images (Chen et al. B.9);
      * supervised: SGD 0.1 * batch / 256, momentum 0.9, wd 5e-4 */
     c.lr = -1; /* -1: the rule above */
     c.weight_decay = strcmp(method, "supervised") ? 1e-6 : 5e-4;
     c.momentum = 0.9;
     c.temperature = 0.5;
-    c.label_fraction = 1;
     return c;
 }
 
@@ -49,7 +49,7 @@ int run_config_args(run_config *c, cli_arg *a, int max)
         {"epochs", ARG_INT, &c->epochs, "passes over the training split", false, false},
         {"batch-size", ARG_INT, &c->batch_size, "images per step", false, false},
         {"optimizer", ARG_STR, &c->optimizer, "lars | adamw | sgd", false, false},
-        {"lr", ARG_REAL, &c->lr, "peak learning rate (default: 0.3*batch/256 lars, 1e-3 adamw, 0.1*batch/256 sgd)", false, false},
+        {"lr", ARG_REAL, &c->lr, "peak learning rate (default: 0.075*sqrt(batch) lars, 1e-3 adamw, 0.1*batch/256 sgd)", false, false},
         {"weight-decay", ARG_REAL, &c->weight_decay, "weight decay", false, false},
         {"momentum", ARG_REAL, &c->momentum, "momentum (sgd, lars)", false, false},
         {"warmup-epochs", ARG_INT, &c->warmup_epochs, "linear warm-up, then cosine decay", false, false},
@@ -124,8 +124,8 @@ char *run_config_to_json(const run_config *c)
         json_object_set_new(o, "temperature", json_real(c->temperature));
         json_object_set_new(o, "proj_hidden", json_integer(c->proj_hidden));
         json_object_set_new(o, "proj_dim", json_integer(c->proj_dim));
-    } else {
-        json_object_set_new(o, "label_fraction", json_real(c->label_fraction));
+    } else if (c->subset) {
+        json_object_set_new(o, "labelled_items", json_integer(c->n_subset));
     }
     json_object_set_new(o, "seed", json_integer(c->seed));
     json_object_set_new(o, "threads", json_integer(c->threads));

@@ -11,7 +11,7 @@ typedef struct run_config {
     const char *arch, *stem, *augment, *optimizer;
     int64_t image_size, channels, width, epochs, batch_size, seed, threads, loader_threads;
     int64_t warmup_epochs, proj_hidden, proj_dim, checkpoint_every;
-    double lr, weight_decay, momentum, temperature, label_fraction;
+    double lr, weight_decay, momentum, temperature;
     bool resume, quiet;
     /* supervised only: a subset of the training items (NULL: the whole training split) */
     const int64_t *subset;

@@ -40,9 +40,7 @@ static double default_lr(const run_config *c)
     return 0.1 * (double)c->batch_size / 256.0;
 }
 
-/* A resumed run repeats the steps after its last checkpoint: drop their lines from the metrics
- * file so that each step appears once. */
-static void drop_metrics_from(const char *path, int64_t step)
+void drop_metrics_from(const char *path, int64_t step)
 {
     FILE *f = fopen(path, "r");
     if (!f) return;

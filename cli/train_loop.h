@@ -15,4 +15,8 @@ typedef struct train_summary {
  * steps, atomic), model.safetensors at the end. Returns 0 or prints the error and returns 1. */
 int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summary *sum);
 
+/* A resumed run repeats the steps after its last checkpoint: drops the lines of steps >= step
+ * from the metrics file at path, so that each step appears once. */
+void drop_metrics_from(const char *path, int64_t step);
+
 #endif

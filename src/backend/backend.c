@@ -1,8 +1,6 @@
 #include "backend.h"
 
 static const lf_backend cpu_backend = {
-    .name = "cpu",
-    .device = LF_DEVICE_CPU,
     .gemm = lf_gemm,
     .conv = lf_conv_cpu_run,
     .conv_bias_forward = lf_conv_bias_forward,

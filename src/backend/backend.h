@@ -13,8 +13,6 @@
 #include "cpu/conv_cpu.h"
 
 typedef struct lf_backend {
-    const char *name;
-    lf_device device;
     /* C (M,N) = alpha op(A) op(B) + beta C, row-major (see lf_gemm) */
     void (*gemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
                  const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-enum { VACANT, ONE, TWO, ONE_OR_TWO, ANY, NONE };
+enum { VACANT, ONE, TWO, ANY, NONE };
 #define MAX_FUSED_RING_SIZE 24
 #define MAX_FUSED 6
 
@@ -102,7 +102,6 @@ static void electron_range(int t, int *lo, int *hi)
 {
     switch (t) {
     case ANY: *lo = 1; *hi = 2; break;
-    case ONE_OR_TWO: *lo = 1; *hi = 2; break;
     case ONE: *lo = *hi = 1; break;
     case TWO: *lo = *hi = 2; break;
     default: *lo = *hi = 0; break;
@@ -115,7 +114,6 @@ typedef struct {
     int *ring;        /* ring ids (into m's ring list) of candidates */
     uint8_t *nbr;     /* nc x nc: rings share a bond */
     int *edon;
-    int n_union_atoms;
 } arom_ctx;
 
 static int rsize(const lf_mol *m, int r) { return m->ring_start[r + 1] - m->ring_start[r]; }
@@ -259,11 +257,6 @@ void lf_mol_aromatize(lf_mol *m)
         if (all && !all_dummy) x.ring[x.nc++] = r;
     }
     if (!x.nc) goto out;
-    /* RDKit counts atoms over all candidate rings for its early stop */
-    memset(in_union, 0, (size_t)n);
-    for (int c = 0; c < x.nc; c++)
-        for (int k = m->ring_start[x.ring[c]]; k < m->ring_start[x.ring[c] + 1]; k++) in_union[m->ring_atoms[k]] = 1;
-    for (int a = 0; a < n; a++) x.n_union_atoms += in_union[a];
     x.nbr = lf_calloc((size_t)x.nc * (size_t)x.nc, 1);
     uint8_t *fdone = lf_calloc((size_t)x.nc * 2 + 2, 1), *tmp_done = lf_calloc((size_t)x.nc * 2 + 2, 1);
     int *fused = lf_malloc(sizeof(int) * (size_t)(x.nc + 1)), *tmp_out = lf_malloc(sizeof(int) * (size_t)(x.nc + 1));

@@ -83,7 +83,5 @@ lf_status lf_mol_assign_stereo(lf_mol *m);
 /* how a formal charge moves the allowed valences: +charge, sign flipped for elements with
  * fewer than 4 outer electrons, and a carbocation loses a valence like a carbanion */
 int lf_valence_charge_shift(int z, int charge);
-/* valence allowed after charge adjustment (RDKit's rule); list index i, or -2 past end */
-int lf_valence_adjusted(int z, int charge, int i);
 
 #endif

@@ -132,11 +132,6 @@ static lf_status morgan(const lf_mol *m, int radius, int n_bits, int use_chirali
             acc[n_acc].inv = h;
             acc[n_acc].atom = a;
             n_acc++;
-            for (int s = 0; s < n_seen; s++)
-                if (!memcmp(seen + (size_t)s * (size_t)words, ea, sizeof(uint64_t) * (size_t)words)) {
-                    dead[a] = 1;
-                    break;
-                }
         }
         tl_words = words;
         qsort(acc, (size_t)n_acc, sizeof(accum_t), cmp_accum);

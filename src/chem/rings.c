@@ -180,7 +180,7 @@ lf_status lf_mol_find_rings(lf_mol *m)
     int *pivot = lf_malloc(sizeof(int) * (size_t)(nb + 1));
     uint64_t *tmp = lf_malloc(sizeof(uint64_t) * (size_t)words);
     uint8_t *keep = lf_calloc((size_t)nc + 1, 1);
-    int nbasis = 0, max_len = 0, total = 0;
+    int nbasis = 0, total = 0;
     if (!basis || !pivot || !tmp || !keep) { st = lf_error(LF_ERR_NOMEM, "rings: out of memory"); goto out2; }
     for (int g = 0; g < nc;) {
         int ge = g;
@@ -199,7 +199,6 @@ lf_status lf_mol_find_rings(lf_mol *m)
             int nz = 0;
             for (int w = 0; w < words; w++) nz |= tmp[w] != 0;
             if (!nz) continue;
-            if (max_len && cs[i].len > max_len) continue;
             keep[i] = 1; /* relevant: not a sum of shorter cycles */
             total += cs[i].len;
             /* reduce further against this length's rows to grow the basis */
@@ -221,7 +220,6 @@ lf_status lf_mol_find_rings(lf_mol *m)
         }
         g = ge;
     }
-    (void)max_len;
     {
         int nr = 0;
         for (int i = 0; i < nc; i++) nr += keep[i];

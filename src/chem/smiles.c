@@ -165,8 +165,11 @@ typedef struct { int atom, order, explicit_sym, pos; char dir; } ring_open;
 lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
 {
     ring_open *rings = lf_calloc(MAX_RING_LABEL, sizeof *rings);
-    int *stack = lf_malloc(sizeof(int) * MAX_DEPTH);
-    int *stack_pos = lf_malloc(sizeof(int) * MAX_DEPTH);
+    /* depth never exceeds the number of '(': the stacks need no more room than the string */
+    const size_t len = strlen(s);
+    const int depth_cap = len + 1 < MAX_DEPTH ? (int)len + 1 : MAX_DEPTH;
+    int *stack = lf_malloc(sizeof(int) * (size_t)depth_cap);
+    int *stack_pos = lf_malloc(sizeof(int) * (size_t)depth_cap);
     lf_status st = LF_ERR_FORMAT;
     if (!rings || !stack || !stack_pos) {
         st = lf_error(LF_ERR_NOMEM, "SMILES parser: out of memory");
@@ -185,7 +188,7 @@ lf_status lf_smiles_read(const char *s, lf_mol *m, int *err_pos)
         int a = -1;
         if (c == '(') {
             if (prev < 0 || bond_order) { fail(err_pos, i, "branch without an atom before it", s); goto done; }
-            if (depth >= MAX_DEPTH) { fail(err_pos, i, "branches nested too deeply", s); goto done; }
+            if (depth >= depth_cap) { fail(err_pos, i, "branches nested too deeply", s); goto done; }
             stack_pos[depth] = i;
             stack[depth++] = prev;
             i++;

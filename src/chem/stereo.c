@@ -308,17 +308,15 @@ static int dir_neighbours(const lf_mol *m, int a, int dbl, const int *ranks, int
 }
 
 /* one pass of RDKit's assignBondStereoCodes; returns whether a bond got assigned */
-static int assign_bonds(lf_mol *m, const int *ranks, int *unassigned)
+static int assign_bonds(lf_mol *m, const int *ranks)
 {
     int changed = 0;
-    *unassigned = 0;
     for (int bi = 0; bi < m->n_bonds; bi++) {
         lf_bond *b = &m->bonds[bi];
         if (b->order != LF_BOND_DOUBLE || b->stereo) continue;
         if (b->in_ring && min_bond_ring_size(m, bi) <= 7) continue;
         int da = lf_mol_degree(m, b->a), db = lf_mol_degree(m, b->b);
         if (da < 2 || da > 3 || db < 2 || db > 3) continue;
-        (*unassigned)++;
         int nb1[3], d1[3], nb2[3], d2[3];
         int n1 = dir_neighbours(m, b->a, bi, ranks, nb1, d1);
         int n2 = dir_neighbours(m, b->b, bi, ranks, nb2, d2);
@@ -327,7 +325,6 @@ static int assign_bonds(lf_mol *m, const int *ranks, int *unassigned)
         int dir2 = (n2 == 1 || ranks[nb2[0]] > ranks[nb2[1]]) ? d2[0] : d2[1];
         int conflict1 = n1 == 2 && d1[0] == d1[1], conflict2 = n2 == 2 && d2[0] == d2[1];
         changed = 1;
-        (*unassigned)--;
         if (conflict1 || conflict2) {
             /* contradictory marks: no stereo, and the marks are dropped */
             for (int s = 0; s < 2; s++) {
@@ -539,8 +536,7 @@ lf_status lf_mol_assign_stereo(lf_mol *m)
                 changed = 1;
             }
         }
-        int unassigned;
-        changed |= assign_bonds(m, w.ranks, &unassigned);
+        changed |= assign_bonds(m, w.ranks);
         if (!changed) break;
         rerank(&w);
     }

@@ -28,13 +28,6 @@ int lf_valence_charge_shift(int z, int charge)
     return charge;
 }
 
-int lf_valence_adjusted(int z, int charge, int i)
-{
-    int v = lf_elements[z].valence[i];
-    if (v < 0) return v;
-    return v + lf_valence_charge_shift(z, charge);
-}
-
 static int max_valence_raw(int z)
 {
     int v = lf_elements[z].valence[0];

@@ -26,8 +26,9 @@ typedef struct lf_arena {
 lf_status lf_arena_init(lf_arena *a, size_t bytes);
 void lf_arena_free(lf_arena *a);
 void *lf_arena_alloc(lf_arena *a, size_t bytes); /* aligned; NULL + error on failure */
-/* Forgets everything; if the arena grew past one chunk, replaces them with a single chunk of
- * the combined size, so the next identical step allocates nothing. */
+/* Forgets everything; if the arena grew past one chunk, replaces them with a single chunk
+ * the size of what the step used (at least the first chunk's size), so the next identical
+ * step allocates nothing. */
 lf_status lf_arena_reset(lf_arena *a);
 
 /* ---------------------------------------------------------------- tape */
@@ -101,8 +102,9 @@ static inline bool lf_needs_grad(const lf_tensor *t)
 }
 /* The gradient buffer of t (allocated zeroed in the arena on first use); NULL on failure. */
 lf_real *lf_grad(lf_graph *g, lf_tensor *t);
-/* A kernel's temporary buffer (slot 0 or 1), reused by every op: the contents do not survive
- * another op's call. NULL + LF_ERR_NOMEM on failure. */
+/* A kernel's temporary buffer (slot 0..LF_SCRATCH_SLOTS-1: the convolution uses 0-2, batch
+ * norm's backward 0), reused by every op: the contents do not survive another op's call.
+ * NULL + LF_ERR_NOMEM on failure. */
 void *lf_graph_scratch(lf_graph *g, int slot, size_t bytes);
 /* A tensor header in the arena sharing `data` (a view); strides given or contiguous. */
 lf_tensor *lf_view_of(lf_graph *g, lf_tensor *base, lf_real *data, int ndim,
@@ -119,6 +121,15 @@ int lf_norm_dim(int dim, int ndim, const char *op);
 lf_tensor *lf_batch_norm_add_relu(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tensor *bias,
                                   lf_tensor *running_mean, lf_tensor *running_var,
                                   double momentum, double eps, lf_tensor *res, int relu);
+
+/* ---------------------------------------------------------------- utilities */
+/* Loops over fewer elements than this stay single-threaded (threads cost more than they
+ * save); every parallel loop of the engine uses it. */
+#define LF_PAR_MIN 32768
+/* shape as a Python tuple, "(2, 3)" or "(5,)", into buf; returns buf */
+char *lf_dims_str(const int64_t *shape, int ndim, char *buf, size_t size);
+/* A lf_malloc'd copy of s (NULL for NULL); release with lf_free. */
+char *lf_strdup(const char *s);
 
 /* ---------------------------------------------------------------- BLAS (src/backend/cpu/blas.c) */
 /* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, lda/ldb/ldc as in cblas. */

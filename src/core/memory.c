@@ -1,9 +1,10 @@
 /* Allocation wrappers: one place to count allocations (the no-malloc-per-step test) and to
  * report failures through the error slot. */
-#include "labelfree.h"
+#include "internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 static atomic_uint_fast64_t alloc_calls;
 
@@ -34,3 +35,12 @@ void *lf_realloc(void *p, size_t n)
 }
 
 void lf_free(void *p) { free(p); }
+
+char *lf_strdup(const char *s)
+{
+    if (!s) return NULL;
+    const size_t n = strlen(s) + 1;
+    char *d = lf_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}

@@ -54,6 +54,15 @@ char *lf_shape_str(const lf_tensor *t, char *buf, size_t size)
     return buf;
 }
 
+char *lf_dims_str(const int64_t *shape, int ndim, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (k < size) snprintf(buf + k, size - k, ndim == 1 ? ",)" : ")");
+    return buf;
+}
+
 lf_status lf_check_finite(const lf_tensor *t, const char *what)
 {
     int64_t n = lf_numel(t);

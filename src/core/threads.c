@@ -1,5 +1,6 @@
-/* One thread budget shared by OpenBLAS and the engine's OpenMP loops. The two never run at
- * the same time (BLAS is not called inside parallel regions), so n threads is n busy cores. */
+/* One thread budget shared by OpenBLAS and the engine's OpenMP loops. BLAS runs either
+ * outside parallel regions or single-threaded inside one (the batch-parallel convolution,
+ * src/backend/cpu/conv_cpu.c), so n threads is n busy cores. */
 #include "labelfree.h"
 
 #include <omp.h>

@@ -1,6 +1,7 @@
 /* lf_dataset: a folder of class subfolders or a CSV manifest -> items with a resolved path,
  * label id, split and site; seeded stratified split when the manifest has no split column. */
-#include "data/csv.h"
+#include "core/internal.h"
+#include "data/manifest.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -23,14 +24,6 @@ struct lf_dataset {
     int n_classes;
     char **classes;
 };
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = lf_malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 lf_dataset_options lf_dataset_options_default(void)
 {
@@ -75,10 +68,10 @@ static lf_status add_item(lf_dataset *ds, const char *path, const char *label, i
         ds->cap = nc;
     }
     int64_t i = ds->n;
-    ds->path[i] = dup_str(path);
-    ds->label_name[i] = label && *label ? dup_str(label) : NULL;
-    ds->site[i] = dup_str(site ? site : "");
-    ds->origin[i] = origin ? dup_str(origin) : NULL;
+    ds->path[i] = lf_strdup(path);
+    ds->label_name[i] = label && *label ? lf_strdup(label) : NULL;
+    ds->site[i] = lf_strdup(site ? site : "");
+    ds->origin[i] = origin ? lf_strdup(origin) : NULL;
     ds->label[i] = -1;
     ds->split[i] = (lf_split)split;
     ds->n++; /* counted before the check so lf_dataset_free releases what was allocated */
@@ -137,7 +130,7 @@ static lf_status assign_labels(lf_dataset *ds, int label_column)
     ds->classes = lf_calloc((size_t)(k + 1), sizeof(char *));
     if (!ds->classes) { lf_free(names); return LF_ERR_NOMEM; }
     for (int64_t j = 0; j < k; j++) {
-        ds->classes[j] = dup_str(names[j]);
+        ds->classes[j] = lf_strdup(names[j]);
         ds->n_classes++;
         if (!ds->classes[j]) { lf_free(names); return LF_ERR_NOMEM; }
     }
@@ -180,15 +173,6 @@ static lf_status stratified_split(lf_dataset *ds, const lf_dataset_options *o)
 }
 
 /* ---------------------------------------------------------------- manifest */
-static int parse_split(const char *s)
-{
-    if (!strcasecmp(s, "train")) return LF_SPLIT_TRAIN;
-    if (!strcasecmp(s, "val") || !strcasecmp(s, "valid") || !strcasecmp(s, "validation"))
-        return LF_SPLIT_VAL;
-    if (!strcasecmp(s, "test")) return LF_SPLIT_TEST;
-    return -2;
-}
-
 static lf_status open_manifest(lf_dataset *ds, const char *path, int *has_label, int *has_split)
 {
     lf_csv csv;
@@ -199,21 +183,11 @@ static lf_status open_manifest(lf_dataset *ds, const char *path, int *has_label,
         return lf_error(LF_ERR_FORMAT, "%s: empty manifest (expected a header with a 'path' "
                         "column)", path);
     }
-    int col[4] = {-1, -1, -1, -1};
-    static const char *names[4] = {"path", "label", "split", "site"};
-    for (int j = 0; j < csv.rec_count[0]; j++) {
-        char h[64];
-        snprintf(h, sizeof h, "%s", lf_csv_get(&csv, 0, j));
-        for (char *p = h; *p; p++) *p = (char)tolower((unsigned char)*p);
-        for (int k = 0; k < 4; k++) {
-            if (strcmp(h, names[k])) continue;
-            if (col[k] >= 0) {
-                lf_csv_free(&csv);
-                return lf_error(LF_ERR_FORMAT, "%s line 1: column '%s' appears twice", path,
-                                names[k]);
-            }
-            col[k] = j;
-        }
+    int col[4];
+    static const char *const names[4] = {"path", "label", "split", "site"};
+    if ((st = lf_manifest_columns(&csv, path, names, 4, col)) != LF_OK) {
+        lf_csv_free(&csv);
+        return st;
     }
     if (col[0] < 0) {
         lf_csv_free(&csv);
@@ -223,10 +197,7 @@ static lf_status open_manifest(lf_dataset *ds, const char *path, int *has_label,
     *has_split = col[2] >= 0;
     /* directory of the manifest: relative paths are resolved against it */
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) slash[1] = 0;
-    else dir[0] = 0;
+    lf_manifest_dir(path, dir, sizeof dir);
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     for (int64_t r = 1; r < csv.n_rec && st == LF_OK; r++) {
         int line = csv.rec_line[r];
@@ -236,19 +207,11 @@ static lf_status open_manifest(lf_dataset *ds, const char *path, int *has_label,
             break;
         }
         char full[8192];
-        if (p[0] == '/') snprintf(full, sizeof full, "%s", p);
-        else snprintf(full, sizeof full, "%s%s", dir, p);
-        struct stat sb;
-        int rc = stat(full, &sb);
-        if (rc != 0 || !S_ISREG(sb.st_mode)) {
-            st = lf_error(LF_ERR_IO, "%s line %d: image '%s' not found (looked for %s: %s)",
-                          path, line, p, full, rc ? strerror(errno) : "not a regular file");
-            break;
-        }
+        if ((st = lf_manifest_existing_file(dir, p, path, line, full, sizeof full)) != LF_OK) break;
         int split = LF_SPLIT_TRAIN;
         if (col[2] >= 0) {
             const char *sv = lf_csv_get(&csv, r, col[2]);
-            split = parse_split(sv);
+            split = lf_manifest_split(sv);
             if (split == -2) {
                 st = lf_error(LF_ERR_FORMAT, "%s line %d: split '%s' is not train, val or "
                               "test", path, line, sv);
@@ -306,7 +269,7 @@ static lf_status list_dir(const char *dir, int want_dirs, char ***out, int64_t *
             if (!q) { st = LF_ERR_NOMEM; break; }
             *out = q;
         }
-        (*out)[*n] = dup_str(e->d_name);
+        (*out)[*n] = lf_strdup(e->d_name);
         if (!(*out)[*n]) st = LF_ERR_NOMEM;
         else (*n)++;
     }
@@ -368,7 +331,7 @@ lf_status lf_dataset_open(lf_dataset **out, const char *path, const lf_dataset_o
         return lf_error(LF_ERR_IO, "%s: no such file or folder", path);
     lf_dataset *ds = lf_calloc(1, sizeof *ds);
     if (!ds) return LF_ERR_NOMEM;
-    ds->source = dup_str(path);
+    ds->source = lf_strdup(path);
     if (!ds->source) { lf_dataset_free(ds); return LF_ERR_NOMEM; }
     int has_label = 0, has_split = 0;
     lf_status st = S_ISDIR(sb.st_mode) ? open_folder(ds, path, &has_label)

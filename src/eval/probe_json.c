@@ -25,7 +25,7 @@ static json_t *protocol(const lf_probe_result *r)
         json_object_set_new(p, "objective", json_string(
             "multinomial log-loss summed over rows + 0.5/C * ||W||^2, intercept not penalised "
             "(sklearn LogisticRegression multinomial, l2), L-BFGS"));
-        json_object_set_new(p, "standardize", json_string("mean / population sd of the training subset"));
+        json_object_set_new(p, "standardize", json_string("mean / population sd of all training-split embeddings (labelled or not)"));
         json_object_set_new(p, "c_grid", cg);
         json_object_set_new(p, "c_selection", json_string(r->n_val > 0
             ? "best validation balanced accuracy (ties: lower validation log-loss, then smaller C); "

@@ -171,16 +171,14 @@ lf_status lf_index_dir_search(lf_index_dir *d, int kind, const float *q, int k, 
     lf_index *ix = lf_index_dir_collection(d, kind);
     if (!ix) return lf_error(LF_ERR_ARG, "this index holds no %s collection", lf_item_kind_name(kind));
     if (k < 1 || k > 1000) return lf_error(LF_ERR_ARG, "k = %d must be 1..1000", k);
-    int64_t *ids = lf_malloc(sizeof(int64_t) * (size_t)k);
-    float *sc = lf_malloc(sizeof(float) * (size_t)k);
-    lf_status st = ids && sc ? lf_index_search(ix, q, 1, k, exact, ids, sc) : LF_ERR_NOMEM;
+    int64_t ids[1000];
+    float sc[1000];
+    lf_status st = lf_index_search(ix, q, 1, k, exact, ids, sc);
     for (int i = 0; !st && i < k; i++) {
         if (ids[i] < 0) break;
         hits[i].id = d->row_id[kind][ids[i]];
         hits[i].score = sc[i];
         (*n_hits)++;
     }
-    lf_free(ids);
-    lf_free(sc);
     return st;
 }

@@ -170,7 +170,7 @@ done:
 }
 
 /* IVF-Flat search of one query: its nprobe nearest lists, each scanned with one sgemv. */
-static void ivf_search_one(const lf_index *ix, const float *q, int k, float *cs, float *ls,
+static void ivf_search_one(const lf_index *ix, const float *q, float *cs, float *ls,
                            lf_topk *lists, lf_topk *h)
 {
     int64_t d = ix->d;
@@ -189,7 +189,6 @@ static void ivf_search_one(const lf_index *ix, const float *q, int k, float *cs,
             lf_topk_push(h, ls[t], ix->slot_id[a + t]);
         }
     }
-    (void)k;
 }
 
 lf_status lf_index_search(const lf_index *ix, const float *q, int64_t nq, int k, int exact,
@@ -237,7 +236,7 @@ lf_status lf_index_search(const lf_index *ix, const float *q, int64_t nq, int k,
         float *cs = fs + per * (size_t)t, *ls = cs + ix->nlist, *lsc = ls + maxlen, *hsc = lsc + np;
         int64_t *lid = is + (size_t)(np + k) * (size_t)t, *hid = lid + np;
         lf_topk lists = {np, 0, lsc, lid}, h = {k, 0, hsc, hid};
-        ivf_search_one(ix, qn + i * d, k, cs, ls, &lists, &h);
+        ivf_search_one(ix, qn + i * d, cs, ls, &lists, &h);
         lf_topk_finish(&h, ids + i * k, scores + i * k);
     }
     lf_free(qn); lf_free(fs); lf_free(is);

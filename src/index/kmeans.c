@@ -33,16 +33,6 @@ lf_status lf_assign_nearest(const float *x, int64_t n, const float *c, int64_t k
     return LF_OK;
 }
 
-static void normalize(float *v, int64_t d)
-{
-    double s = 0;
-    for (int64_t j = 0; j < d; j++) s += (double)v[j] * v[j];
-    if (s > 0) {
-        float inv = (float)(1.0 / sqrt(s));
-        for (int64_t j = 0; j < d; j++) v[j] *= inv;
-    }
-}
-
 lf_status lf_kmeans_spherical(const float *x, int64_t n, int64_t d, int64_t kc, int iters,
                               uint64_t seed, float *c)
 {
@@ -92,7 +82,7 @@ lf_status lf_kmeans_spherical(const float *x, int64_t n, int64_t d, int64_t kc, 
                 continue;
             }
             for (int64_t t = 0; t < d; t++) cj[t] = (float)sum[j * d + t];
-            normalize(cj, d);
+            lf_normalize_rows(cj, 1, d);
         }
     }
 done:

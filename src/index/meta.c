@@ -27,15 +27,6 @@ static lf_status sql_err(lf_index_meta *m, const char *what)
     return lf_error(LF_ERR_IO, "%s: sqlite %s: %s", m->path, what, sqlite3_errmsg(m->db));
 }
 
-static char *sdup(const char *s)
-{
-    if (!s) return NULL;
-    size_t n = strlen(s);
-    char *c = lf_malloc(n + 1);
-    if (c) memcpy(c, s, n + 1);
-    return c;
-}
-
 void lf_index_meta_close(lf_index_meta *m)
 {
     if (!m) return;
@@ -59,7 +50,7 @@ lf_status lf_index_meta_open(lf_index_meta **out, const char *path, int create)
     lf_index_meta *m = lf_calloc(1, sizeof *m);
     if (!m) return LF_ERR_NOMEM;
     pthread_mutex_init(&m->mu, NULL);
-    m->path = sdup(path);
+    m->path = lf_strdup(path);
     if (create) unlink(path);
     int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
     lf_status st = LF_OK;
@@ -142,7 +133,7 @@ void lf_index_item_clear(lf_index_item *it)
 
 static char *col(sqlite3_stmt *s, int i)
 {
-    return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL : sdup((const char *)sqlite3_column_text(s, i));
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL : lf_strdup((const char *)sqlite3_column_text(s, i));
 }
 
 /* steps s (bound, mutex held) and copies the row into it */

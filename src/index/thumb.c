@@ -38,8 +38,8 @@ lf_status lf_thumbnail_png(const char *src_path, const char *dst_path, int max_s
     st = lf_image_resize_region(&one, 0, 0, h, w, &small);
     if (st) goto done;
     size_t tn = (size_t)th * tw * c;
-    sorted = malloc(sizeof(float) * tn);
-    px = malloc(tn);
+    sorted = lf_malloc(sizeof(float) * tn);
+    px = lf_malloc(tn);
     if (!sorted || !px) { st = lf_error(LF_ERR_NOMEM, "thumbnail of %s", src_path); goto done; }
     memcpy(sorted, small.data, sizeof(float) * tn);
     qsort(sorted, tn, sizeof(float), cmp_float);
@@ -72,8 +72,8 @@ lf_status lf_thumbnail_png(const char *src_path, const char *dst_path, int max_s
     png_destroy_write_struct(&pp, &info);
     st = lf_atomic_commit(&a);
 done:
-    free(sorted);
-    free(px);
+    lf_free(sorted);
+    lf_free(px);
     lf_image_free(&img);
     lf_image_free(&one);
     lf_image_free(&small);

@@ -13,8 +13,10 @@
 
 #define OPTIM_TENSOR "__optim_state__"
 
-/* FNV-1a over the trainable parameters' names and sizes in declaration order: the optimizer
- * state block is indexed in that order, so it is only valid for the same layout. */
+/* An FNV-1a-style hash (FNV prime, but a start value that is not FNV's offset basis
+ * 14695981039346656037: a digit was lost; kept, as saved checkpoints store this hash) over
+ * the trainable parameters' names and sizes in declaration order: the optimizer state block
+ * is indexed in that order, so it is only valid for the same layout. */
 static uint64_t layout_hash(const lf_params *p)
 {
     uint64_t h = 1469598103934665603ull;
@@ -161,12 +163,10 @@ lf_status lf_checkpoint_load(const char *path, lf_params *p, lf_optim *opt, int6
     }
     const char *cfg = lf_st_meta(f, "config");
     if (config_json && cfg) {
-        size_t n = strlen(cfg) + 1;
-        if (!(*config_json = lf_malloc(n))) {
+        if (!(*config_json = lf_strdup(cfg))) {
             s = LF_ERR_NOMEM;
             goto done;
         }
-        memcpy(*config_json, cfg, n);
     }
 done:
     lf_st_close(f);

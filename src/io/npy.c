@@ -62,13 +62,6 @@ lf_status lf_npy_write_i64(const char *path, const int64_t *data, int64_t n)
     return write_npy(path, "<i8", 1, &n, data, (size_t)n * 8);
 }
 
-typedef struct npy_info {
-    char descr[16];
-    int fortran;
-    int ndim;
-    int64_t shape[8];
-} npy_info;
-
 /* value text after 'key': within the dict, or NULL */
 static const char *dict_value(const char *h, const char *key)
 {
@@ -118,18 +111,13 @@ static lf_status parse_header(const char *path, const char *h, npy_info *info)
     return LF_OK;
 }
 
-/* Opens path, validates magic/header and the data size; leaves fp at the data. */
-static lf_status open_npy(const char *path, FILE **fpo, npy_info *info)
+lf_status lf_npy_read_header(FILE *fp, const char *path, npy_info *info)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return lf_error(LF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char pre[12];
-    lf_status s = LF_OK;
     char *h = NULL;
-    if (fread(pre, 1, 8, fp) != 8 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        s = lf_error(LF_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
-        goto fail;
-    }
+    lf_status s;
+    if (fread(pre, 1, 8, fp) != 8 || memcmp(pre, "\x93NUMPY", 6) != 0)
+        return lf_error(LF_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
     uint32_t hlen;
     if (pre[6] == 1) {
         if (fread(pre + 8, 1, 2, fp) != 2) goto trunc;
@@ -139,35 +127,36 @@ static lf_status open_npy(const char *path, FILE **fpo, npy_info *info)
         hlen = (uint32_t)pre[8] | (uint32_t)pre[9] << 8 | (uint32_t)pre[10] << 16 |
                (uint32_t)pre[11] << 24;
     } else {
-        s = lf_error(LF_ERR_UNSUPPORTED, "%s: .npy format version %d.%d", path, pre[6], pre[7]);
-        goto fail;
+        return lf_error(LF_ERR_UNSUPPORTED, "%s: .npy format version %d.%d", path, pre[6], pre[7]);
     }
-    if (hlen > (1u << 20)) {
-        s = lf_error(LF_ERR_FORMAT, "%s: .npy header length %u is implausible", path, hlen);
-        goto fail;
-    }
-    h = lf_malloc(hlen + 1);
-    if (!h) {
-        s = LF_ERR_NOMEM;
-        goto fail;
-    }
+    if (hlen > (1u << 20))
+        return lf_error(LF_ERR_FORMAT, "%s: .npy header length %u is implausible", path, hlen);
+    if (!(h = lf_malloc(hlen + 1))) return LF_ERR_NOMEM;
     if (fread(h, 1, hlen, fp) != hlen) goto trunc;
     h[hlen] = 0;
-    if ((s = parse_header(path, h, info)) != LF_OK) goto fail;
-    if (info->fortran) {
+    s = parse_header(path, h, info);
+    if (s == LF_OK && info->fortran)
         s = lf_error(LF_ERR_UNSUPPORTED, "%s: Fortran-order arrays are not supported (save with "
                      "np.ascontiguousarray)", path);
-        goto fail;
-    }
     lf_free(h);
+    return s;
+trunc:
+    lf_free(h);
+    return lf_error(LF_ERR_FORMAT, "%s: truncated .npy header", path);
+}
+
+/* Opens path and reads its header; leaves *fpo at the data. */
+static lf_status open_npy(const char *path, FILE **fpo, npy_info *info)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return lf_error(LF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    lf_status s = lf_npy_read_header(fp, path, info);
+    if (s != LF_OK) {
+        fclose(fp);
+        return s;
+    }
     *fpo = fp;
     return LF_OK;
-trunc:
-    s = lf_error(LF_ERR_FORMAT, "%s: truncated .npy header", path);
-fail:
-    lf_free(h);
-    fclose(fp);
-    return s;
 }
 
 static lf_status read_body(const char *path, FILE *fp, void *dst, size_t bytes)
@@ -177,30 +166,24 @@ static lf_status read_body(const char *path, FILE *fp, void *dst, size_t bytes)
     return LF_OK;
 }
 
-static void shape_text(const npy_info *in, char *buf, size_t size)
-{
-    size_t k = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < in->ndim && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, i ? ", %lld" : "%lld", (long long)in->shape[i]);
-    if (k < size) snprintf(buf + k, size - k, in->ndim == 1 ? ",)" : ")");
-}
-
 lf_status lf_npy_read_f32(const char *path, lf_real **data, int64_t *rows, int64_t *cols)
 {
     if (!path || !data || !rows || !cols) return lf_error(LF_ERR_ARG, "lf_npy_read_f32: NULL argument");
     *data = NULL;
-    FILE *fp;
+    FILE *fp = NULL;
     npy_info in;
     lf_status s = open_npy(path, &fp, &in);
     if (s != LF_OK) return s;
     int f4 = strcmp(in.descr, "<f4") == 0, f8 = strcmp(in.descr, "<f8") == 0;
     char sh[96];
-    shape_text(&in, sh, sizeof sh);
     if (!f4 && !f8) s = lf_error(LF_ERR_UNSUPPORTED, "%s: dtype '%s' not supported (expected '<f4' "
                                  "or '<f8')", path, in.descr);
-    else if (in.ndim != 2) s = lf_error(LF_ERR_SHAPE, "%s: expected a 2-D array, file has shape %s", path, sh);
+    else if (in.ndim != 2)
+        s = lf_error(LF_ERR_SHAPE, "%s: expected a 2-D array, file has shape %s", path,
+                     lf_dims_str(in.shape, in.ndim, sh, sizeof sh));
     else if (in.shape[1] && in.shape[0] > INT64_MAX / 8 / in.shape[1])
-        s = lf_error(LF_ERR_FORMAT, "%s: shape %s too large", path, sh);
+        s = lf_error(LF_ERR_FORMAT, "%s: shape %s too large", path,
+                     lf_dims_str(in.shape, in.ndim, sh, sizeof sh));
     if (s != LF_OK) {
         fclose(fp);
         return s;
@@ -229,17 +212,20 @@ lf_status lf_npy_read_i64(const char *path, int64_t **data, int64_t *n)
 {
     if (!path || !data || !n) return lf_error(LF_ERR_ARG, "lf_npy_read_i64: NULL argument");
     *data = NULL;
-    FILE *fp;
+    FILE *fp = NULL;
     npy_info in;
     lf_status s = open_npy(path, &fp, &in);
     if (s != LF_OK) return s;
     int i8 = strcmp(in.descr, "<i8") == 0, i4 = strcmp(in.descr, "<i4") == 0;
     char sh[96];
-    shape_text(&in, sh, sizeof sh);
     if (!i8 && !i4) s = lf_error(LF_ERR_UNSUPPORTED, "%s: dtype '%s' not supported (expected '<i8' "
                                  "or '<i4')", path, in.descr);
-    else if (in.ndim != 1) s = lf_error(LF_ERR_SHAPE, "%s: expected a 1-D array, file has shape %s", path, sh);
-    else if (in.shape[0] > INT64_MAX / 8) s = lf_error(LF_ERR_FORMAT, "%s: shape %s too large", path, sh);
+    else if (in.ndim != 1)
+        s = lf_error(LF_ERR_SHAPE, "%s: expected a 1-D array, file has shape %s", path,
+                     lf_dims_str(in.shape, in.ndim, sh, sizeof sh));
+    else if (in.shape[0] > INT64_MAX / 8)
+        s = lf_error(LF_ERR_FORMAT, "%s: shape %s too large", path,
+                     lf_dims_str(in.shape, in.ndim, sh, sizeof sh));
     if (s != LF_OK) {
         fclose(fp);
         return s;

@@ -29,14 +29,6 @@ struct lf_safetensors {
     int n_meta;
 };
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = lf_malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 void lf_st_close(lf_safetensors *f)
 {
     if (!f) return;
@@ -47,15 +39,6 @@ void lf_st_close(lf_safetensors *f)
     lf_free(f->meta);
     lf_free(f->path);
     lf_free(f);
-}
-
-static void shape_str(const int64_t *shape, int ndim, char *buf, size_t size)
-{
-    size_t k = (size_t)snprintf(buf, size, "(");
-    for (int i = 0; i < ndim && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (ndim == 1 && k < size) k += (size_t)snprintf(buf + k, size - k, ",");
-    if (k < size) snprintf(buf + k, size - k, ")");
 }
 
 static lf_status parse_metadata(lf_safetensors *f, json_t *m)
@@ -70,7 +53,7 @@ static lf_status parse_metadata(lf_safetensors *f, json_t *m)
     json_object_foreach(m, key, v) {
         if (!json_is_string(v))
             return lf_error(LF_ERR_FORMAT, "%s: metadata value of '%s' is not a string", f->path, key);
-        char *k = dup_str(key), *s = dup_str(json_string_value(v));
+        char *k = lf_strdup(key), *s = lf_strdup(json_string_value(v));
         f->meta[2 * f->n_meta] = k;
         f->meta[2 * f->n_meta + 1] = s;
         f->n_meta++;
@@ -119,12 +102,12 @@ static lf_status parse_entry(lf_safetensors *f, const char *name, json_t *v, st_
                         (unsigned long long)e->end, (unsigned long long)f->data_size);
     if (e->known && e->end - e->begin != numel * lf_dtype_size(e->dtype)) {
         char s[160];
-        shape_str(e->shape, e->ndim, s, sizeof s);
+        lf_dims_str(e->shape, e->ndim, s, sizeof s);
         return lf_error(LF_ERR_FORMAT, "%s: tensor '%s': %llu bytes for %s %s (expected %llu)", p,
                         name, (unsigned long long)(e->end - e->begin), e->dtype_str, s,
                         (unsigned long long)(numel * lf_dtype_size(e->dtype)));
     }
-    e->name = dup_str(name);
+    e->name = lf_strdup(name);
     return e->name ? LF_OK : LF_ERR_NOMEM;
 }
 
@@ -165,7 +148,7 @@ lf_status lf_st_open(lf_safetensors **out, const char *path)
     if (!f) return LF_ERR_NOMEM;
     lf_status s = LF_OK;
     char *hdr = NULL;
-    if (!(f->path = dup_str(path))) {
+    if (!(f->path = lf_strdup(path))) {
         s = LF_ERR_NOMEM;
         goto fail;
     }
@@ -353,7 +336,6 @@ lf_status lf_st_load_params(lf_safetensors *f, lf_params *p, const char *prefix,
         snprintf(full, sizeof full, "%s%s", prefix, t->name);
         const st_entry *e = find(f, full);
         char want[160], have[160];
-        shape_str(t->shape, t->ndim, want, sizeof want);
         if (!e) {
             if (!missing++) first_missing = t->name;
             continue;
@@ -364,7 +346,8 @@ lf_status lf_st_load_params(lf_safetensors *f, lf_params *p, const char *prefix,
         int same = e->ndim == t->ndim;
         for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == t->shape[d];
         if (!same) {
-            shape_str(e->shape, e->ndim, have, sizeof have);
+            lf_dims_str(t->shape, t->ndim, want, sizeof want);
+            lf_dims_str(e->shape, e->ndim, have, sizeof have);
             return lf_error(LF_ERR_SHAPE, "%s: tensor '%s': expected %s, file has %s", f->path, full,
                             want, have);
         }
@@ -372,7 +355,7 @@ lf_status lf_st_load_params(lf_safetensors *f, lf_params *p, const char *prefix,
     if (missing && !(flags & LF_LOAD_ALLOW_MISSING)) {
         char want[160];
         lf_tensor *t = lf_params_find(p, first_missing);
-        shape_str(t->shape, t->ndim, want, sizeof want);
+        lf_dims_str(t->shape, t->ndim, want, sizeof want);
         return lf_error(LF_ERR_FORMAT, "%s: missing tensor '%s%s' %s%s", f->path, prefix,
                         first_missing, want,
                         missing > 1 ? " (and more: the file does not match this model)" : "");

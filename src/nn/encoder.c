@@ -236,9 +236,7 @@ char *lf_encoder_config_to_json(const lf_encoder_config *c)
         return NULL;
     }
     /* hand back memory from lf_malloc so the caller frees it with lf_free */
-    size_t n = strlen(txt) + 1;
-    char *out = lf_malloc(n);
-    if (out) memcpy(out, txt, n);
+    char *out = lf_strdup(txt);
     free(txt);
     return out;
 }

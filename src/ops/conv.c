@@ -136,8 +136,9 @@ static int64_t spatial(const lf_tensor *t)
     return n;
 }
 
-/* ---- convolution */
-static lf_status conv_backward(lf_graph *g, lf_node *n)
+/* The backward of both ops. conv: dW += dy cols(x)^T, dx = col2im(W^T dy);
+ * conv_transpose (y = col2im(W^T x)): dW += x cols(dy)^T, dx = W cols(dy). */
+static lf_status conv_backward_common(lf_graph *g, lf_node *n, int transposed)
 {
     const lf_conv_geom *q = n->saved;
     lf_tensor *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL, *y = n->out;
@@ -145,26 +146,50 @@ static lf_status conv_backward(lf_graph *g, lf_node *n)
     memset(&j, 0, sizeof j);
     j.n = x->shape[0];
     j.w = w->data;
-    j.colside = y->grad;
-    if (lf_needs_grad(w)) {
-        j.img = x->data;
-        j.dw = w->grad;
+    if (!transposed) {
+        j.colside = y->grad;
+        if (lf_needs_grad(w)) {
+            j.img = x->data;
+            j.dw = w->grad;
+        }
+        if (lf_needs_grad(x)) j.img_out = x->grad;
+    } else {
+        if (lf_needs_grad(w)) {
+            j.colside = x->data;
+            j.dw = w->grad;
+        }
+        if (lf_needs_grad(x)) {
+            j.colside_out = x->grad;
+            j.accumulate = 1;
+        }
+        if (j.dw || j.colside_out) j.img = y->grad;
     }
-    if (lf_needs_grad(x)) j.img_out = x->grad;
-    if (j.dw || j.img_out) {
+    if (j.dw || j.img_out || j.colside_out) {
         lf_status s = lf_backend_for(x->device)->conv(g, q, &j);
         if (s != LF_OK) return s;
     }
-    if (lf_needs_grad(b)) lf_backend_for(y->device)->conv_bias_backward(y->grad, b->grad, y->shape[0], y->shape[1], spatial(y));
+    if (lf_needs_grad(b))
+        lf_backend_for(y->device)->conv_bias_backward(y->grad, b->grad, y->shape[0], y->shape[1],
+                                                      spatial(y));
     return LF_OK;
 }
 
-lf_tensor *lf_conv(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_conv_args a)
+static lf_status conv_backward(lf_graph *g, lf_node *n) { return conv_backward_common(g, n, 0); }
+
+static lf_status conv_transpose_backward(lf_graph *g, lf_node *n)
 {
+    return conv_backward_common(g, n, 1);
+}
+
+/* The forward of both ops: the columns come from x for conv, from y for conv_transpose. */
+static lf_tensor *conv_forward_common(lf_graph *g, int transposed, lf_tensor *x, lf_tensor *w,
+                                      lf_tensor *b, lf_conv_args a)
+{
+    const char *op = transposed ? "conv_transpose" : "conv";
     if (!x || !w) return NULL;
     lf_conv_geom q;
     int64_t ys[LF_MAX_DIMS];
-    if (conv_setup("conv", 0, x, w, b, &a, &q, ys) != LF_OK) return NULL;
+    if (conv_setup(op, transposed, x, w, b, &a, &q, ys) != LF_OK) return NULL;
     x = lf_contiguous(g, x);
     w = lf_contiguous(g, w);
     if (b && !(b = lf_contiguous(g, b))) return NULL;
@@ -177,11 +202,18 @@ lf_tensor *lf_conv(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_con
     memset(&j, 0, sizeof j);
     j.n = x->shape[0];
     j.w = w->data;
-    j.img = x->data;
-    j.colside_out = y->data;
+    if (!transposed) {
+        j.img = x->data;
+        j.colside_out = y->data;
+    } else {
+        memset(y->data, 0, (size_t)lf_numel(y) * sizeof(lf_real)); /* col2im adds into it */
+        j.colside = x->data;
+        j.img_out = y->data;
+    }
     if (lf_backend_for(x->device)->conv(g, &q, &j) != LF_OK) return NULL;
     if (b) lf_backend_for(y->device)->conv_bias_forward(y->data, b->data, ys[0], ys[1], spatial(y));
-    lf_node *n = lf_record(g, "conv", conv_backward, y, ins, n_in);
+    lf_node *n = lf_record(g, op, transposed ? conv_transpose_backward : conv_backward, y, ins,
+                           n_in);
     if (n) {
         lf_conv_geom *s = lf_graph_alloc(g, sizeof *s);
         if (!s) return NULL;
@@ -191,62 +223,13 @@ lf_tensor *lf_conv(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_con
     return y;
 }
 
-/* ---- transposed convolution: y = col2im(W^T x); dx = W cols(dy); dW += x cols(dy)^T */
-static lf_status conv_transpose_backward(lf_graph *g, lf_node *n)
+lf_tensor *lf_conv(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_conv_args a)
 {
-    const lf_conv_geom *q = n->saved;
-    lf_tensor *x = n->in[0], *w = n->in[1], *b = n->n_in > 2 ? n->in[2] : NULL, *y = n->out;
-    lf_conv_job j;
-    memset(&j, 0, sizeof j);
-    j.n = x->shape[0];
-    j.w = w->data;
-    if (lf_needs_grad(w)) {
-        j.colside = x->data;
-        j.dw = w->grad;
-    }
-    if (lf_needs_grad(x)) {
-        j.colside_out = x->grad;
-        j.accumulate = 1;
-    }
-    if (j.dw || j.colside_out) {
-        j.img = y->grad;
-        lf_status s = lf_backend_for(x->device)->conv(g, q, &j);
-        if (s != LF_OK) return s;
-    }
-    if (lf_needs_grad(b)) lf_backend_for(y->device)->conv_bias_backward(y->grad, b->grad, y->shape[0], y->shape[1], spatial(y));
-    return LF_OK;
+    return conv_forward_common(g, 0, x, w, b, a);
 }
 
 lf_tensor *lf_conv_transpose(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b,
                              lf_conv_args a)
 {
-    if (!x || !w) return NULL;
-    lf_conv_geom q;
-    int64_t ys[LF_MAX_DIMS];
-    if (conv_setup("conv_transpose", 1, x, w, b, &a, &q, ys) != LF_OK) return NULL;
-    x = lf_contiguous(g, x);
-    w = lf_contiguous(g, w);
-    if (b && !(b = lf_contiguous(g, b))) return NULL;
-    if (!x || !w) return NULL;
-    lf_tensor *ins[3] = {x, w, b};
-    const int n_in = b ? 3 : 2;
-    lf_tensor *y = lf_op_output(g, x->ndim, ys, ins, n_in);
-    if (!y) return NULL;
-    memset(y->data, 0, (size_t)lf_numel(y) * sizeof(lf_real));
-    lf_conv_job j;
-    memset(&j, 0, sizeof j);
-    j.n = x->shape[0];
-    j.w = w->data;
-    j.colside = x->data;
-    j.img_out = y->data;
-    if (lf_backend_for(x->device)->conv(g, &q, &j) != LF_OK) return NULL;
-    if (b) lf_backend_for(y->device)->conv_bias_forward(y->data, b->data, ys[0], ys[1], spatial(y));
-    lf_node *n = lf_record(g, "conv_transpose", conv_transpose_backward, y, ins, n_in);
-    if (n) {
-        lf_conv_geom *s = lf_graph_alloc(g, sizeof *s);
-        if (!s) return NULL;
-        *s = q;
-        n->saved = s;
-    }
-    return y;
+    return conv_forward_common(g, 1, x, w, b, a);
 }

@@ -136,6 +136,21 @@ static int same_shape_or_error(const lf_tensor *x, const lf_tensor *t, const cha
     return 0;
 }
 
+/* Shared start of the elementwise losses: same shapes, contiguous inputs (replaced in *x and
+ * *t), the scalar output, and *tmp with room for the per-element terms. */
+static lf_tensor *pointwise_loss_begin(lf_graph *g, lf_tensor **x, lf_tensor **t,
+                                       const char *op, lf_real **tmp)
+{
+    if (!*x || !*t || !same_shape_or_error(*x, *t, op)) return NULL;
+    *x = lf_contiguous(g, *x);
+    *t = lf_contiguous(g, *t);
+    if (!*x || !*t) return NULL;
+    const int64_t m = lf_numel(*x);
+    lf_tensor *y = lf_op_output(g, 0, NULL, LF_IN(*x, *t));
+    *tmp = lf_graph_alloc(g, (size_t)(m ? m : 1) * sizeof(lf_real));
+    return *tmp ? y : NULL;
+}
+
 /* mse: d/dx = 2 (x - t) / n, d/dt = -d/dx */
 static lf_status mse_backward(lf_graph *g, lf_node *n)
 {
@@ -157,15 +172,10 @@ static lf_status mse_backward(lf_graph *g, lf_node *n)
 
 lf_tensor *lf_mse_loss(lf_graph *g, lf_tensor *x, lf_tensor *target)
 {
-    if (!x || !target) return NULL;
-    if (!same_shape_or_error(x, target, "mse_loss")) return NULL;
-    x = lf_contiguous(g, x);
-    target = lf_contiguous(g, target);
-    if (!x || !target) return NULL;
-    int64_t m = lf_numel(x);
-    lf_tensor *y = lf_op_output(g, 0, NULL, LF_IN(x, target));
-    lf_real *tmp = lf_graph_alloc(g, (size_t)(m ? m : 1) * sizeof(lf_real));
-    if (!y || !tmp) return NULL;
+    lf_real *tmp;
+    lf_tensor *y = pointwise_loss_begin(g, &x, &target, "mse_loss", &tmp);
+    if (!y) return NULL;
+    const int64_t m = lf_numel(x);
     const lf_real *X = x->data, *T = target->data;
     LF_FOR_EACH(m, lf_real d = X[i] - T[i]; tmp[i] = d * d);
     y->data[0] = (lf_real)(lf_sum_flat(tmp, m) / (double)m);
@@ -195,15 +205,10 @@ static lf_status bce_backward(lf_graph *g, lf_node *n)
 
 lf_tensor *lf_bce_with_logits(lf_graph *g, lf_tensor *x, lf_tensor *target)
 {
-    if (!x || !target) return NULL;
-    if (!same_shape_or_error(x, target, "bce_with_logits")) return NULL;
-    x = lf_contiguous(g, x);
-    target = lf_contiguous(g, target);
-    if (!x || !target) return NULL;
-    int64_t m = lf_numel(x);
-    lf_tensor *y = lf_op_output(g, 0, NULL, LF_IN(x, target));
-    lf_real *tmp = lf_graph_alloc(g, (size_t)(m ? m : 1) * sizeof(lf_real));
-    if (!y || !tmp) return NULL;
+    lf_real *tmp;
+    lf_tensor *y = pointwise_loss_begin(g, &x, &target, "bce_with_logits", &tmp);
+    if (!y) return NULL;
+    const int64_t m = lf_numel(x);
     const lf_real *X = x->data, *T = target->data;
     LF_FOR_EACH(m, lf_real v = X[i];
                 tmp[i] = (v > 0 ? v : 0) - v * T[i] + log1p(exp(-fabs(v))));

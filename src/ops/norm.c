@@ -9,9 +9,8 @@
 #include <math.h>
 #include <string.h>
 
-/* Below this many elements the OpenMP start-up costs more than it saves. Each channel (row)
- * is reduced by one thread in a fixed order, so results never depend on the thread count. */
-#define NORM_PAR_MIN 32768
+/* Each channel (row) is reduced by one thread in a fixed order, so results never depend on
+ * the thread count (loops go parallel above LF_PAR_MIN elements). */
 
 /* ================================================================ batch norm */
 
@@ -84,7 +83,7 @@ static void bn_stats(const lf_real *x, int64_t N, int64_t C, int64_t S, double *
 {
     int64_t M = N * S;
     if (S == 1) {
-#pragma omp parallel for schedule(static) if (N * C >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C >= LF_PAR_MIN)
         for (int64_t c0 = 0; c0 < C; c0 += BN_CBLK) {
             int64_t nc = C - c0 < BN_CBLK ? C - c0 : BN_CBLK;
             double sm[BN_CBLK] = {0}, sv[BN_CBLK] = {0};
@@ -103,7 +102,7 @@ static void bn_stats(const lf_real *x, int64_t N, int64_t C, int64_t S, double *
         }
         return;
     }
-#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C * S >= LF_PAR_MIN)
     for (int64_t c = 0; c < C; c++) {
         double acc[4] = {0}, acv[4] = {0};
         for (int64_t n = 0; n < N; n++) seg_sum(x + (n * C + c) * S, S, acc);
@@ -120,7 +119,7 @@ static void bn_apply(const lf_real *x, lf_real *y, const lf_real *mean, const lf
                      const lf_real *k, const lf_real *res, bool relu, int64_t N, int64_t C,
                      int64_t S)
 {
-#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C * S >= LF_PAR_MIN)
     for (int64_t r = 0; r < N * C; r++) {
         lf_real mr = mean[r % C], ar = a[r % C], kr = k[r % C];
         const lf_real *xp = x + r * S;
@@ -147,7 +146,7 @@ static void bn_grad_sums(const lf_real *dy, const lf_real *x, const lf_real *mea
                          int64_t C, int64_t S, double *sum_dy, double *sum_dyx)
 {
     if (S == 1) {
-#pragma omp parallel for schedule(static) if (N * C >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C >= LF_PAR_MIN)
         for (int64_t c0 = 0; c0 < C; c0 += BN_CBLK) {
             int64_t nc = C - c0 < BN_CBLK ? C - c0 : BN_CBLK;
             double a[BN_CBLK] = {0}, b[BN_CBLK] = {0};
@@ -164,7 +163,7 @@ static void bn_grad_sums(const lf_real *dy, const lf_real *x, const lf_real *mea
         }
         return;
     }
-#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C * S >= LF_PAR_MIN)
     for (int64_t c = 0; c < C; c++) {
         double acc[8] = {0};
         for (int64_t n = 0; n < N; n++)
@@ -189,14 +188,14 @@ static lf_status batch_norm_backward(lf_graph *g, lf_node *n)
         lf_real *d = lf_graph_scratch(g, 0, (size_t)m * sizeof(lf_real));
         if (!d) return LF_ERR_NOMEM;
         const lf_real *Y = n->out->data, *gy = n->out->grad;
-#pragma omp parallel for schedule(static) if (m >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (m >= LF_PAR_MIN)
         for (int64_t i = 0; i < m; i++) d[i] = Y[i] > 0 ? gy[i] : 0;
         dy = d;
     }
     if (lf_needs_grad(res)) { /* fused residual add: its gradient is dy itself */
         int64_t m = lf_numel(n->out);
         lf_real *gr = res->grad;
-#pragma omp parallel for schedule(static) if (m >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (m >= LF_PAR_MIN)
         for (int64_t i = 0; i < m; i++) gr[i] += dy[i];
     }
     int64_t N = s->N, C = s->C, S = s->S;
@@ -219,7 +218,7 @@ static lf_status batch_norm_backward(lf_graph *g, lf_node *n)
     if (!lf_needs_grad(x)) return LF_OK;
     lf_real *gx = x->grad;
     const lf_real *xd = x->data;
-#pragma omp parallel for schedule(static) if (N * C * S >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C * S >= LF_PAR_MIN)
     for (int64_t r = 0; r < N * C; r++) {
         int64_t c = r % C;
         lf_real a = ca[c], bb = cb[c], k = cc[c], m = s->mean[c];
@@ -358,7 +357,7 @@ typedef struct ln_saved {
 static void layernorm_forward(const lf_real *x, lf_real *y, const lf_real *w, const lf_real *b,
                               lf_real *mean, lf_real *rstd, int64_t R, int64_t E, double eps)
 {
-#pragma omp parallel for schedule(static) if (R * E >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (R * E >= LF_PAR_MIN)
     for (int64_t r = 0; r < R; r++) {
         const lf_real *xr = x + r * E;
         lf_real *yr = y + r * E;
@@ -389,7 +388,7 @@ static lf_status layernorm_backward(lf_graph *g, lf_node *n)
     const lf_real *dy = n->out->grad;
     int64_t R = s->R, E = s->E;
     if (lf_needs_grad(x)) {
-#pragma omp parallel for schedule(static) if (R * E >= NORM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (R * E >= LF_PAR_MIN)
         for (int64_t r = 0; r < R; r++) {
             const lf_real *xr = x->data + r * E, *dr = dy + r * E;
             lf_real *gr = x->grad + r * E;

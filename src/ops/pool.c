@@ -10,8 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-#define PAR_MIN (1LL << 15)
-
 typedef struct pool_geom {
     int64_t planes;          /* N * C */
     int64_t in[3], out[3];   /* spatial sizes, depth 1 in 2-D */
@@ -59,6 +57,17 @@ static lf_status pool_setup(const char *op, const lf_tensor *x, int nd, int kern
     return LF_OK;
 }
 
+/* Shared start of max and avg pooling: checks, contiguous input (*x replaced), output y. */
+static lf_tensor *pool_begin(lf_graph *g, const char *op, lf_tensor **x, int nd, int kernel,
+                             int stride, int padding, pool_geom *q)
+{
+    int64_t ys[LF_MAX_DIMS];
+    if (!*x || pool_setup(op, *x, nd, kernel, stride, padding, q, ys) != LF_OK) return NULL;
+    *x = lf_contiguous(g, *x);
+    if (!*x) return NULL;
+    return lf_op_output(g, (*x)->ndim, ys, LF_IN(*x));
+}
+
 /* Clamped window [*a, *b) of output position o in one dim */
 static inline void window(const pool_geom *q, int dim, int64_t o, int64_t *a, int64_t *b)
 {
@@ -79,7 +88,7 @@ static lf_status max_pool_backward(lf_graph *g, lf_node *n)
     const int64_t L = q->out[0] * q->out[1] * q->out[2], Lin = q->in[0] * q->in[1] * q->in[2];
     const lf_real *gy = n->out->grad;
     lf_real *gx = n->in[0]->grad;
-#pragma omp parallel for schedule(static) if (q->planes * L >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (q->planes * L >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q->planes; pl++)
         for (int64_t o = 0; o < L; o++) gx[pl * Lin + idx[pl * L + o]] += gy[pl * L + o];
     return LF_OK;
@@ -99,11 +108,9 @@ static void max_row_values(const pool_geom *q, const lf_real *src, int64_t d0, i
         for (int64_t h = h0; h < h1; h++) {
             const lf_real *restrict row = src + (d * q->in[1] + h) * W;
             for (int64_t j = 0; j < q->k[2]; j++) {
-                /* ow with 0 <= ow*sw - p + j < W */
                 const int64_t off = j - q->p[2];
-                int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
-                if (hi > OW) hi = OW;
+                int64_t lo, hi;
+                lf_conv_valid_range(off, sw, W, OW, &lo, &hi);
                 for (int64_t ow = lo; ow < hi; ow++) drow[ow] = max_nan(drow[ow], row[ow * sw + off]);
             }
         }
@@ -153,14 +160,8 @@ static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst,
 lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, int stride,
                        int padding)
 {
-    if (!x) return NULL;
     pool_geom q;
-    int64_t ys[LF_MAX_DIMS];
-    if (pool_setup("max_pool", x, ndim_spatial, kernel, stride, padding, &q, ys) != LF_OK)
-        return NULL;
-    x = lf_contiguous(g, x);
-    if (!x) return NULL;
-    lf_tensor *y = lf_op_output(g, x->ndim, ys, LF_IN(x));
+    lf_tensor *y = pool_begin(g, "max_pool", &x, ndim_spatial, kernel, stride, padding, &q);
     if (!y) return NULL;
     const int64_t L = q.out[0] * q.out[1] * q.out[2], Lin = q.in[0] * q.in[1] * q.in[2];
     if (Lin > INT32_MAX) {
@@ -168,7 +169,7 @@ lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, 
                  (long long)Lin);
         return NULL;
     }
-    const bool rec = g->grad_enabled && lf_needs_grad(y);
+    const bool rec = lf_needs_grad(y); /* set by lf_op_output only when recording */
     /* geometry and indices in one arena block: saved for backward */
     pool_geom *s = NULL;
     int32_t *idx = NULL;
@@ -178,7 +179,7 @@ lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, 
         *s = q;
         idx = (int32_t *)(s + 1);
     }
-#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q.planes; pl++)
         max_pool_plane(&q, x->data + pl * Lin, y->data + pl * L, idx ? idx + pl * L : NULL);
     lf_node *n = lf_record(g, "max_pool", max_pool_backward, y, LF_IN(x));
@@ -195,7 +196,7 @@ static lf_status avg_pool_backward(lf_graph *g, lf_node *n)
     const lf_real inv = (lf_real)(1.0 / (double)(q->k[0] * q->k[1] * q->k[2]));
     const lf_real *gy = n->out->grad;
     lf_real *gx = n->in[0]->grad;
-#pragma omp parallel for schedule(static) if (q->planes * L >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (q->planes * L >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q->planes; pl++) {
         lf_real *dst = gx + pl * Lin;
         for (int64_t od = 0; od < q->out[0]; od++) {
@@ -221,18 +222,12 @@ static lf_status avg_pool_backward(lf_graph *g, lf_node *n)
 lf_tensor *lf_avg_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, int stride,
                        int padding)
 {
-    if (!x) return NULL;
     pool_geom q;
-    int64_t ys[LF_MAX_DIMS];
-    if (pool_setup("avg_pool", x, ndim_spatial, kernel, stride, padding, &q, ys) != LF_OK)
-        return NULL;
-    x = lf_contiguous(g, x);
-    if (!x) return NULL;
-    lf_tensor *y = lf_op_output(g, x->ndim, ys, LF_IN(x));
+    lf_tensor *y = pool_begin(g, "avg_pool", &x, ndim_spatial, kernel, stride, padding, &q);
     if (!y) return NULL;
     const int64_t L = q.out[0] * q.out[1] * q.out[2], Lin = q.in[0] * q.in[1] * q.in[2];
     const double inv = 1.0 / (double)(q.k[0] * q.k[1] * q.k[2]);
-#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q.planes; pl++) {
         const lf_real *src = x->data + pl * Lin;
         for (int64_t od = 0; od < q.out[0]; od++) {
@@ -271,7 +266,7 @@ static lf_status global_avg_pool_backward(lf_graph *g, lf_node *n)
     const lf_real *gy = n->out->grad;
     lf_real *gx = n->in[0]->grad;
     const lf_real inv = (lf_real)(1.0 / (double)L);
-#pragma omp parallel for schedule(static) if (planes * L >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (planes * L >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < planes; pl++) {
         const lf_real v = gy[pl] * inv;
         for (int64_t l = 0; l < L; l++) gx[pl * L + l] += v;
@@ -298,7 +293,7 @@ lf_tensor *lf_global_avg_pool(lf_graph *g, lf_tensor *x)
     lf_tensor *y = lf_op_output(g, 2, x->shape, LF_IN(x));
     if (!y) return NULL;
     const double inv = 1.0 / (double)L;
-#pragma omp parallel for schedule(static) if (planes * L >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (planes * L >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < planes; pl++) {
         double s = 0;
         const lf_real *src = x->data + pl * L;

@@ -7,9 +7,6 @@
 
 #include "core/internal.h"
 
-/* Loops over more elements than this go parallel (below it threads cost more than they save). */
-#define LF_PAR_MIN 32768
-
 /* for (int64_t i = 0; i < n; i++) { BODY } — parallel when n is large. Every i is
  * independent, so the result does not depend on the thread count. */
 #define LF_FOR_EACH(n, ...)                                                                 \
@@ -21,15 +18,6 @@
 
 /* Sum of n contiguous values, with 8 double partial sums (vectorisable, accurate). */
 double lf_sum_run(const lf_real *x, int64_t n);
-
-/* for (int64_t i = 0; i < n; i++) { BODY } — parallel when n is large. Every i is
- * independent, so the result does not depend on the thread count. */
-#define LF_FOR_EACH(n, ...)                                                                 \
-    do {                                                                                    \
-        int64_t n_ = (n);                                                                   \
-        _Pragma("omp parallel for if (n_ > LF_PAR_MIN) schedule(static)")                  \
-        for (int64_t i = 0; i < n_; i++) { __VA_ARGS__; }                                  \
-    } while (0)
 
 /* Sum of n contiguous values in a fixed number of chunks, parallel for large n. */
 double lf_sum_flat(const lf_real *x, int64_t n);

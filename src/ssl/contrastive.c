@@ -23,27 +23,26 @@
  *
  * Fused because the N x N matrices are the step's largest activations and the chain of
  * generic ops would keep several copies of each. */
-#include "core/internal.h"
+#include "ssl/ssl_internal.h"
 
 #include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- shared kernels */
 
-static void normalize_rows(const lf_real *X, int64_t N, int64_t D, lf_real *U, lf_real *norm)
+void lf_ssl_normalize_rows(const lf_real *X, int64_t N, int64_t D, lf_real *U, lf_real *norm)
 {
     for (int64_t i = 0; i < N; i++) {
         double ss = 0;
         for (int64_t k = 0; k < D; k++) ss += (double)X[i * D + k] * X[i * D + k];
         double n = sqrt(ss);
-        if (n < 1e-12) n = 1e-12; /* F.normalize's eps clamp; the norm is then not differentiated */
+        if (n < 1e-12) n = 1e-12; /* F.normalize's eps clamp */
         norm[i] = (lf_real)n;
         for (int64_t k = 0; k < D; k++) U[i * D + k] = (lf_real)(X[i * D + k] / n);
     }
 }
 
-/* dX += (dU - U (U . dU)) / norm, row-wise (the backward of normalize_rows) */
-static void normalize_rows_backward(const lf_real *U, const lf_real *norm, const lf_real *dU,
+void lf_ssl_normalize_rows_backward(const lf_real *U, const lf_real *norm, const lf_real *dU,
                                     int64_t N, int64_t D, lf_real *dX)
 {
     for (int64_t i = 0; i < N; i++) {
@@ -113,8 +112,8 @@ static lf_status clip_backward(lf_graph *g, lf_node *n)
     lf_real sc = (lf_real)(up * sv->t);
     lf_gemm(false, false, N, D, N, sc, sv->dl, N, sv->y, D, 0, dx, D);
     lf_gemm(true, false, N, D, N, sc, sv->dl, N, sv->x, D, 0, dy, D);
-    if (lf_needs_grad(a)) normalize_rows_backward(sv->x, sv->nx, dx, N, D, a->grad);
-    if (lf_needs_grad(b)) normalize_rows_backward(sv->y, sv->ny, dy, N, D, b->grad);
+    if (lf_needs_grad(a)) lf_ssl_normalize_rows_backward(sv->x, sv->nx, dx, N, D, a->grad);
+    if (lf_needs_grad(b)) lf_ssl_normalize_rows_backward(sv->y, sv->ny, dy, N, D, b->grad);
     if (lf_needs_grad(s)) s->grad[0] += (lf_real)(up * sv->ds);
     return LF_OK;
 }
@@ -140,8 +139,8 @@ lf_tensor *lf_clip_loss(lf_graph *g, lf_tensor *a, lf_tensor *b, lf_tensor *log_
     sv->dl = sv->ny + N;
     lf_real *l = sv->dl + N * N; /* logits */
     sv->t = t;
-    normalize_rows(a->data, N, D, sv->x, sv->nx);
-    normalize_rows(b->data, N, D, sv->y, sv->ny);
+    lf_ssl_normalize_rows(a->data, N, D, sv->x, sv->nx);
+    lf_ssl_normalize_rows(b->data, N, D, sv->y, sv->ny);
     lf_gemm(false, true, N, N, D, 1, sv->x, D, sv->y, D, 0, l, N);
     if (st) {
         top1_both(l, N, &st->top1_ab, &st->top1_ba);
@@ -199,7 +198,7 @@ static void hopfield_forward(const lf_real *Q, const lf_real *K, int64_t N, int6
         for (int64_t j = 0; j < N; j++) row[j] = (lf_real)(row[j] / sum);
     }
     lf_gemm(false, false, N, D, N, 1, h->A, N, K, D, 0, R, D);
-    normalize_rows(R, N, D, h->U, h->norm);
+    lf_ssl_normalize_rows(R, N, D, h->U, h->norm);
 }
 
 /* dQ += ..., dK += ... from dU; scratch: N*D + N*N reals */
@@ -209,7 +208,7 @@ static void hopfield_backward(const lf_real *Q, const lf_real *K, int64_t N, int
 {
     lf_real *dR = scratch, *dA = scratch + N * D;
     memset(dR, 0, (size_t)(N * D) * sizeof(lf_real));
-    normalize_rows_backward(h->U, h->norm, dU, N, D, dR);
+    lf_ssl_normalize_rows_backward(h->U, h->norm, dU, N, D, dR);
     lf_gemm(false, true, N, N, D, 1, dR, D, K, D, 0, dA, N); /* dA = dR K^T */
     lf_gemm(true, false, N, D, N, 1, h->A, N, dR, D, 1, dK, D); /* dK += A^T dR */
     for (int64_t i = 0; i < N; i++) { /* dA := dZ, the softmax backward */
@@ -283,8 +282,8 @@ static lf_status cloob_backward(lf_graph *g, lf_node *n)
     hopfield_backward(sv->y, sv->y, N, D, sv->beta, &h[1], dU[1], dy, dy, scratch);
     hopfield_backward(sv->y, sv->x, N, D, sv->beta, &h[2], dU[2], dy, dx, scratch);
     hopfield_backward(sv->x, sv->y, N, D, sv->beta, &h[3], dU[3], dx, dy, scratch);
-    if (lf_needs_grad(a)) normalize_rows_backward(sv->x, sv->nx, dx, N, D, a->grad);
-    if (lf_needs_grad(b)) normalize_rows_backward(sv->y, sv->ny, dy, N, D, b->grad);
+    if (lf_needs_grad(a)) lf_ssl_normalize_rows_backward(sv->x, sv->nx, dx, N, D, a->grad);
+    if (lf_needs_grad(b)) lf_ssl_normalize_rows_backward(sv->y, sv->ny, dy, N, D, b->grad);
     if (lf_needs_grad(s)) s->grad[0] += (lf_real)(up * sv->ds);
     return LF_OK;
 }
@@ -322,8 +321,8 @@ lf_tensor *lf_cloob_loss(lf_graph *g, lf_tensor *a, lf_tensor *b, lf_tensor *log
     sv->g_img = mats + 4 * nn;
     sv->g_txt = mats + 5 * nn;
     sv->beta = hopfield_beta;
-    normalize_rows(a->data, N, D, sv->x, sv->nx);
-    normalize_rows(b->data, N, D, sv->y, sv->ny);
+    lf_ssl_normalize_rows(a->data, N, D, sv->x, sv->nx);
+    lf_ssl_normalize_rows(b->data, N, D, sv->y, sv->ny);
     if (st) { /* on the embeddings themselves, before retrieval */
         lf_gemm(false, true, N, N, D, 1, sv->x, D, sv->y, D, 0, sv->g_img, N);
         top1_both(sv->g_img, N, &st->top1_ab, &st->top1_ba);

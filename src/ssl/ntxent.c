@@ -7,7 +7,7 @@
  *   dL/du = (dS + dS^T) u / T;  dL/dz = (dL/du - u (u . dL/du)) / ||z||.
  * Fused because the (2N, 2N) similarity matrix is the step's largest activation: it is kept
  * once, as probabilities, for backward. */
-#include "core/internal.h"
+#include "ssl/ssl_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -36,14 +36,7 @@ static lf_status ntxent_backward(lf_graph *g, lf_node *n)
             ds[i * M + j] = (lf_real)((a + b) * scale * s->inv_t);
         }
     lf_gemm(false, false, M, D, M, 1, ds, M, s->u, D, 0, du, D);
-    for (int64_t i = 0; i < M; i++) {
-        const lf_real *ui = s->u + i * D;
-        lf_real *dui = du + i * D, *gz = z->grad + i * D;
-        double dot = 0;
-        for (int64_t k = 0; k < D; k++) dot += (double)ui[k] * dui[k];
-        double inv = 1.0 / s->norm[i];
-        for (int64_t k = 0; k < D; k++) gz[k] += (lf_real)((dui[k] - ui[k] * dot) * inv);
-    }
+    lf_ssl_normalize_rows_backward(s->u, s->norm, du, M, D, z->grad);
     return LF_OK;
 }
 
@@ -71,14 +64,7 @@ lf_tensor *lf_nt_xent(lf_graph *g, lf_tensor *z, double temperature, double *top
     s->p = lf_graph_alloc(g, (size_t)(M * M) * sizeof(lf_real));
     if (!s->u || !s->norm || !s->p) return NULL;
     s->inv_t = 1.0 / temperature;
-    for (int64_t i = 0; i < M; i++) {
-        double ss = 0;
-        for (int64_t k = 0; k < D; k++) ss += (double)z->data[i * D + k] * z->data[i * D + k];
-        double nrm = sqrt(ss);
-        if (nrm < 1e-12) nrm = 1e-12; /* as F.normalize's eps clamp */
-        s->norm[i] = (lf_real)nrm;
-        for (int64_t k = 0; k < D; k++) s->u[i * D + k] = (lf_real)(z->data[i * D + k] / nrm);
-    }
+    lf_ssl_normalize_rows(z->data, M, D, s->u, s->norm);
     lf_gemm(false, true, M, M, D, (lf_real)s->inv_t, s->u, D, s->u, D, 0, s->p, M);
     double loss = 0;
     int64_t correct = 0;

@@ -1,7 +1,8 @@
 /* Paired data for CLOOME: a CSV manifest of (image or feature vector, molecule) pairs.
  * See the lf_pairs block of include/labelfree.h for the columns. Everything but the images is
  * read at open (feature rows are copied out of their .npy files, which are loaded once each). */
-#include "data/csv.h"
+#include "core/internal.h"
+#include "data/manifest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,7 +13,7 @@
 #include <sys/stat.h>
 
 enum { COL_SMILES, COL_IMAGE, COL_FEATURES, COL_COMPOUND, COL_MOA, COL_LABEL, COL_SPLIT, COL_PLATE, N_COLS };
-static const char *col_names[N_COLS] = {"smiles", "image", "features", "compound", "moa", "label", "split", "plate"};
+static const char *const col_names[N_COLS] = {"smiles", "image", "features", "compound", "moa", "label", "split", "plate"};
 
 typedef struct classes {
     int n;
@@ -34,14 +35,6 @@ struct lf_pairs {
     int64_t feature_dim;
     char origin[600];
 };
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = lf_malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 static void free_strs(char **s, int64_t n)
 {
@@ -87,7 +80,7 @@ static lf_status build_classes(classes *c, const lf_csv *csv, int col, int64_t n
         if (!*v) continue;
         int found = 0;
         for (int k = 0; k < c->n && !found; k++) found = !strcmp(c->names[k], v);
-        if (!found && !(c->names[c->n++] = dup_str(v))) return LF_ERR_NOMEM;
+        if (!found && !(c->names[c->n++] = lf_strdup(v))) return LF_ERR_NOMEM;
     }
     qsort(c->names, (size_t)c->n, sizeof(char *), cmp_str);
     for (int64_t i = 0; i < n; i++) {
@@ -98,20 +91,6 @@ static lf_status build_classes(classes *c, const lf_csv *csv, int col, int64_t n
         c->id[i] = (int)(hit - c->names);
     }
     return LF_OK;
-}
-
-static int parse_split(const char *s)
-{
-    if (!strcasecmp(s, "train")) return LF_SPLIT_TRAIN;
-    if (!strcasecmp(s, "val") || !strcasecmp(s, "valid") || !strcasecmp(s, "validation")) return LF_SPLIT_VAL;
-    if (!strcasecmp(s, "test")) return LF_SPLIT_TEST;
-    return -2;
-}
-
-static void resolve(const char *dir, const char *p, char *out, size_t size)
-{
-    if (p[0] == '/') snprintf(out, size, "%s", p);
-    else snprintf(out, size, "%s%s", dir, p);
 }
 
 /* "file.npy#row" of every row into p->features (each .npy file loaded once) */
@@ -133,7 +112,7 @@ static lf_status load_features(lf_pairs *p, const lf_csv *csv, int col, const ch
         }
         char rel[4096], full[8192];
         snprintf(rel, sizeof rel, "%.*s", (int)(hash - v), v);
-        resolve(dir, rel, full, sizeof full);
+        lf_manifest_resolve(dir, rel, full, sizeof full);
         if (strcmp(full, cur)) {
             lf_free(arr);
             arr = NULL;
@@ -195,7 +174,7 @@ lf_status lf_pairs_open(lf_pairs **out, const char *path, uint64_t seed)
     if (st) return st;
     lf_pairs *p = lf_calloc(1, sizeof *p);
     if (!p) { lf_csv_free(&csv); return LF_ERR_NOMEM; }
-    p->source = dup_str(path);
+    p->source = lf_strdup(path);
     if (!p->source) { st = LF_ERR_NOMEM; goto done; }
     p->base = strrchr(p->source, '/') ? strrchr(p->source, '/') + 1 : p->source;
     if (csv.n_rec < 2) {
@@ -204,20 +183,7 @@ lf_status lf_pairs_open(lf_pairs **out, const char *path, uint64_t seed)
         goto done;
     }
     int col[N_COLS];
-    for (int k = 0; k < N_COLS; k++) col[k] = -1;
-    for (int j = 0; j < csv.rec_count[0]; j++) {
-        char h[64];
-        snprintf(h, sizeof h, "%s", lf_csv_get(&csv, 0, j));
-        for (char *q = h; *q; q++) *q = (char)tolower((unsigned char)*q);
-        for (int k = 0; k < N_COLS; k++)
-            if (!strcmp(h, col_names[k])) {
-                if (col[k] >= 0) {
-                    st = lf_error(LF_ERR_FORMAT, "%s line 1: column '%s' appears twice", path, col_names[k]);
-                    goto done;
-                }
-                col[k] = j;
-            }
-    }
+    if ((st = lf_manifest_columns(&csv, path, col_names, N_COLS, col)) != LF_OK) goto done;
     if (col[COL_SMILES] < 0) {
         st = lf_error(LF_ERR_FORMAT, "%s line 1: no 'smiles' column in the header", path);
         goto done;
@@ -241,10 +207,7 @@ lf_status lf_pairs_open(lf_pairs **out, const char *path, uint64_t seed)
         goto done;
     }
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) slash[1] = 0;
-    else dir[0] = 0;
+    lf_manifest_dir(path, dir, sizeof dir);
     for (int64_t i = 0; i < n; i++) {
         int64_t r = i + 1;
         int line = p->line[i] = csv.rec_line[r];
@@ -256,24 +219,24 @@ lf_status lf_pairs_open(lf_pairs **out, const char *path, uint64_t seed)
         const char *cname = col[COL_COMPOUND] >= 0 ? lf_csv_get(&csv, r, col[COL_COMPOUND]) : "";
         if (!*cname) cname = sm;
         p->compound[i] = -1;
-        for (int64_t k = 0; k < p->n_compounds; k++)
+        for (int64_t k = 0; k < p->n_compounds && p->compound[i] < 0; k++) /* names are unique */
             if (!strcmp(p->compound_names[k], cname)) p->compound[i] = k;
         if (p->compound[i] < 0) {
-            if (!(p->compound_names[p->n_compounds] = dup_str(cname))) { st = LF_ERR_NOMEM; goto done; }
+            if (!(p->compound_names[p->n_compounds] = lf_strdup(cname))) { st = LF_ERR_NOMEM; goto done; }
             p->compound[i] = p->n_compounds++;
         }
         p->split[i] = LF_SPLIT_TRAIN;
         if (col[COL_SPLIT] >= 0) {
             const char *sv = lf_csv_get(&csv, r, col[COL_SPLIT]);
-            int s = parse_split(sv);
+            int s = lf_manifest_split(sv);
             if (s == -2) {
                 st = lf_error(LF_ERR_FORMAT, "%s line %d: split '%s' is not train, val or test", path, line, sv);
                 goto done;
             }
             p->split[i] = (lf_split)s;
         }
-        p->smiles[i] = dup_str(sm);
-        p->plate[i] = dup_str(col[COL_PLATE] >= 0 ? lf_csv_get(&csv, r, col[COL_PLATE]) : "");
+        p->smiles[i] = lf_strdup(sm);
+        p->plate[i] = lf_strdup(col[COL_PLATE] >= 0 ? lf_csv_get(&csv, r, col[COL_PLATE]) : "");
         if (!p->smiles[i] || !p->plate[i]) { st = LF_ERR_NOMEM; goto done; }
         if (col[COL_IMAGE] >= 0) {
             /* resolve each ';'-separated channel file and check that it exists */
@@ -293,13 +256,8 @@ lf_status lf_pairs_open(lf_pairs **out, const char *path, uint64_t seed)
                     st = lf_error(LF_ERR_FORMAT, "%s line %d: empty image path in '%s'", path, line, v);
                     goto done;
                 }
-                resolve(dir, rel, full, sizeof full);
-                struct stat sb;
-                int rc = stat(full, &sb);
-                if (rc != 0 || !S_ISREG(sb.st_mode)) {
+                if ((st = lf_manifest_existing_file(dir, rel, path, line, full, sizeof full)) != LF_OK) {
                     lf_free(res);
-                    st = lf_error(LF_ERR_IO, "%s line %d: image '%s' not found (looked for %s: %s)", path,
-                                  line, rel, full, rc ? strerror(errno) : "not a regular file");
                     goto done;
                 }
                 size_t fl = strlen(full);
@@ -386,42 +344,38 @@ lf_status lf_pairs_read_image(const lf_pairs *p, int64_t i, lf_image *img)
         }
         return st;
     }
-    /* several files, one or more channels each, stacked in order */
-    lf_image part = {0};
+    /* several files, one or more channels each, stacked in order; each decoded once */
+    lf_image parts[LF_IMAGE_MAX_CHANNELS];
+    memset(parts, 0, sizeof parts);
     lf_status st = LF_OK;
-    int c_total = 0, d = 0, h = 0, w = 0, bits = 0;
-    for (int pass = 0; pass < 2 && st == LF_OK; pass++) {
-        int c_at = 0;
-        const char *q = v;
-        while (st == LF_OK) {
-            const char *e = strchr(q, ';');
-            char f[8192];
-            snprintf(f, sizeof f, "%.*s", (int)(e ? (size_t)(e - q) : strlen(q)), q);
-            if ((st = lf_image_read(f, &part))) break;
-            if (pass == 0) {
-                if (!c_total) d = part.d, h = part.h, w = part.w, bits = part.bit_depth;
-                else if (part.d != d || part.h != h || part.w != w) {
-                    st = lf_error(LF_ERR_SHAPE, "%s: %dx%dx%d, but the first channel file of the row is %dx%dx%d",
-                                  f, part.d, part.h, part.w, d, h, w);
-                    break;
-                }
-                c_total += part.c;
-            } else {
-                size_t plane = (size_t)d * h * w;
-                memcpy(img->data + (size_t)c_at * plane, part.data, (size_t)part.c * plane * sizeof(float));
-                c_at += part.c;
-            }
-            if (!e) break;
-            q = e + 1;
+    int np = 0, c_total = 0;
+    const char *q = v, *e = v;
+    while (e && st == LF_OK) {
+        e = strchr(q, ';');
+        char f[8192];
+        snprintf(f, sizeof f, "%.*s", (int)(e ? (size_t)(e - q) : strlen(q)), q);
+        if (np == LF_IMAGE_MAX_CHANNELS) { /* every file has a channel at least */
+            st = lf_error(LF_ERR_ARG, "%d channels stacked (max %d)", c_total + 1,
+                          LF_IMAGE_MAX_CHANNELS);
+            break;
         }
-        if (pass == 0 && st == LF_OK) {
-            if (c_total > LF_IMAGE_MAX_CHANNELS)
-                st = lf_error(LF_ERR_ARG, "%d channels stacked (max %d)", c_total, LF_IMAGE_MAX_CHANNELS);
-            else if (!(st = lf_image_alloc(img, c_total, d, h, w)))
-                img->bit_depth = bits;
-        }
+        if ((st = lf_image_read(f, &parts[np]))) break;
+        const lf_image *pt = &parts[np++], *p0 = &parts[0];
+        if (pt->d != p0->d || pt->h != p0->h || pt->w != p0->w)
+            st = lf_error(LF_ERR_SHAPE, "%s: %dx%dx%d, but the first channel file of the row is %dx%dx%d",
+                          f, pt->d, pt->h, pt->w, p0->d, p0->h, p0->w);
+        c_total += pt->c;
+        if (e) q = e + 1;
     }
-    lf_image_free(&part);
+    if (st == LF_OK && c_total > LF_IMAGE_MAX_CHANNELS)
+        st = lf_error(LF_ERR_ARG, "%d channels stacked (max %d)", c_total, LF_IMAGE_MAX_CHANNELS);
+    if (st == LF_OK && !(st = lf_image_alloc(img, c_total, parts[0].d, parts[0].h, parts[0].w))) {
+        img->bit_depth = parts[0].bit_depth;
+        const size_t plane = (size_t)parts[0].d * parts[0].h * parts[0].w;
+        for (int k = 0, c_at = 0; k < np; c_at += parts[k++].c)
+            memcpy(img->data + (size_t)c_at * plane, parts[k].data, (size_t)parts[k].c * plane * sizeof(float));
+    }
+    for (int k = 0; k < np; k++) lf_image_free(&parts[k]);
     if (st) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", lf_last_error());

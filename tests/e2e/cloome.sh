@@ -23,7 +23,8 @@ grep -q '"radius": 3' <(head -c 8192 "$T/img/model.safetensors" | tr -d '\\')
 grep -q "resuming .* at step 4" "$T/resume.log"
 [ "$(wc -l < "$T/img/metrics.jsonl")" -eq 8 ]
 "$LF" evaluate-retrieval --model "$T/img" --data $F/pairs.csv --out "$T/img/eval" > /dev/null
-[ -s "$T/img/eval/report.json" ] && [ -s "$T/img/eval/report.md" ]
+[ -s "$T/img/eval/report.json" ]
+[ -s "$T/img/eval/report.md" ]
 # numbers in range: R@k in [0, 1], mean rank in [1, candidates], random R@1 = 1/2 (2 test molecules)
 python_free_get() { grep -o "\"$1\": [0-9.e+-]*" "$2" | head -1 | awk '{print $2}'; }
 r1=$(python_free_get "R@1" "$T/img/eval/report.json")

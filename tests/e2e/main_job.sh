@@ -12,7 +12,8 @@ for f in report.json report.md embeddings.npy label_efficiency.svg loss.svg embe
          supervised-f1/model.safetensors; do
     [ -s "$T/ev/$f" ] || { echo "missing $f"; exit 1; }
 done
-grep -q '"probe_linear"' "$T/ev/report.json" && grep -q '"cross_site"' "$T/ev/report.json"
+grep -q '"probe_linear"' "$T/ev/report.json"
+grep -q '"cross_site"' "$T/ev/report.json"
 grep -q '| bccd |' "$T/ev/report.md"
 # three label fractions, each with a linear row, a k-NN row and a supervised row
 [ "$(grep -c '| SimCLR + linear |' "$T/ev/report.md")" -eq 3 ]
@@ -22,11 +23,13 @@ python_free_check() { awk -F'|' '/SimCLR \+ linear/ { split($5, a, " "); if (a[1
 python_free_check "$T/ev/report.md"
 # embed + probe as separate commands
 "$LF" embed --model "$T/ev/pretrain" --data "$D" --out "$T/emb.npy" 2> /dev/null
-[ -s "$T/emb.ids.csv" ] && [ "$(wc -l < "$T/emb.ids.csv")" -eq 151 ]
+[ -s "$T/emb.ids.csv" ]
+[ "$(wc -l < "$T/emb.ids.csv")" -eq 151 ]
 head -c 128 "$T/emb.npy" | grep -q "'shape': (150, 64)"
 "$LF" probe --embeddings "$T/emb.npy" --data "$D" --label-fractions 0.1,1 --repeats 2 \
     --classifier knn --out "$T/probe.json" > "$T/probe.txt" 2> /dev/null
-grep -q '"k": 20' "$T/probe.json" && [ "$(wc -l < "$T/probe.txt")" -eq 3 ]
+grep -q '"k": 20' "$T/probe.json"
+[ "$(wc -l < "$T/probe.txt")" -eq 3 ]
 # the embeddings of evaluate and of embed are the same model's
 cmp "$T/emb.npy" "$T/ev/embeddings.npy"
 echo "main job e2e ok"

@@ -35,12 +35,16 @@ expect() { local want=$1; shift; local got; got=$(code "$@"); [ "$got" = "$want"
 expect 200 "$B/"; grep -q 'Find images' "$T/body" || fail "page"
 expect 200 "$B/api/info"; grep -q '"images":46' "$T/body" || fail "info: $(cat "$T/body")"
 expect 200 --get --data-urlencode "smiles=$TAXOL" "$B/api/query?k=3"
-/usr/bin/python3 - "$T/body" <<'PY' 2>/dev/null || grep -q '"compound":"taxol"' "$T/body" || fail "query results"
+if [ -x /usr/bin/python3 ]; then
+    /usr/bin/python3 - "$T/body" <<'PY' || fail "query results: $(head -c 300 "$T/body")"
 import json, sys
 j = json.load(open(sys.argv[1])); r = j["results"]
 assert j["target"] == "image" and len(r) == 3 and r[0]["compound"] == r[1]["compound"] == "taxol", j
 assert r[0]["score"] >= r[1]["score"] >= r[2]["score"]
 PY
+else
+    grep -q '"compound":"taxol"' "$T/body" || fail "query results"
+fi
 expect 200 "$B/api/item/0"; grep -q '"compound":"MG-132"' "$T/body" || fail "item 0"
 expect 200 "$B/api/neighbors/0?k=2"; grep -q '"target":"molecule"' "$T/body" || fail "neighbors"
 grep -q '"compound":"MG-132"' "$T/body" || fail "image 0's nearest molecule should be MG-132: $(cat "$T/body")"

@@ -81,6 +81,19 @@ bad:
     return -1;
 }
 
+int fxconv_load_kind(const char *dir, const char *name, const char *kind, int min_meta,
+                     fxconv_file *f, char *err, size_t errsize)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (fxconv_load(path, f, err, errsize) != 0) return -1;
+    if (strcmp(f->kind, kind) != 0 || f->nmeta < min_meta) {
+        fxconv_free(f);
+        return 0;
+    }
+    return 1;
+}
+
 const fxconv_array *fxconv_get(const fxconv_file *f, const char *name)
 {
     for (int i = 0; i < f->narr; i++)

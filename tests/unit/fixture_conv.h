@@ -26,6 +26,10 @@ typedef struct fxconv_file {
 
 /* 0 on success; -1 with a message in err on failure. */
 int fxconv_load(const char *path, fxconv_file *f, char *err, size_t errsize);
+/* Loads dir/name when its kind is `kind` with at least min_meta integers: 1. Another kind:
+ * 0, nothing held. Unreadable: -1 with a message in err. */
+int fxconv_load_kind(const char *dir, const char *name, const char *kind, int min_meta,
+                     fxconv_file *f, char *err, size_t errsize);
 const fxconv_array *fxconv_get(const fxconv_file *f, const char *name);
 void fxconv_free(fxconv_file *f);
 /* Fixture file names in dir ending in .bin, sorted; returns the count (at most max). */

@@ -65,6 +65,7 @@ TEST(parity_vit_block)
                     *eps = fxc_get(f, "eps");
     lf_tensor *y = heads && eps ? vit_block(g, x, p, heads->i[0], eps->f[0]) : NULL;
     CHECK_MSG(y != NULL, "block forward: %s", lf_last_error());
+    CHECK_MSG(!y || (lossw && lossw->n == lf_numel(y)), "fixture 'lossw' missing or of the wrong size");
     if (y && lossw && lossw->n == lf_numel(y)) {
         fxc_compare(f, "y", y->data, lf_numel(y), "output", BLOCK_TOL);
         lf_real loss = 0;

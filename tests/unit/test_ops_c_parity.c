@@ -26,6 +26,17 @@ static double scalar(const fxc_file *f, const char *name)
     return a->is_int ? (double)a->i[0] : (double)a->f[0];
 }
 
+/* Checks y against the fixture's "y", then back-propagates its "dy". 0 when y is NULL. */
+static int forward_backward(const fxc_file *f, lf_graph *g, lf_tensor *y, const char *name)
+{
+    CHECK_MSG(y != NULL, "%s: %s", name, lf_last_error());
+    if (!y) return 0;
+    fxc_compare(f, "y", y->data, lf_numel(y), "output", PARITY_TOL);
+    const fxc_array *dy = fxc_get(f, "dy");
+    if (dy) CHECK_OK(lf_backward_with(g, y, dy->f));
+    return 1;
+}
+
 static void bn_case(const char *name)
 {
     fxc_file *f = fxc_load(name);
@@ -38,11 +49,7 @@ static void bn_case(const char *name)
               *b = fx_tensor(g, f, "bias", 1), *rm = fx_tensor(g, f, "running_mean", 0),
               *rv = fx_tensor(g, f, "running_var", 0);
     lf_tensor *y = lf_batch_norm(g, x, w, b, rm, rv, scalar(f, "momentum"), scalar(f, "eps"));
-    CHECK_MSG(y != NULL, "%s: %s", name, lf_last_error());
-    if (y) {
-        fxc_compare(f, "y", y->data, lf_numel(y), "output", PARITY_TOL);
-        const fxc_array *dy = fxc_get(f, "dy");
-        if (dy) CHECK_OK(lf_backward_with(g, y, dy->f));
+    if (forward_backward(f, g, y, name)) {
         fxc_compare(f, "grad_x", x->grad, lf_numel(x), "grad x", PARITY_TOL);
         if (w) fxc_compare(f, "grad_weight", w->grad, lf_numel(w), "grad weight", PARITY_TOL);
         if (b) fxc_compare(f, "grad_bias", b->grad, lf_numel(b), "grad bias", PARITY_TOL);
@@ -71,11 +78,7 @@ static void ln_case(const char *name)
     lf_tensor *x = fx_tensor(g, f, "x", 1), *w = fx_tensor(g, f, "weight", 1),
               *b = fx_tensor(g, f, "bias", 1);
     lf_tensor *y = lf_layer_norm(g, x, w, b, scalar(f, "eps"));
-    CHECK_MSG(y != NULL, "%s: %s", name, lf_last_error());
-    if (y) {
-        fxc_compare(f, "y", y->data, lf_numel(y), "output", PARITY_TOL);
-        const fxc_array *dy = fxc_get(f, "dy");
-        if (dy) CHECK_OK(lf_backward_with(g, y, dy->f));
+    if (forward_backward(f, g, y, name)) {
         fxc_compare(f, "grad_x", x->grad, lf_numel(x), "grad x", PARITY_TOL);
         if (w) fxc_compare(f, "grad_weight", w->grad, lf_numel(w), "grad weight", PARITY_TOL);
         if (b) fxc_compare(f, "grad_bias", b->grad, lf_numel(b), "grad bias", PARITY_TOL);
@@ -116,11 +119,7 @@ static void attn_case(const char *name)
     lf_tensor *q = fx_tensor(g, f, "q", 1), *k = fx_tensor(g, f, "k", 1),
               *v = fx_tensor(g, f, "v", 1), *mask = fx_tensor(g, f, "mask", 0);
     lf_tensor *y = lf_attention(g, q, k, v, mask, scalar(f, "scale"));
-    CHECK_MSG(y != NULL, "%s: %s", name, lf_last_error());
-    if (y) {
-        fxc_compare(f, "y", y->data, lf_numel(y), "output", PARITY_TOL);
-        const fxc_array *dy = fxc_get(f, "dy");
-        if (dy) CHECK_OK(lf_backward_with(g, y, dy->f));
+    if (forward_backward(f, g, y, name)) {
         fxc_compare(f, "grad_q", q->grad, lf_numel(q), "grad q", PARITY_TOL);
         fxc_compare(f, "grad_k", k->grad, lf_numel(k), "grad k", PARITY_TOL);
         fxc_compare(f, "grad_v", v->grad, lf_numel(v), "grad v", PARITY_TOL);

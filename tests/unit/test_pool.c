@@ -279,22 +279,16 @@ TEST(pool_torch_parity)
 #ifdef LF_DOUBLE
     lf_test_skip("parity fixtures are float32: checked in the float32 build");
 #else
-    char names[64][64], path[256], err[256];
+    char names[64][64], err[256];
     int nf = fxconv_list(FIX_DIR, names, 64), npool = 0;
     lf_graph *g;
     CHECK_OK(lf_graph_init(&g, 0));
     double worst = 0;
     for (int f = 0; f < nf; f++) {
         fxconv_file fx;
-        snprintf(path, sizeof path, "%s/%.63s", FIX_DIR, names[f]);
-        if (fxconv_load(path, &fx, err, sizeof err) != 0) {
-            lf_test_fail(__FILE__, __LINE__, "%s", err);
-            continue;
-        }
-        if (strcmp(fx.kind, "pool") != 0 || fx.nmeta < 5) {
-            fxconv_free(&fx);
-            continue;
-        }
+        const int got = fxconv_load_kind(FIX_DIR, names[f], "pool", 5, &fx, err, sizeof err);
+        if (got < 0) lf_test_fail(__FILE__, __LINE__, "%s", err);
+        if (got <= 0) continue;
         npool++;
         pool_case c = {names[f], (int)fx.meta[0], (int)fx.meta[1], {0}, (int)fx.meta[2],
                        (int)fx.meta[3], (int)fx.meta[4]};

@@ -32,20 +32,6 @@ int lf_cpu_parallel_loops(void)
 #define COL_TARGET 2048 /* columns per gemm before images stop being batched */
 #endif
 #define COL_MAX_ELEMS (8LL << 20)  /* cap on one column buffer (32 MB in float) */
-#define PAR_MIN (1LL << 15)        /* elements below which a loop stays single-threaded */
-
-/* Output positions o in [0, out) with 0 <= o*s + off < in: [*lo, *hi). */
-static void valid_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo,
-                        int64_t *hi)
-{
-    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t b = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
-    if (a > out) a = out;
-    if (b > out) b = out;
-    if (b < a) b = a;
-    *lo = a;
-    *hi = b;
-}
 
 /* GCC turns copy and zero loops into memcpy/memset calls, which cost more than the copy
  * itself on the short rows of im2col (2-32 values in a ResNet): measured ~9 % of embedding
@@ -71,6 +57,29 @@ static inline void gather_row(lf_real *restrict o, const lf_real *restrict srow,
     for (int64_t ow = hi; ow < ow_n; ow++) o[ow] = 0;
 }
 
+/* Zeros columns [0, lo) and [hi, OW) of output rows [ha, hb) of a plane (OW per row). */
+static inline void zero_row_ends(lf_real *plane, int64_t ha, int64_t hb, int64_t OW, int64_t lo,
+                                 int64_t hi)
+{
+    for (int64_t oh = ha; oh < hb; oh++) {
+        lf_real *o = plane + oh * OW;
+        for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0;
+        for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0;
+    }
+}
+
+/* The contiguous block of a stride-1 same-width row: column-plane positions [ha*OW + t0,
+ * ha*OW + t1) map to image-plane positions + base - ha*OW, clipped to the image plane (what is
+ * clipped falls on the padding columns zeroed by zero_row_ends). */
+static inline void contiguous_span(int64_t ha, int64_t hb, int64_t offh, int64_t offw, int64_t W,
+                                   int64_t plane, int64_t *base, int64_t *t0, int64_t *t1)
+{
+    const int64_t n = (hb - ha) * W;
+    *base = (ha + offh) * W + offw;
+    *t0 = *base < 0 ? -*base : 0;
+    *t1 = *base + n > plane ? plane - *base : n;
+}
+
 /* The 2-D im2col of one row r = (c, kh, kw) for m images. Output rows of the column matrix
  * whose input row is padding are zeros; the others are gathered. When the convolution
  * keeps the width at stride 1 (3x3 "same" convolutions: most of a ResNet), consecutive
@@ -85,8 +94,8 @@ static NO_LIBCALLS void im2col_row_2d(const lf_conv_geom *q, const lf_real *img,
     const int64_t offh = kh * q->d[1] - q->p[1], offw = kw * q->d[2] - q->p[2];
     const int64_t sh = q->s[1], sw = q->s[2];
     int64_t ha, hb, lo, hi;
-    valid_range(offh, sh, H, OH, &ha, &hb);
-    valid_range(offw, sw, W, OW, &lo, &hi);
+    lf_conv_valid_range(offh, sh, H, OH, &ha, &hb);
+    lf_conv_valid_range(offw, sw, W, OW, &lo, &hi);
     const int contiguous = sh == 1 && sw == 1 && W == OW;
     for (int64_t i = 0; i < m; i++) {
         const lf_real *restrict src = img + i * istride + c * plane;
@@ -94,17 +103,11 @@ static NO_LIBCALLS void im2col_row_2d(const lf_conv_geom *q, const lf_real *img,
         for (int64_t t = 0; t < ha * OW; t++) dst[t] = 0;
         for (int64_t t = hb * OW; t < L; t++) dst[t] = 0;
         if (contiguous) {
-            const int64_t base = (ha + offh) * W + offw, n = (hb - ha) * OW;
-            /* reads clipped to the plane: what is clipped lands in the zeroed end columns */
-            const int64_t t0 = base < 0 ? -base : 0;
-            const int64_t t1 = base + n > plane ? plane - base : n;
+            int64_t base, t0, t1;
+            contiguous_span(ha, hb, offh, offw, W, plane, &base, &t0, &t1);
             lf_real *restrict d = dst + ha * OW;
             for (int64_t t = t0; t < t1; t++) d[t] = src[base + t];
-            for (int64_t oh = ha; oh < hb; oh++) {
-                lf_real *o = dst + oh * OW;
-                for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0;
-                for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0;
-            }
+            zero_row_ends(dst, ha, hb, OW, lo, hi);
         } else {
             for (int64_t oh = ha; oh < hb; oh++)
                 gather_row(dst + oh * OW, src + (oh * sh + offh) * W + offw, sw, lo, hi, OW);
@@ -121,7 +124,7 @@ NO_LIBCALLS void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, int64
     const int two_d = q->in[0] == 1 && q->out[0] == 1 && k0 == 1;
     /* one parallel region for all m images (a region per image costs a thread wake-up
      * each); a row of the column matrix is written by one thread, in a fixed order */
-#pragma omp parallel for schedule(static) if (rows * ldc >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (rows * ldc >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t r = 0; r < rows; r++) {
         if (two_d) {
             im2col_row_2d(q, img, m, r, col);
@@ -131,7 +134,7 @@ NO_LIBCALLS void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, int64
         const int64_t kd = kk / (k1 * k2), kh = (kk / k2) % k1, kw = kk % k2;
         const int64_t offw = kw * q->d[2] - q->p[2], sw = q->s[2], ow_n = q->out[2];
         int64_t lo, hi;
-        valid_range(offw, sw, q->in[2], ow_n, &lo, &hi);
+        lf_conv_valid_range(offw, sw, q->in[2], ow_n, &lo, &hi);
         for (int64_t i = 0; i < m; i++) {
             const lf_real *src = img + i * istride + c * plane;
             lf_real *dst = col + r * ldc + i * L;
@@ -167,18 +170,13 @@ static NO_LIBCALLS void col2im_plane_2d(const lf_conv_geom *q, lf_real *col, int
         const int64_t kh = kk / q->k[2], kw = kk % q->k[2];
         const int64_t offh = kh * q->d[1] - q->p[1], offw = kw * q->d[2] - q->p[2];
         int64_t ha, hb, lo, hi;
-        valid_range(offh, sh, H, OH, &ha, &hb);
-        valid_range(offw, sw, W, OW, &lo, &hi);
+        lf_conv_valid_range(offh, sh, H, OH, &ha, &hb);
+        lf_conv_valid_range(offw, sw, W, OW, &lo, &hi);
         lf_real *restrict src = col + (c * kp + kk) * ldc + i * L;
         if (contiguous) {
-            for (int64_t oh = ha; oh < hb; oh++) {
-                lf_real *o = src + oh * OW;
-                for (int64_t ow = 0; ow < lo; ow++) o[ow] = 0;
-                for (int64_t ow = hi; ow < OW; ow++) o[ow] = 0;
-            }
-            const int64_t base = (ha + offh) * W + offw, n = (hb - ha) * OW;
-            const int64_t t0 = base < 0 ? -base : 0;
-            const int64_t t1 = base + n > plane ? plane - base : n;
+            int64_t base, t0, t1;
+            zero_row_ends(src, ha, hb, OW, lo, hi);
+            contiguous_span(ha, hb, offh, offw, W, plane, &base, &t0, &t1);
             const lf_real *restrict s = src + ha * OW;
             for (int64_t t = t0; t < t1; t++) dst[base + t] += s[t];
             continue;
@@ -201,7 +199,7 @@ void lf_conv_col2im(const lf_conv_geom *q, lf_real *col, int64_t m, lf_real *img
     const int64_t plane = q->in[0] * q->in[1] * q->in[2], istride = q->ci * plane;
     const int two_d = q->in[0] == 1 && q->out[0] == 1 && k0 == 1;
     /* one (image, channel) plane per iteration: its kp rows all land in that plane */
-#pragma omp parallel for schedule(static) if (q->ci * kp * ldc >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (q->ci * kp * ldc >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pc = 0; pc < m * q->ci; pc++) {
         const int64_t c = pc % q->ci, i = pc / q->ci;
         if (two_d) {
@@ -214,7 +212,7 @@ void lf_conv_col2im(const lf_conv_geom *q, lf_real *col, int64_t m, lf_real *img
             const lf_real *src = col + (c * kp + kk) * ldc + i * L;
             const int64_t offw = kw * q->d[2] - q->p[2], sw = q->s[2], ow_n = q->out[2];
             int64_t lo, hi;
-            valid_range(offw, sw, q->in[2], ow_n, &lo, &hi);
+            lf_conv_valid_range(offw, sw, q->in[2], ow_n, &lo, &hi);
             for (int64_t od = 0; od < q->out[0]; od++) {
                 const int64_t id = od * q->s[0] - q->p[0] + kd * q->d[0];
                 if (id < 0 || id >= q->in[0]) continue;
@@ -238,7 +236,7 @@ static void block_copy(lf_real *blk, lf_real *t, int64_t m, int64_t rows, int64_
                        int acc)
 {
     const int64_t nc = m * L;
-#pragma omp parallel for schedule(static) if (rows * nc >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (rows * nc >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t r = 0; r < rows; r++)
         for (int64_t i = 0; i < m; i++) {
             lf_real *b = blk + r * nc + i * L, *x = t + (i * rows + r) * L;
@@ -324,7 +322,7 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     if (lf_cpu_parallel_loops() && !omp_in_parallel()) T = omp_get_max_threads();
 #endif
     if (T > 1 && !(j->n >= 4 * T || (j->n >= T && j->n % T == 0))) T = 1;
-    if (T > 1 && q->co * K * L * j->n < PAR_MIN * 16) T = 1; /* too little work to split */
+    if (T > 1 && q->co * K * L * j->n < LF_PAR_MIN * 16) T = 1; /* too little work to split */
     int64_t nb = 1;
     if (!direct && L < COL_TARGET) {
         nb = COL_TARGET / L;
@@ -374,7 +372,7 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
 
 void lf_conv_bias_forward(lf_real *y, const lf_real *bias, int64_t n, int64_t c, int64_t L)
 {
-#pragma omp parallel for schedule(static) if (n * c * L >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (n * c * L >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t p = 0; p < n * c; p++) {
         lf_real v = bias[p % c], *row = y + p * L;
         for (int64_t l = 0; l < L; l++) row[l] += v;
@@ -384,7 +382,7 @@ void lf_conv_bias_forward(lf_real *y, const lf_real *bias, int64_t n, int64_t c,
 void lf_conv_bias_backward(const lf_real *dy, lf_real *db, int64_t n, int64_t c, int64_t L)
 {
     /* per channel over all images: one thread owns a channel, the sum order is fixed */
-#pragma omp parallel for schedule(static) if (n * c * L >= PAR_MIN && lf_cpu_parallel_loops())
+#pragma omp parallel for schedule(static) if (n * c * L >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t ch = 0; ch < c; ch++) {
         double s = 0;
         for (int64_t i = 0; i < n; i++) {

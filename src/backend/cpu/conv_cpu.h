@@ -20,8 +20,8 @@ typedef struct lf_conv_geom {
  *   colside_out  (n, co, out...)  = W @ cols(img)     (+= if accumulate)
  *   dw           (co, ci/g*kprod) += colside @ cols(img)^T
  *   img_out      (n, ci, in...)   += col2im(W^T @ colside)
- * img is needed for colside_out and dw, colside for dw and img_out. Column buffers come from
- * g's arena. */
+ * img is needed for colside_out and dw, colside for dw and img_out. Column, staging and
+ * per-thread weight-gradient buffers come from g's scratch slots 0-2. */
 typedef struct lf_conv_job {
     int64_t n;
     const lf_real *w;
@@ -34,6 +34,19 @@ typedef struct lf_conv_job {
 } lf_conv_job;
 
 lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *job);
+
+/* Output positions o in [0, out) with 0 <= o*s + off < in: [*lo, *hi). */
+static inline void lf_conv_valid_range(int64_t off, int64_t s, int64_t in, int64_t out,
+                                       int64_t *lo, int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = in - 1 - off < 0 ? 0 : (in - 1 - off) / s + 1;
+    if (a > out) a = out;
+    if (b > out) b = out;
+    if (b < a) b = a;
+    *lo = a;
+    *hi = b;
+}
 
 /* col (ci*kprod rows, m*L columns: image i in columns [i*L, (i+1)*L)) <- patches of m
  * consecutive images (m, ci, in...); L = the column side's spatial size */
