@@ -96,6 +96,7 @@ int main(int argc, char **argv)
 {
     const char *arch = "resnet18", *stem = "cifar", *mode = "both", *json = NULL;
     int S = 32, C = 3, B = 256, T = 2, steps = 5, warmup = 2, sgemm = 1, profile = 0;
+    int recompute = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--arch")) arch = v;
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--json")) json = v;
         else if (!strcmp(k, "--sgemm")) sgemm = atoi(v);
         else if (!strcmp(k, "--profile")) profile = atoi(v); /* per-phase times on stderr */
+        else if (!strcmp(k, "--recompute")) recompute = atoi(v); /* 1: blocks recomputed */
         else {
             fprintf(stderr, "bench_simclr: unknown option %s\n", k);
             return 2;
@@ -146,6 +148,7 @@ int main(int argc, char **argv)
     lf_graph *g;
     CHECK(lf_graph_init(&g, 0) == LF_OK);
     lf_graph_set_retain_grads(g, 0);
+    lf_graph_set_recompute(g, recompute);
     lf_rng rng = lf_rng_make(0, 7);
     const int64_t xs[4] = {2 * B, C, S, S};
     lf_real *xdata = malloc(sizeof(lf_real) * (size_t)(2 * B * C * S * S));
@@ -154,13 +157,13 @@ int main(int argc, char **argv)
 
     double fwd = resnet_flops(arch, stem, C, S);
     printf("{\"impl\": \"labelfree\", \"arch\": \"%s\", \"stem\": \"%s\", \"image_size\": %d, "
-           "\"batch_size\": %d, \"threads\": %d, \"forward_gflop_per_image\": %.6f",
-           arch, stem, S, B, T, fwd / 1e9);
+           "\"batch_size\": %d, \"threads\": %d, \"recompute\": %d, \"forward_gflop_per_image\": %.6f",
+           arch, stem, S, B, T, recompute, fwd / 1e9);
     FILE *jf = json ? fopen(json, "w") : NULL;
     if (jf)
         fprintf(jf, "{\"impl\": \"labelfree\", \"arch\": \"%s\", \"stem\": \"%s\", \"image_size\": %d, "
-                    "\"batch_size\": %d, \"threads\": %d, \"forward_gflop_per_image\": %.6f",
-                arch, stem, S, B, T, fwd / 1e9);
+                    "\"batch_size\": %d, \"threads\": %d, \"recompute\": %d, \"forward_gflop_per_image\": %.6f",
+                arch, stem, S, B, T, recompute, fwd / 1e9);
     double ts[100], tph[3][100];
     if (!strcmp(mode, "train") || !strcmp(mode, "both")) {
         lf_graph_set_training(g, 1);

@@ -23,7 +23,7 @@ typedef struct pp_opts {
     int64_t mol_hidden, mol_layers, fp_radius, fp_bits, epochs, batch_size, seed, threads;
     int64_t warmup_epochs;
     double lr, weight_decay, temperature, hopfield_beta;
-    bool learnable, no_chirality, resume, quiet;
+    bool learnable, no_chirality, resume, quiet, recompute;
 } pp_opts;
 
 static char *opts_json(const pp_opts *o, const pm_config *pc)
@@ -152,6 +152,7 @@ int cmd_pretrain_pairs(int argc, char **argv)
         {"threads", ARG_INT, &o.threads, "compute threads (0: all cores)", false, false},
         {"resume", ARG_BOOL, &o.resume, "continue from RUN/checkpoint.safetensors", false, false},
         {"quiet", ARG_BOOL, &o.quiet, "no progress output", false, false},
+        {"recompute", ARG_BOOL, &o.recompute, "keep only block outputs, recompute the rest in backward: less memory, one more forward", false, false},
     };
     int na = (int)(sizeof args / sizeof args[0]);
     int r = cli_parse("pretrain", argc, argv, args, na);
@@ -293,6 +294,8 @@ int cmd_pretrain_pairs(int argc, char **argv)
     lf_augment_config *augp = strcmp(o.augment, "none") ? &aug : NULL;
     if (lf_graph_init(&g, 0)) goto fail;
     lf_graph_set_training(g, 1);
+    lf_graph_set_recompute(g, o.recompute);
+    lf_graph_set_retain_grads(g, 0); /* only parameter gradients are read: recycle the rest */
     progress pr;
     progress_start(&pr, o.method, total - step);
     int64_t step0 = step, *perm = lf_malloc((size_t)n_train * sizeof(int64_t));

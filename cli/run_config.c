@@ -62,6 +62,7 @@ int run_config_args(run_config *c, cli_arg *a, int max)
         {"checkpoint-every", ARG_INT, &c->checkpoint_every, "steps between checkpoints (0: each epoch)", false, false},
         {"resume", ARG_BOOL, &c->resume, "continue from RUN/checkpoint.safetensors", false, false},
         {"quiet", ARG_BOOL, &c->quiet, "no progress output", false, false},
+        {"recompute", ARG_BOOL, &c->recompute, "keep only block outputs, recompute the rest in backward: less memory, one more forward", false, false},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;
@@ -118,6 +119,7 @@ char *run_config_to_json(const run_config *c)
     json_object_set_new(o, "optimizer", json_string(c->optimizer));
     json_object_set_new(o, "lr", json_real(c->lr));
     json_object_set_new(o, "weight_decay", json_real(c->weight_decay));
+    json_object_set_new(o, "recompute", json_boolean(c->recompute));
     json_object_set_new(o, "momentum", json_real(c->momentum));
     json_object_set_new(o, "warmup_epochs", json_integer(c->warmup_epochs));
     if (!strcmp(c->method, "simclr")) {

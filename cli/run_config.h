@@ -13,6 +13,7 @@ typedef struct run_config {
     int64_t warmup_epochs, proj_hidden, proj_dim, checkpoint_every;
     double lr, weight_decay, momentum, temperature;
     bool resume, quiet;
+    bool recompute;          /* blocks recomputed in backward (lf_graph_set_recompute) */
     /* supervised only: a subset of the training items (NULL: the whole training split) */
     const int64_t *subset;
     int64_t n_subset;

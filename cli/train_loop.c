@@ -236,6 +236,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
     if (lf_graph_init(&g, 0)) goto out;
     lf_graph_set_training(g, 1);
     lf_graph_set_retain_grads(g, 0); /* only parameter gradients are read: recycle the rest */
+    lf_graph_set_recompute(g, c->recompute);
     progress pr;
     progress_start(&pr, ssl ? "pretrain" : "train", total - step);
     int64_t step0 = step;

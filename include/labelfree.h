@@ -161,6 +161,19 @@ int lf_graph_grad_enabled(const lf_graph *g);
 void lf_graph_set_retain_grads(lf_graph *g, int on);
 void lf_graph_set_training(lf_graph *g, int on);  /* batch norm / dropout behaviour */
 int lf_graph_training(const lf_graph *g);
+/* Recomputation (activation checkpointing), off by default. On: the encoders run each block
+ * (a ResNet stage block, the stem, a ViT block) through lf_recompute while recording, so a
+ * training step keeps only the blocks' outputs and recomputes the inside during backward:
+ * less memory for one more forward pass. Gradients and running statistics are the same. */
+void lf_graph_set_recompute(lf_graph *g, int on);
+int lf_graph_recompute(const lf_graph *g);
+/* y = fn(g, x, ctx) with nothing inside recorded: the forward runs without a tape and frees
+ * its intermediates at once; backward runs fn again on the saved x (same random numbers,
+ * batch norm without a second running-statistics update) with a tape, backpropagates through
+ * it and frees it. fn may read only x, parameters and tensors that need no gradient. Without
+ * grad recording it is fn(g, x, ctx); with it, the output requires a gradient. */
+typedef lf_tensor *(*lf_segment_fn)(lf_graph *g, lf_tensor *x, void *ctx);
+lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x);
 size_t lf_graph_arena_bytes(const lf_graph *g);   /* capacity of the arena now */
 /* Seeds d(loss)/d(loss) = 1 for a one-element loss (or `seed_grad` of loss's shape if not
  * NULL) and runs the tape backward. Parameter gradients accumulate (+=), so several

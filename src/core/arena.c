@@ -1,4 +1,5 @@
-/* Bump allocator for a training step's activations, saved tensors and tape nodes. */
+/* Bump allocator for a training step's activations, saved tensors and tape nodes, with
+ * stack-like release for recomputed segments (src/core/recompute.c). */
 #include "internal.h"
 
 #include <stdint.h>
@@ -20,6 +21,15 @@ static lf_arena_chunk *chunk_new(size_t cap)
     return c;
 }
 
+static void chain_free(lf_arena_chunk *c)
+{
+    while (c) {
+        lf_arena_chunk *n = c->next;
+        lf_free(c);
+        c = n;
+    }
+}
+
 lf_status lf_arena_init(lf_arena *a, size_t bytes)
 {
     memset(a, 0, sizeof *a);
@@ -32,14 +42,23 @@ lf_status lf_arena_init(lf_arena *a, size_t bytes)
 
 void lf_arena_free(lf_arena *a)
 {
-    lf_arena_chunk *c = a->head;
-    while (c) {
-        lf_arena_chunk *n = c->next;
-        lf_free(c);
-        c = n;
-    }
-    a->head = NULL;
+    chain_free(a->head);
+    chain_free(a->spare);
+    a->head = a->spare = NULL;
     a->total_cap = 0;
+}
+
+/* A spare chunk that holds `bytes`, unlinked from the spare list; NULL if none. */
+static lf_arena_chunk *take_spare(lf_arena *a, size_t bytes)
+{
+    for (lf_arena_chunk **p = &a->spare; *p; p = &(*p)->next)
+        if ((*p)->cap >= bytes) {
+            lf_arena_chunk *c = *p;
+            *p = c->next;
+            c->used = 0;
+            return c;
+        }
+    return NULL;
 }
 
 void *lf_arena_alloc(lf_arena *a, size_t bytes)
@@ -47,28 +66,50 @@ void *lf_arena_alloc(lf_arena *a, size_t bytes)
     bytes = (bytes + LF_ALIGN - 1) & ~(size_t)(LF_ALIGN - 1);
     lf_arena_chunk *c = a->head;
     if (!c || c->used + bytes > c->cap) {
-        size_t cap = a->min_chunk;
-        if (cap < bytes) cap = bytes;
-        if (cap < a->total_cap / 2) cap = a->total_cap / 2; /* grow geometrically */
-        lf_arena_chunk *n = chunk_new(cap);
-        if (!n) return NULL;
+        lf_arena_chunk *n = take_spare(a, bytes);
+        if (!n) {
+            size_t cap = a->min_chunk;
+            if (cap < bytes) cap = bytes;
+            if (cap < a->total_cap / 2) cap = a->total_cap / 2; /* grow geometrically */
+            n = chunk_new(cap);
+            if (!n) return NULL;
+            a->total_cap += cap;
+        }
         n->next = c;
         a->head = n;
-        a->total_cap += cap;
         c = n;
     }
     void *p = c->base + c->used;
     c->used += bytes;
+    a->live += bytes;
+    if (a->live > a->peak) a->peak = a->live;
     return p;
+}
+
+lf_arena_mark lf_arena_get_mark(const lf_arena *a)
+{
+    lf_arena_mark m = {a->head, a->head ? a->head->used : 0, a->live};
+    return m;
+}
+
+void lf_arena_release(lf_arena *a, lf_arena_mark m)
+{
+    while (a->head && a->head != m.chunk) {
+        lf_arena_chunk *c = a->head;
+        a->head = c->next;
+        c->next = a->spare;
+        a->spare = c;
+    }
+    if (a->head) a->head->used = m.used;
+    a->live = m.live;
 }
 
 lf_status lf_arena_reset(lf_arena *a)
 {
-    if (a->head && a->head->next) {
-        /* the step's high-water mark (what the chunks hold), not their capacity: geometric
-         * growth leaves up to half of the last chunk unused */
-        size_t total = 0;
-        for (lf_arena_chunk *c = a->head; c; c = c->next) total += c->used;
+    if (a->head && (a->head->next || a->spare)) {
+        /* the step's high-water mark, not the chunks' capacity: geometric growth leaves up
+         * to half of the last chunk unused */
+        size_t total = a->peak;
         if (total < a->min_chunk) total = a->min_chunk;
         lf_arena_free(a);
         a->head = chunk_new(total);
@@ -76,5 +117,6 @@ lf_status lf_arena_reset(lf_arena *a)
         a->total_cap = total;
     }
     if (a->head) a->head->used = 0;
+    a->live = a->peak = 0;
     return LF_OK;
 }

@@ -74,6 +74,8 @@ void lf_graph_set_grad_enabled(lf_graph *g, int on) { g->grad_enabled = on != 0;
 int lf_graph_grad_enabled(const lf_graph *g) { return g->grad_enabled; }
 void lf_graph_set_retain_grads(lf_graph *g, int on) { g->retain_grads = on != 0; }
 void lf_graph_set_training(lf_graph *g, int on) { g->training = on != 0; }
+void lf_graph_set_recompute(lf_graph *g, int on) { g->recompute = on != 0; }
+int lf_graph_recompute(const lf_graph *g) { return g->recompute; }
 int lf_graph_training(const lf_graph *g) { return g->training; }
 size_t lf_graph_arena_bytes(const lf_graph *g) { return g->arena.total_cap; }
 void lf_graph_set_rng(lf_graph *g, lf_rng rng) { g->rng = rng; }
@@ -198,6 +200,11 @@ lf_status lf_backward_with(lf_graph *g, lf_tensor *out, const lf_real *seed)
     if (!og) return LF_ERR_NOMEM;
     int64_t n = lf_numel(out);
     for (int64_t i = 0; i < n; i++) og[i] += seed ? seed[i] : (lf_real)1;
+    return lf_tape_backward(g, out);
+}
+
+lf_status lf_tape_backward(lf_graph *g, lf_tensor *out)
+{
     for (lf_node *nd = g->tail; nd; nd = nd->prev) {
         if (!nd->out->grad) continue; /* nothing flowed into this node */
         for (int i = 0; i < nd->n_in; i++)

@@ -19,16 +19,28 @@ typedef struct lf_arena_chunk {
 
 typedef struct lf_arena {
     lf_arena_chunk *head;  /* chunk being filled */
-    size_t total_cap;      /* sum of the chunks' capacities */
+    lf_arena_chunk *spare; /* chunks emptied by lf_arena_release, reused before malloc */
+    size_t total_cap;      /* sum of the chunks' capacities (filled and spare) */
     size_t min_chunk;
+    size_t live, peak;     /* bytes handed out now, and the most since the last reset */
 } lf_arena;
+
+/* A position in the arena: lf_arena_release(a, m) frees everything allocated after it. */
+typedef struct lf_arena_mark {
+    lf_arena_chunk *chunk;
+    size_t used, live;
+} lf_arena_mark;
 
 lf_status lf_arena_init(lf_arena *a, size_t bytes);
 void lf_arena_free(lf_arena *a);
 void *lf_arena_alloc(lf_arena *a, size_t bytes); /* aligned; NULL + error on failure */
+lf_arena_mark lf_arena_get_mark(const lf_arena *a);
+/* Stack-like free of what came after m (chunks opened since go to the spare list; the
+ * memory stays mapped until the next reset, so data there can still be copied down). */
+void lf_arena_release(lf_arena *a, lf_arena_mark m);
 /* Forgets everything; if the arena grew past one chunk, replaces them with a single chunk
- * the size of what the step used (at least the first chunk's size), so the next identical
- * step allocates nothing. */
+ * the size of the step's high-water mark (at least the first chunk's size), so the next
+ * identical step allocates nothing. */
 lf_status lf_arena_reset(lf_arena *a);
 
 /* ---------------------------------------------------------------- tape */
@@ -68,8 +80,15 @@ struct lf_graph {
     int64_t n_nodes;
     bool grad_enabled;
     bool training;
+    bool recompute;           /* encoders wrap their blocks in lf_recompute */
+    bool recomputing;         /* inside a recomputed segment's backward: batch norm leaves its
+                                 running statistics alone (they were updated once already) */
     lf_rng rng;
 };
+
+/* Runs the tape from g->tail to its start for `root`, whose gradient is already set
+ * (lf_backward_with seeds it; lf_recompute aliases its output's gradient). */
+lf_status lf_tape_backward(lf_graph *g, lf_tensor *root);
 
 /* ---------------------------------------------------------------- writing an op
  *

@@ -143,6 +143,20 @@ static lf_tensor *block_forward(lf_graph *g, rn_block *k, lf_tensor *x)
     return nn_bn_add_relu_forward(g, &k->bn2, conv(g, h, k->conv2, 1), id, 1);
 }
 
+static lf_tensor *block_segment(lf_graph *g, lf_tensor *x, void *k)
+{
+    return block_forward(g, k, x);
+}
+
+static lf_tensor *stem_forward(lf_graph *g, lf_tensor *x, void *rv)
+{
+    nn_resnet *r = rv;
+    lf_tensor *h = conv(g, x, r->conv1, r->imagenet_stem ? 2 : 1);
+    h = nn_bn_add_relu_forward(g, &r->bn1, h, NULL, 1);
+    if (r->imagenet_stem) h = lf_max_pool(g, h, 2, 3, 2, 1);
+    return h;
+}
+
 lf_tensor *nn_resnet_features(lf_graph *g, nn_resnet *r, lf_tensor *x)
 {
     if (!x) return NULL;
@@ -152,9 +166,11 @@ lf_tensor *nn_resnet_features(lf_graph *g, nn_resnet *r, lf_tensor *x)
                  lf_shape_str(x, b, sizeof b), (long long)r->conv1->shape[1]);
         return NULL;
     }
-    lf_tensor *h = conv(g, x, r->conv1, r->imagenet_stem ? 2 : 1);
-    h = nn_bn_add_relu_forward(g, &r->bn1, h, NULL, 1);
-    if (r->imagenet_stem) h = lf_max_pool(g, h, 2, 3, 2, 1);
-    for (int b = 0; b < r->n_blocks && h; b++) h = block_forward(g, &r->blocks[b], h);
+    /* with recomputation each block (and the stem) keeps only its output */
+    bool rc = lf_graph_recompute(g);
+    lf_tensor *h = rc ? lf_recompute(g, stem_forward, r, x) : stem_forward(g, x, r);
+    for (int b = 0; b < r->n_blocks && h; b++)
+        h = rc ? lf_recompute(g, block_segment, &r->blocks[b], h)
+               : block_forward(g, &r->blocks[b], h);
     return lf_global_avg_pool(g, h);
 }

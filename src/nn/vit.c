@@ -9,6 +9,7 @@
 typedef struct vit_block {
     lf_tensor *norm1_w, *norm1_b, *norm2_w, *norm2_b;
     nn_linear qkv, proj, fc1, fc2;
+    struct nn_vit *vit; /* the owner, for a block run as a recomputed segment */
 } vit_block;
 
 struct nn_vit {
@@ -50,6 +51,7 @@ lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
     char s[64];
     for (int i = 0; i < v->depth; i++) {
         vit_block *b = &v->blocks[i];
+        b->vit = v;
         b->norm1_w = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "blocks.%d.norm1.weight", i);
         b->norm1_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "blocks.%d.norm1.bias", i);
         snprintf(s, sizeof s, "blocks.%d.attn.qkv", i);
@@ -124,6 +126,18 @@ static lf_tensor *attn_forward(lf_graph *g, nn_vit *v, vit_block *b, lf_tensor *
     return nn_linear_forward(g, &b->proj, o);
 }
 
+/* one pre-LN block: h + attn(ln1(h)), then + mlp(ln2(.)) */
+static lf_tensor *block_forward(lf_graph *g, lf_tensor *h, void *bv)
+{
+    vit_block *b = bv;
+    nn_vit *v = b->vit;
+    h = lf_add(g, h, attn_forward(g, v, b, lf_layer_norm(g, h, b->norm1_w, b->norm1_b,
+                                                              v->ln_eps)));
+    lf_tensor *m = lf_layer_norm(g, h, b->norm2_w, b->norm2_b, v->ln_eps);
+    m = nn_linear_forward(g, &b->fc2, lf_gelu(g, nn_linear_forward(g, &b->fc1, m)));
+    return lf_add(g, h, m);
+}
+
 lf_tensor *nn_vit_tokens(lf_graph *g, nn_vit *v, lf_tensor *x)
 {
     if (!x) return NULL;
@@ -144,13 +158,9 @@ lf_tensor *nn_vit_tokens(lf_graph *g, nn_vit *v, lf_tensor *x)
     lf_tensor *cls = lf_add(g, v->cls_token, zeros);
     h = lf_concat(g, (lf_tensor *[]){cls, h}, 2, 1);                         /* (N, T, E) */
     h = lf_add(g, h, v->pos_embed);
-    for (int i = 0; i < v->depth && h; i++) {
-        vit_block *b = &v->blocks[i];
-        h = lf_add(g, h, attn_forward(g, v, b, lf_layer_norm(g, h, b->norm1_w, b->norm1_b,
-                                                                  v->ln_eps)));
-        lf_tensor *m = lf_layer_norm(g, h, b->norm2_w, b->norm2_b, v->ln_eps);
-        m = nn_linear_forward(g, &b->fc2, lf_gelu(g, nn_linear_forward(g, &b->fc1, m)));
-        h = lf_add(g, h, m);
-    }
+    bool rc = lf_graph_recompute(g); /* each block keeps only its output */
+    for (int i = 0; i < v->depth && h; i++)
+        h = rc ? lf_recompute(g, block_forward, &v->blocks[i], h)
+               : block_forward(g, h, &v->blocks[i]);
     return lf_layer_norm(g, h, v->norm_w, v->norm_b, v->ln_eps);
 }

@@ -28,4 +28,11 @@ cmp "$T/run/model.safetensors" "$T/uninterrupted.safetensors" || { echo "resumed
 # every step once in the metrics, in order (steps after the last checkpoint are not repeated)
 [ "$(sed -E 's/^\{"step": ([0-9]+),.*/\1/' "$T/run/metrics.jsonl" | tr '\n' ' ')" = "$(seq 0 19 | tr '\n' ' ')" ] ||
     { echo "metrics.jsonl steps are not 0..19 once each"; cat "$T/run/metrics.jsonl"; exit 1; }
+# --recompute (blocks recomputed in backward) trains the same weights bit for bit; the files
+# differ only in the header, whose metadata records the flag
+"$LF" pretrain "${args[@]}" --out "$T/rc" --recompute
+grep -q '"recompute": true' "$T/rc/config.json" || { echo "config.json lacks recompute"; exit 1; }
+tensors() { n=$(od -An -t u8 -N8 "$1" | tr -d ' '); tail -c +$((9 + n)) "$1"; }
+cmp <(tensors "$T/rc/model.safetensors") <(tensors "$T/uninterrupted.safetensors") ||
+    { echo "weights with --recompute differ"; exit 1; }
 echo "resume e2e ok"

@@ -1,0 +1,112 @@
+/* Recomputed segments (activation checkpointing): the forward keeps only a segment's output;
+ * its backward runs the segment again with a tape of its own, backpropagates through it and
+ * frees everything it allocated. Arena space is released stack-like (lf_arena_release), so
+ * the segment's intermediates never outlive it. */
+#include "internal.h"
+#include "../backend/backend.h"
+
+#include <string.h>
+
+typedef struct recompute_saved {
+    lf_segment_fn fn;
+    void *ctx;
+    lf_rng rng; /* the generator as the forward found it: dropout draws the same masks */
+} recompute_saved;
+
+static lf_status recompute_backward(lf_graph *g, lf_node *n)
+{
+    const recompute_saved *s = n->saved;
+    lf_tensor *x = n->in[0];
+    /* the outer tape's state; the inner tape starts empty and, with an empty gradient free
+     * list, takes all its buffers above the mark, so releasing the mark frees them */
+    lf_node *tail = g->tail;
+    int64_t n_nodes = g->n_nodes;
+    int n_free = g->n_grad_free;
+    bool retain = g->retain_grads, mode = g->recompute, inside = g->recomputing;
+    lf_rng rng = g->rng;
+    lf_arena_mark m = lf_arena_get_mark(&g->arena);
+    g->tail = NULL;
+    g->n_nodes = 0;
+    g->n_grad_free = 0;
+    g->retain_grads = false; /* the segment's inner gradients are invisible to the caller */
+    g->recompute = false;
+    g->recomputing = true;
+    g->rng = s->rng;
+
+    lf_status st = LF_OK;
+    lf_tensor *xr = lf_view_of(g, x, x->data, x->ndim, x->shape, x->stride);
+    if (!xr) {
+        st = LF_ERR_NOMEM;
+    } else {
+        xr->flags = x->flags & LF_TENSOR_REQUIRES_GRAD;
+        xr->grad = x->grad; /* the segment's input gradient lands in x's directly */
+        lf_tensor *y = s->fn(g, xr, s->ctx);
+        if (y && !lf_is_contiguous(y)) y = lf_contiguous(g, y);
+        if (!y) {
+            st = lf_error(lf_last_status() != LF_OK ? lf_last_status() : LF_ERR_STATE,
+                          "recompute: the segment failed when run again: %s", lf_last_error());
+        } else if (y == xr || lf_numel(y) != lf_numel(n->out)) {
+            st = lf_error(LF_ERR_STATE, "recompute: the segment gave a different output when "
+                                        "run again (it may read tensors other than its input)");
+        } else if (lf_needs_grad(y)) {
+            y->grad = n->out->grad;
+            st = lf_tape_backward(g, y);
+        }
+    }
+    lf_arena_release(&g->arena, m);
+    g->tail = tail;
+    g->n_nodes = n_nodes;
+    g->n_grad_free = n_free;
+    g->retain_grads = retain;
+    g->recompute = mode;
+    g->recomputing = inside;
+    g->rng = rng;
+    return st;
+}
+
+lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
+{
+    if (!x) return NULL;
+    if (!fn) {
+        lf_error(LF_ERR_ARG, "recompute: no segment function");
+        return NULL;
+    }
+    if (!g->grad_enabled) return fn(g, x, ctx);
+    if (x->device != LF_DEVICE_CPU) {
+        lf_error(LF_ERR_UNSUPPORTED, "recompute: input on %s (CPU only for now)",
+                 lf_device_name(x->device));
+        return NULL;
+    }
+    lf_rng rng = g->rng;
+    lf_arena_mark m = lf_arena_get_mark(&g->arena);
+    g->grad_enabled = false;
+    lf_tensor *y = fn(g, x, ctx);
+    if (y && !lf_is_contiguous(y)) y = lf_contiguous(g, y);
+    g->grad_enabled = true;
+    if (!y) {
+        lf_arena_release(&g->arena, m);
+        return NULL;
+    }
+    int ndim = y->ndim;
+    int64_t shape[LF_MAX_DIMS];
+    memcpy(shape, y->shape, sizeof shape);
+    size_t bytes = (size_t)lf_numel(y) * sizeof(lf_real);
+    const lf_real *src = y->data;
+    /* free the intermediates, then move the output down to the mark: the released memory
+     * stays mapped until the next reset, and memmove copes with the overlap */
+    lf_arena_release(&g->arena, m);
+    lf_real *d = lf_graph_alloc(g, bytes);
+    if (!d) return NULL;
+    memmove(d, src, bytes);
+    lf_tensor *out = lf_view_of(g, NULL, d, ndim, shape, NULL);
+    if (!out) return NULL;
+    out->flags |= LF_TENSOR_REQUIRES_GRAD;
+    lf_node *n = lf_record(g, "recompute", recompute_backward, out, LF_IN(x));
+    recompute_saved *s = n ? lf_graph_alloc(g, sizeof *s) : NULL;
+    if (!s) return NULL;
+    s->fn = fn;
+    s->ctx = ctx;
+    s->rng = rng;
+    n->saved = s;
+    return out;
+}

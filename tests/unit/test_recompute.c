@@ -1,0 +1,215 @@
+/* Recomputed segments (lf_recompute, lf_graph_set_recompute): the same gradients, outputs
+ * and running statistics as the plain step, bit for bit, in less arena; the arena's
+ * stack-like release underneath. */
+#include "test.h"
+
+#include "../../src/core/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+TEST(arena_release_reuses_and_reset_keeps_the_peak)
+{
+    lf_arena a;
+    CHECK_OK(lf_arena_init(&a, 4096));
+    unsigned char *p0 = lf_arena_alloc(&a, 1000);
+    lf_arena_mark m = lf_arena_get_mark(&a);
+    unsigned char *p1 = lf_arena_alloc(&a, 2000);
+    unsigned char *big = lf_arena_alloc(&a, 100000); /* opens a second chunk */
+    CHECK(p0 && p1 && big);
+    memset(big, 7, 100000);
+    size_t cap = a.total_cap;
+    CHECK(a.live >= 103000 && a.peak == a.live);
+    lf_arena_release(&a, m);
+    CHECK(a.live == 1024); /* 1000 rounded to the alignment */
+    CHECK(big[99999] == 7); /* released memory stays mapped until the reset */
+    unsigned char *q1 = lf_arena_alloc(&a, 2000);
+    CHECK(q1 == p1);                                 /* the first chunk again, at the mark */
+    unsigned char *q2 = lf_arena_alloc(&a, 90000);   /* the spare chunk, no new malloc */
+    CHECK(q2 == big);
+    CHECK(a.total_cap == cap);
+    size_t peak = a.peak;
+    CHECK_OK(lf_arena_reset(&a));
+    CHECK(a.head && !a.head->next && !a.spare);
+    CHECK_MSG(a.total_cap == peak, "one chunk of the high-water mark: %zu vs %zu", a.total_cap,
+              peak);
+    CHECK(lf_arena_alloc(&a, peak) != NULL && a.head && !a.head->next);
+    lf_arena_free(&a);
+}
+
+typedef struct step_result {
+    lf_real *grads, *out, *buffers;
+    int64_t n_grads, n_out, n_buffers;
+    size_t arena;
+} step_result;
+
+static void step_result_free(step_result *r)
+{
+    lf_free(r->grads);
+    lf_free(r->out);
+    lf_free(r->buffers);
+}
+
+/* One training step of an encoder on a fixed batch; gradients, features, every buffer
+ * (running statistics, num_batches_tracked) and the arena it needed. */
+static step_result encoder_step(const lf_encoder_config *c, const int64_t *xshape,
+                                int recompute)
+{
+    step_result res = {0};
+    lf_params *P;
+    CHECK_OK(lf_params_init(&P));
+    lf_encoder *e;
+    CHECK_OK(lf_encoder_init(P, c, NULL, &e));
+    CHECK_OK(lf_params_finalize(P));
+    CHECK_OK(lf_encoder_reset_parameters(e, 5, 0));
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 1 << 16));
+    lf_graph_set_retain_grads(g, 0);
+    lf_graph_set_recompute(g, recompute);
+    CHECK(lf_graph_recompute(g) == recompute);
+    lf_tensor *x = lf_tensor_new(g, 4, xshape);
+    lf_rng r = lf_rng_make(1, 2);
+    lf_rng_fill_normal(&r, x->data, lf_numel(x), 0, 1);
+    lf_tensor *f = lf_encoder_forward(g, e, x);
+    lf_tensor *loss = lf_mean_all(g, lf_mul(g, f, f));
+    CHECK(loss != NULL);
+    if (loss) CHECK_OK(lf_backward(g, loss));
+    const lf_real *gb = lf_params_grad_block(P, &res.n_grads);
+    res.grads = lf_malloc((size_t)res.n_grads * sizeof(lf_real));
+    memcpy(res.grads, gb, (size_t)res.n_grads * sizeof(lf_real));
+    res.n_out = f ? lf_numel(f) : 0;
+    res.out = lf_malloc((size_t)(res.n_out + 1) * sizeof(lf_real));
+    if (f) memcpy(res.out, f->data, (size_t)res.n_out * sizeof(lf_real));
+    /* buffers: everything in the parameter table that is not trainable */
+    int64_t nb = 0;
+    for (int i = 0; i < lf_params_count(P); i++) {
+        lf_tensor *t = lf_params_get(P, i);
+        if (t->flags & LF_TENSOR_BUFFER) nb += lf_numel(t);
+    }
+    res.buffers = lf_malloc((size_t)(nb + 1) * sizeof(lf_real));
+    for (int i = 0; i < lf_params_count(P); i++) {
+        lf_tensor *t = lf_params_get(P, i);
+        if (!(t->flags & LF_TENSOR_BUFFER)) continue;
+        memcpy(res.buffers + res.n_buffers, t->data, (size_t)lf_numel(t) * sizeof(lf_real));
+        res.n_buffers += lf_numel(t);
+    }
+    lf_graph_reset(g); /* one chunk of the step's high-water mark */
+    res.arena = lf_graph_arena_bytes(g);
+    lf_graph_free(g);
+    lf_encoder_free(e);
+    lf_params_free(P);
+    return res;
+}
+
+static void check_same_step(const char *what, const lf_encoder_config *c, const int64_t *xshape)
+{
+    step_result plain = encoder_step(c, xshape, 0), rc = encoder_step(c, xshape, 1);
+    CHECK_MSG(plain.n_grads == rc.n_grads && plain.n_grads > 0 &&
+                  memcmp(plain.grads, rc.grads, (size_t)rc.n_grads * sizeof(lf_real)) == 0,
+              "%s: parameter gradients differ with recomputation", what);
+    CHECK_MSG(plain.n_out == rc.n_out && plain.n_out > 0 &&
+                  memcmp(plain.out, rc.out, (size_t)rc.n_out * sizeof(lf_real)) == 0,
+              "%s: features differ with recomputation", what);
+    CHECK_MSG(plain.n_buffers == rc.n_buffers &&
+                  memcmp(plain.buffers, rc.buffers, (size_t)rc.n_buffers * sizeof(lf_real)) == 0,
+              "%s: running statistics differ (updated twice?)", what);
+    CHECK_MSG(rc.arena < plain.arena, "%s: arena with recomputation %zu, without %zu", what,
+              rc.arena, plain.arena);
+    printf("    %s: arena %zu -> %zu bytes with recomputation\n", what, plain.arena, rc.arena);
+    step_result_free(&plain);
+    step_result_free(&rc);
+}
+
+TEST(recompute_resnet_same_step_less_memory)
+{
+    lf_encoder_config c = lf_encoder_config_default("resnet18");
+    c.width = 8;
+    c.num_classes = 0;
+    snprintf(c.stem, sizeof c.stem, "cifar");
+    check_same_step("resnet18 cifar stem", &c, (int64_t[]){6, 3, 16, 16});
+    snprintf(c.stem, sizeof c.stem, "imagenet");
+    check_same_step("resnet18 imagenet stem", &c, (int64_t[]){4, 3, 32, 32});
+    lf_encoder_config b = lf_encoder_config_default("resnet50");
+    b.width = 4;
+    b.num_classes = 0;
+    check_same_step("resnet50", &b, (int64_t[]){2, 3, 32, 32});
+}
+
+TEST(recompute_vit_same_step_less_memory)
+{
+    lf_encoder_config c = lf_encoder_config_default("vit");
+    c.width = 32;
+    c.heads = 2;
+    c.depth = 3;
+    c.image_size = 32;
+    c.patch = 8;
+    c.num_classes = 0;
+    check_same_step("vit", &c, (int64_t[]){3, 3, 32, 32});
+}
+
+/* A segment with dropout: the recomputation draws the same mask (the generator is restored)
+ * and leaves the graph's generator where the forward left it. */
+typedef struct drop_ctx {
+    lf_tensor *w;
+} drop_ctx;
+
+static lf_tensor *drop_segment(lf_graph *g, lf_tensor *x, void *ctx)
+{
+    drop_ctx *d = ctx;
+    return lf_relu(g, lf_dropout(g, lf_linear(g, x, d->w, NULL), 0.5));
+}
+
+TEST(recompute_dropout_same_mask_and_input_gradient)
+{
+    lf_real gw[2][24], gx[2][20], y[2][12];
+    lf_rng after[2];
+    for (int rc = 0; rc < 2; rc++) {
+        lf_graph *g;
+        CHECK_OK(lf_graph_init(&g, 0));
+        lf_graph_set_rng(g, lf_rng_make(11, 3));
+        lf_rng r = lf_rng_make(4, 4);
+        lf_tensor *x = lf_tensor_new(g, 2, (int64_t[]){4, 5});
+        lf_tensor *w = lf_tensor_new(g, 2, (int64_t[]){3, 5});
+        lf_rng_fill_normal(&r, x->data, 20, 0, 1);
+        lf_rng_fill_normal(&r, w->data, 15, 0, 1);
+        x->flags = w->flags = LF_TENSOR_REQUIRES_GRAD;
+        drop_ctx d = {w};
+        lf_tensor *h = lf_scale(g, x, 2.0); /* x reaches the segment through an op */
+        lf_tensor *o = rc ? lf_recompute(g, drop_segment, &d, h) : drop_segment(g, h, &d);
+        lf_tensor *loss = lf_sum_all(g, lf_mul(g, o, o));
+        CHECK(loss != NULL);
+        if (!loss) {
+            lf_graph_free(g);
+            return;
+        }
+        CHECK_OK(lf_backward(g, loss));
+        memcpy(gw[rc], w->grad, 15 * sizeof(lf_real));
+        memcpy(gx[rc], x->grad, 20 * sizeof(lf_real));
+        memcpy(y[rc], o->data, 12 * sizeof(lf_real));
+        after[rc] = *lf_graph_rng(g);
+        lf_graph_free(g);
+    }
+    CHECK(memcmp(y[0], y[1], 12 * sizeof(lf_real)) == 0);
+    CHECK(memcmp(gw[0], gw[1], 15 * sizeof(lf_real)) == 0);
+    CHECK(memcmp(gx[0], gx[1], 20 * sizeof(lf_real)) == 0);
+    CHECK(after[0].offset == after[1].offset);
+}
+
+static lf_tensor *failing_segment(lf_graph *g, lf_tensor *x, void *ctx)
+{
+    (void)ctx;
+    return lf_reshape(g, x, 2, (int64_t[]){7, 7}); /* wrong element count: an error */
+}
+
+TEST(recompute_errors)
+{
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_tensor *x = lf_tensor_zeros(g, 2, (int64_t[]){2, 3});
+    x->flags = LF_TENSOR_REQUIRES_GRAD;
+    CHECK(lf_recompute(g, failing_segment, NULL, x) == NULL);
+    CHECK(lf_last_status() != LF_OK);
+    CHECK(lf_recompute(g, NULL, NULL, x) == NULL);
+    CHECK(strstr(lf_last_error(), "recompute") != NULL);
+    lf_graph_free(g);
+}
