@@ -14,6 +14,7 @@
  * forward+backward 1.8-2.2 s with OpenMP im2col/col2im against 0.2-0.26 s serial. With an
  * OpenMP (or sequential) OpenBLAS the loops run in parallel. */
 #include "conv_cpu.h"
+#include "gemm_avx512.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -247,10 +248,28 @@ static void block_copy(lf_real *blk, lf_real *t, int64_t m, int64_t rows, int64_
         }
 }
 
-/* Images [b_begin, b_end) in blocks of nb, with the caller's column/staging buffers and
- * weight-gradient accumulator dw (see lf_conv_cpu_run). */
+/* The products: with a packing buffer (lf_conv_cpu_run gives one when this thread runs its
+ * gemms alone and the CPU has AVX-512) the kernel of gemm_avx512.c, else BLAS. */
+static void cgemm(lf_real *pack, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                  const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
+                  lf_real *C, int64_t ldc)
+{
+#ifndef LF_DOUBLE
+    if (pack) {
+        lf_gemm512(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, pack);
+        return;
+    }
+#else
+    (void)pack;
+#endif
+    lf_gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* Images [b_begin, b_end) in blocks of nb, with the caller's column/staging buffers,
+ * weight-gradient accumulator dw and gemm packing buffer (see lf_conv_cpu_run). */
 static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
-                       int64_t b_begin, int64_t b_end, lf_real *col, lf_real *stage, lf_real *dw)
+                       int64_t b_begin, int64_t b_end, lf_real *col, lf_real *stage, lf_real *dw,
+                       lf_real *pack)
 {
     const int64_t kp = q->k[0] * q->k[1] * q->k[2];
     const int64_t L = q->out[0] * q->out[1] * q->out[2];
@@ -271,8 +290,8 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
             lf_real *dst = m == 1 ? yo : stage;
             lf_real beta = (m == 1 && j->accumulate) ? 1 : 0;
             for (int64_t gi = 0; gi < G; gi++)
-                lf_gemm(false, false, Mg, nc, Kg, 1, w + gi * Mg * Kg, Kg, cols + gi * Kg * nc, nc,
-                        beta, dst + gi * Mg * nc, nc);
+                cgemm(pack, false, false, Mg, nc, Kg, w + gi * Mg * Kg, Kg, cols + gi * Kg * nc, nc,
+                      beta, dst + gi * Mg * nc, nc);
             if (m > 1) block_copy(stage, yo, m, q->co, L, 0, j->accumulate);
         }
         if (dw || j->img_out) {
@@ -283,18 +302,18 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
             }
             if (dw) /* dW += C @ cols^T */
                 for (int64_t gi = 0; gi < G; gi++)
-                    lf_gemm(false, true, Mg, Kg, nc, 1, cs + gi * Mg * nc, nc, cols + gi * Kg * nc,
-                            nc, 1, dw + gi * Mg * Kg, Kg);
+                    cgemm(pack, false, true, Mg, Kg, nc, cs + gi * Mg * nc, nc, cols + gi * Kg * nc,
+                          nc, 1, dw + gi * Mg * Kg, Kg);
             if (j->img_out) { /* dcols = W^T @ C, then back into the image */
                 if (direct) {
                     lf_real *xo = j->img_out + b0 * q->ci * L;
                     for (int64_t gi = 0; gi < G; gi++)
-                        lf_gemm(true, false, Kg, nc, Mg, 1, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
-                                nc, 1, xo + gi * Kg * nc, nc);
+                        cgemm(pack, true, false, Kg, nc, Mg, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
+                              nc, 1, xo + gi * Kg * nc, nc);
                 } else {
                     for (int64_t gi = 0; gi < G; gi++)
-                        lf_gemm(true, false, Kg, nc, Mg, 1, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
-                                nc, 0, col + gi * Kg * nc, nc);
+                        cgemm(pack, true, false, Kg, nc, Mg, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
+                              nc, 0, col + gi * Kg * nc, nc);
                     lf_conv_col2im(q, col, m, j->img_out + b0 * q->ci * Lin);
                 }
             }
@@ -341,8 +360,22 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         stage = lf_graph_scratch(g, 1, (size_t)(T * q->co * ncols) * sizeof(lf_real));
         if (!stage) return LF_ERR_NOMEM;
     }
+    /* the AVX-512 kernel where each thread runs its own gemms: in the batch-parallel path,
+     * or when the budget is one thread (the shared path keeps BLAS's threads) */
+    lf_real *pack = NULL;
+    int64_t pf = (int64_t)lf_gemm512_pack_floats() + 16;
+    int single = T > 1;
+#ifdef _OPENMP
+    single = single || omp_get_max_threads() == 1 || omp_in_parallel();
+#else
+    single = 1;
+#endif
+    if (single && lf_gemm512_available()) {
+        pack = lf_graph_scratch(g, 3, (size_t)(T * pf) * sizeof(lf_real));
+        if (!pack) return LF_ERR_NOMEM;
+    }
     if (T == 1) {
-        conv_range(q, j, direct, nb, 0, j->n, col, stage, j->dw);
+        conv_range(q, j, direct, nb, 0, j->n, col, stage, j->dw, pack);
         return LF_OK;
     }
     if (j->dw) {
@@ -362,7 +395,8 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
             if (t > 0) memset(dw, 0, (size_t)nw * sizeof(lf_real));
         }
         conv_range(q, j, direct, nb, j->n * t / T, j->n * (t + 1) / T,
-                   col ? col + t * K * ncols : NULL, stage ? stage + t * q->co * ncols : NULL, dw);
+                   col ? col + t * K * ncols : NULL, stage ? stage + t * q->co * ncols : NULL, dw,
+                   pack ? pack + t * pf : NULL);
     }
     if (j->dw)
         for (int t = 1; t < T; t++)

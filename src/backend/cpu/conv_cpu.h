@@ -21,7 +21,8 @@ typedef struct lf_conv_geom {
  *   dw           (co, ci/g*kprod) += colside @ cols(img)^T
  *   img_out      (n, ci, in...)   += col2im(W^T @ colside)
  * img is needed for colside_out and dw, colside for dw and img_out. Column, staging and
- * per-thread weight-gradient buffers come from g's scratch slots 0-2. */
+ * per-thread weight-gradient buffers and the AVX-512 gemm's packing buffers come from g's
+ * scratch slots 0-3. */
 typedef struct lf_conv_job {
     int64_t n;
     const lf_real *w;

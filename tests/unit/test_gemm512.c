@@ -1,0 +1,87 @@
+/* The AVX-512 gemm (src/backend/cpu/gemm_avx512.c) against a double-precision loop: every
+ * transpose, alpha/beta, tile edges (M, N, K not multiples of the tile) and block edges
+ * (M > MC, N > NC, K > KC); C must not be read when beta is 0. */
+#include "test.h"
+
+#include "../../src/backend/cpu/gemm_avx512.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef LF_DOUBLE
+static double ref_at(const float *X, int64_t ld, bool t, int64_t r, int64_t c)
+{
+    return t ? X[c * ld + r] : X[r * ld + c];
+}
+
+static int check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                      float beta, lf_rng *r, float *pack)
+{
+    const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+    float *A = lf_malloc((size_t)((ta ? K : M) * lda) * sizeof(float));
+    float *B = lf_malloc((size_t)((tb ? N : K) * ldb) * sizeof(float));
+    float *C = lf_malloc((size_t)(M * ldc) * sizeof(float));
+    float *C0 = lf_malloc((size_t)(M * ldc) * sizeof(float));
+    lf_rng_fill_uniform(r, A, (ta ? K : M) * lda, -1, 1);
+    lf_rng_fill_uniform(r, B, (tb ? N : K) * ldb, -1, 1);
+    lf_rng_fill_uniform(r, C, M * ldc, -1, 1);
+    if (beta == 0)
+        for (int64_t i = 0; i < M * ldc; i++) C[i] = NAN; /* must not be read */
+    memcpy(C0, C, (size_t)(M * ldc) * sizeof(float));
+    lf_gemm512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pack);
+    int bad = 0;
+    for (int64_t i = 0; i < M && !bad; i++)
+        for (int64_t j = 0; j < ldc && !bad; j++) {
+            if (j >= N) { /* the padding between rows is left alone */
+                bad = memcmp(&C[i * ldc + j], &C0[i * ldc + j], sizeof(float)) != 0;
+                continue;
+            }
+            double s = 0;
+            for (int64_t k = 0; k < K; k++)
+                s += ref_at(A, lda, ta, i, k) * ref_at(B, ldb, tb, k, j);
+            double want = alpha * s + (beta == 0 ? 0 : beta * (double)C0[i * ldc + j]);
+            double tol = 2e-6 * (double)(K + 2);
+            if (!(fabs(C[i * ldc + j] - want) <= tol)) {
+                lf_test_fail(__FILE__, __LINE__,
+                             "gemm512 ta %d tb %d M %lld N %lld K %lld alpha %g beta %g: C[%lld,%lld] "
+                             "= %g, want %g",
+                             ta, tb, (long long)M, (long long)N, (long long)K, alpha, beta,
+                             (long long)i, (long long)j, C[i * ldc + j], want);
+                bad = 1;
+            }
+        }
+    lf_free(A);
+    lf_free(B);
+    lf_free(C);
+    lf_free(C0);
+    return bad;
+}
+#endif
+
+TEST(gemm512_matches_reference)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    if (!lf_gemm512_available()) {
+        lf_test_skip("no AVX-512 on this CPU (or LF_GEMM=blas): convolutions use BLAS");
+        return;
+    }
+    float *pack = lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
+    lf_rng r = lf_rng_make(21, 5);
+    static const int64_t shapes[][3] = {{1, 1, 1},   {7, 15, 5},   {8, 48, 192},
+                                        {9, 49, 193}, {64, 100, 27}, {130, 47, 400},
+                                        {3, 1600, 9}, {16, 16, 0}};
+    int fails = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (int ab = 0; ab < 3; ab++) {
+                static const float alphas[3] = {1, 0.5f, 1}, betas[3] = {0, 1, -0.5f};
+                fails += check_case(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                                    alphas[ab], betas[ab], &r, pack);
+            }
+    CHECK(fails == 0);
+    lf_free(pack);
+#endif
+}
