@@ -223,11 +223,11 @@ int main(int argc, char **argv)
     }
     double rss = peak_rss_kb() / 1024.0;
     double sg = sgemm ? sgemm_gflops() : 0;
-    printf(", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"blas_core\": \"%s\"}\n", rss, sg,
-           lf_blas_corename());
+    printf(", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"blas_core\": \"%s\", "
+           "\"conv_gemm\": \"%s\"}\n", rss, sg, lf_blas_corename(), lf_conv_gemm_name());
     if (jf) {
-        fprintf(jf, ", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"blas_core\": \"%s\"}\n", rss,
-                sg, lf_blas_corename());
+        fprintf(jf, ", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"blas_core\": \"%s\", "
+                    "\"conv_gemm\": \"%s\"}\n", rss, sg, lf_blas_corename(), lf_conv_gemm_name());
         fclose(jf);
     }
     free(xdata);

@@ -76,7 +76,7 @@ rows.append((f"loader 96px 2 views 1 core", "images/s", la["images_per_s"], lb["
              la["images_per_s"] / lb["images_per_s"], None, None, None))
 res["loader"] = {"labelfree": la, "pil_torchvision": lb}
 res["sgemm_gflops"] = sg
-print(f"{res['date']}  {model}  threads {lf['threads']}  sgemm {sg:.0f} GFLOP/s  OpenBLAS kernels {lf.get('blas_core', '?')}")
+print(f"{res['date']}  {model}  threads {lf['threads']}  sgemm {sg:.0f} GFLOP/s  OpenBLAS kernels {lf.get('blas_core', '?')}  convolution gemm {lf.get('conv_gemm', '?')}")
 print(f"{'config':28} {'metric':12} {'labelfree':>10} {'PyTorch':>10} {'ratio':>6} {'lf GF/s':>8} {'pt GF/s':>8} {'% sgemm':>8}")
 for r in rows:
     extra = "" if r[5] is None else f" {r[5]:8.1f} {r[6]:8.1f} {r[7]:7.0f}%"

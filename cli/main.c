@@ -30,9 +30,9 @@ int cmd_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    printf("labelfree %s (format %d, %s; OpenBLAS kernels %s, %d threads)\n", LF_VERSION,
-           LF_FORMAT_VERSION, sizeof(lf_real) == 8 ? "float64" : "float32", lf_blas_corename(),
-           lf_get_threads());
+    printf("labelfree %s (format %d, %s; OpenBLAS kernels %s, convolution gemm %s, %d threads)\n",
+           LF_VERSION, LF_FORMAT_VERSION, sizeof(lf_real) == 8 ? "float64" : "float32",
+           lf_blas_corename(), lf_conv_gemm_name(), lf_get_threads());
     return 0;
 }
 

@@ -88,6 +88,10 @@ int lf_get_threads(void);
  * OPENBLAS_CORETYPE=Haswell (AVX2), and on their AVX-512 CPUs sgemm then runs at 206
  * GFLOP/s on 2 cores against 390 with OpenBLAS's own choice (Cooperlake); measured. */
 const char *lf_blas_corename(void);
+/* The convolutions' matrix products: "avx512" (labelfree's own kernel, chosen when the CPU has
+ * AVX-512F, whatever OPENBLAS_CORETYPE says) or "blas" (elsewhere, in float64 builds, or
+ * with the environment variable LF_GEMM=blas). */
+const char *lf_conv_gemm_name(void);
 
 /* ------------------------------------------------------------------ randomness */
 /* Philox4x32-10, counter based: value i of stream s under seed k is a pure function of

@@ -65,7 +65,7 @@ struct lf_node {
  * buffer itself) and the next lf_grad of that size reuses them. ResNets have few distinct
  * activation sizes, so this bounds backward memory by the live gradients, not all of them. */
 #define LF_GRAD_FREE_SIZES 32
-#define LF_SCRATCH_SLOTS 4
+#define LF_SCRATCH_SLOTS 5
 
 struct lf_graph {
     lf_arena arena;
@@ -121,7 +121,7 @@ static inline bool lf_needs_grad(const lf_tensor *t)
 }
 /* The gradient buffer of t (allocated zeroed in the arena on first use); NULL on failure. */
 lf_real *lf_grad(lf_graph *g, lf_tensor *t);
-/* A kernel's temporary buffer (slot 0..LF_SCRATCH_SLOTS-1: the convolution uses 0-3, batch
+/* A kernel's temporary buffer (slot 0..LF_SCRATCH_SLOTS-1: the convolution uses 0-4, batch
  * norm's backward 0), reused by every op: the contents do not survive another op's call.
  * NULL + LF_ERR_NOMEM on failure. */
 void *lf_graph_scratch(lf_graph *g, int slot, size_t bytes);

@@ -1,12 +1,54 @@
 /* Atomic file replacement: write a temporary next to the target, make it durable (fsync),
  * rename it over the target (atomic on POSIX file systems), then fsync the directory so the
- * rename itself survives a crash. A reader sees either the old file or the new one. */
+ * rename itself survives a crash. A reader sees either the old file or the new one. A writer
+ * killed mid-write leaves its temporary "<path>.tmp.<pid>"; the next write to the same path
+ * removes those whose process is gone. */
 #include "io_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Unlinks "<path>.tmp.<pid>" files next to path whose pid no longer runs. */
+static void remove_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dl = slash ? (size_t)(slash - path) : 0, bl = strlen(base);
+    char *dir = lf_malloc(dl + 2);
+    if (!dir) return;
+    if (slash) {
+        memcpy(dir, path, dl ? dl : 1); /* "/x": the root */
+        dir[dl ? dl : 1] = 0;
+    } else {
+        strcpy(dir, ".");
+    }
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            const char *n = e->d_name;
+            if (strncmp(n, base, bl) || strncmp(n + bl, ".tmp.", 5)) continue;
+            const char *digits = n + bl + 5;
+            char *end;
+            long pid = strtol(digits, &end, 10);
+            if (end == digits || *end || pid <= 0 || pid == (long)getpid()) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or unknown */
+            size_t fl = strlen(dir) + strlen(n) + 2;
+            char *full = lf_malloc(fl);
+            if (!full) break;
+            snprintf(full, fl, "%s/%s", dir, n);
+            unlink(full);
+            lf_free(full);
+        }
+        closedir(d);
+    }
+    lf_free(dir);
+}
 
 lf_status lf_atomic_begin(lf_atomic_file *a, const char *path)
 {
@@ -21,6 +63,7 @@ lf_status lf_atomic_begin(lf_atomic_file *a, const char *path)
         return LF_ERR_NOMEM;
     }
     memcpy(a->path, path, n + 1);
+    remove_stale_temps(path);
     snprintf(a->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
     a->fp = fopen(a->tmp, "wb");
     if (!a->fp) {

@@ -85,3 +85,91 @@ TEST(gemm512_matches_reference)
     lf_free(pack);
 #endif
 }
+
+#ifndef LF_DOUBLE
+/* element (r, c) of a layout (before its transpose flag) */
+static float *mat_at(const lf_gemm_mat *m, int64_t r, int64_t c)
+{
+    return m->p + (m->L ? (c / m->L) * m->S + c % m->L : c) + r * m->ld;
+}
+
+static float op_at(const lf_gemm_mat *m, int64_t r, int64_t c)
+{
+    return m->t ? *mat_at(m, c, r) : *mat_at(m, r, c);
+}
+
+/* a layout of rows x cols in blocks of L columns (S = rows * L + 5 apart), or plain */
+static lf_gemm_mat split_mat(int64_t rows, int64_t cols, int64_t L, bool t, lf_rng *r)
+{
+    lf_gemm_mat m = {0};
+    m.L = L;
+    m.t = t;
+    m.ld = L ? L : cols + 3;
+    m.S = L ? rows * L + 5 : 0;
+    int64_t n = L ? ((cols + L - 1) / L) * m.S : rows * m.ld;
+    m.p = lf_malloc((size_t)n * sizeof(float));
+    lf_rng_fill_uniform(r, m.p, n, -1, 1);
+    return m;
+}
+
+#endif
+
+TEST(gemm512_split_layouts)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    if (!lf_gemm512_available()) {
+        lf_test_skip("no AVX-512 on this CPU (or LF_GEMM=blas)");
+        return;
+    }
+    float *pack = lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
+    lf_rng r = lf_rng_make(8, 1);
+    const int64_t M = 13, N = 70, K = 250;
+    int fails = 0;
+    for (int v = 0; v < 5; v++) {
+        /* v: 0 split A, 1 split B, 2 split C (blocks of 9, tiles straddle them), 3 split C
+         * with blocks of 1, 4 split transposed B */
+        lf_gemm_mat A = split_mat(M, K, v == 0 ? 7 : 0, false, &r);
+        lf_gemm_mat B = v == 4 ? split_mat(N, K, 11, true, &r) : split_mat(K, N, v == 1 ? 9 : 0, false, &r);
+        lf_gemm_mat C = split_mat(M, N, v == 2 ? 9 : v == 3 ? 1 : 0, false, &r);
+        lf_gemm_mat C0 = C;
+        int64_t cn = C.L ? ((N + C.L - 1) / C.L) * C.S : M * C.ld;
+        C0.p = lf_malloc((size_t)cn * sizeof(float));
+        memcpy(C0.p, C.p, (size_t)cn * sizeof(float));
+        const float beta = v % 2 ? 0.5f : 0;
+        /* odd variants with A packed beforehand */
+        float *ap = NULL;
+        if (v % 2) {
+            ap = lf_malloc((lf_gemm512_packed_a_floats(M, K) + 16) * sizeof(float));
+            lf_gemm512_pack_a(M, K, &A, ap);
+        }
+        lf_gemm512x(M, N, K, 0.75f, &A, ap, &B, beta, &C, pack);
+        lf_free(ap);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double s = 0;
+                for (int64_t k = 0; k < K; k++)
+                    s += (double)op_at(&A, i, k) * (double)op_at(&B, k, j);
+                double want = 0.75 * s + beta * (double)*mat_at(&C0, i, j);
+                if (!(fabs(*mat_at(&C, i, j) - want) <= 1e-3)) {
+                    if (!fails)
+                        lf_test_fail(__FILE__, __LINE__, "variant %d: C[%lld,%lld] = %g, want %g", v,
+                                     (long long)i, (long long)j, *mat_at(&C, i, j), want);
+                    fails++;
+                }
+            }
+        /* the gaps between blocks are left alone */
+        if (C.L)
+            for (int64_t b = 0; b < (N + C.L - 1) / C.L; b++)
+                for (int64_t g = M * C.L; g < C.S; g++)
+                    fails += C.p[b * C.S + g] != C0.p[b * C.S + g];
+        lf_free(A.p);
+        lf_free(B.p);
+        lf_free(C.p);
+        lf_free(C0.p);
+    }
+    CHECK(fails == 0);
+    lf_free(pack);
+#endif
+}

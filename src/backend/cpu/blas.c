@@ -1,6 +1,8 @@
 /* The one place that calls BLAS; picks sgemm or dgemm for lf_real. */
 #include "../../core/internal.h"
 
+#include "gemm_avx512.h"
+
 #include <cblas.h>
 
 void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
@@ -20,3 +22,5 @@ void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_rea
 }
 
 const char *lf_blas_corename(void) { return openblas_get_corename(); }
+
+const char *lf_conv_gemm_name(void) { return lf_gemm512_available() ? "avx512" : "blas"; }

@@ -33,6 +33,15 @@ int lf_cpu_parallel_loops(void)
 #define COL_TARGET 2048 /* columns per gemm before images stop being batched */
 #endif
 #define COL_MAX_ELEMS (8LL << 20)  /* cap on one column buffer (32 MB in float) */
+/* AVX-512 path: blocks of images whose columns fit in L2 (embedding at 64x64, measured:
+ * 256 KB to 1 MB alike, 4-16 MB 10-25 % slower), but at least OWN_MIN_COLS columns wide so
+ * that late layers (2x2 positions per image) still fill the kernel's 48-column tiles */
+#ifndef OWN_COL_BYTES
+#define OWN_COL_BYTES (512 << 10)
+#endif
+#ifndef OWN_MIN_COLS
+#define OWN_MIN_COLS 384
+#endif
 
 /* GCC turns copy and zero loops into memcpy/memset calls, which cost more than the copy
  * itself on the short rows of im2col (2-32 values in a ResNet): measured ~9 % of embedding
@@ -248,28 +257,10 @@ static void block_copy(lf_real *blk, lf_real *t, int64_t m, int64_t rows, int64_
         }
 }
 
-/* The products: with a packing buffer (lf_conv_cpu_run gives one when this thread runs its
- * gemms alone and the CPU has AVX-512) the kernel of gemm_avx512.c, else BLAS. */
-static void cgemm(lf_real *pack, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                  const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
-                  lf_real *C, int64_t ldc)
-{
-#ifndef LF_DOUBLE
-    if (pack) {
-        lf_gemm512(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, pack);
-        return;
-    }
-#else
-    (void)pack;
-#endif
-    lf_gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
-}
-
-/* Images [b_begin, b_end) in blocks of nb, with the caller's column/staging buffers,
- * weight-gradient accumulator dw and gemm packing buffer (see lf_conv_cpu_run). */
+/* Images [b_begin, b_end) in blocks of nb, with the caller's column/staging buffers and
+ * weight-gradient accumulator dw (see lf_conv_cpu_run); BLAS products. */
 static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
-                       int64_t b_begin, int64_t b_end, lf_real *col, lf_real *stage, lf_real *dw,
-                       lf_real *pack)
+                       int64_t b_begin, int64_t b_end, lf_real *col, lf_real *stage, lf_real *dw)
 {
     const int64_t kp = q->k[0] * q->k[1] * q->k[2];
     const int64_t L = q->out[0] * q->out[1] * q->out[2];
@@ -290,7 +281,7 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
             lf_real *dst = m == 1 ? yo : stage;
             lf_real beta = (m == 1 && j->accumulate) ? 1 : 0;
             for (int64_t gi = 0; gi < G; gi++)
-                cgemm(pack, false, false, Mg, nc, Kg, w + gi * Mg * Kg, Kg, cols + gi * Kg * nc, nc,
+                lf_gemm(false, false, Mg, nc, Kg, 1, w + gi * Mg * Kg, Kg, cols + gi * Kg * nc, nc,
                       beta, dst + gi * Mg * nc, nc);
             if (m > 1) block_copy(stage, yo, m, q->co, L, 0, j->accumulate);
         }
@@ -302,17 +293,17 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
             }
             if (dw) /* dW += C @ cols^T */
                 for (int64_t gi = 0; gi < G; gi++)
-                    cgemm(pack, false, true, Mg, Kg, nc, cs + gi * Mg * nc, nc, cols + gi * Kg * nc,
+                    lf_gemm(false, true, Mg, Kg, nc, 1, cs + gi * Mg * nc, nc, cols + gi * Kg * nc,
                           nc, 1, dw + gi * Mg * Kg, Kg);
             if (j->img_out) { /* dcols = W^T @ C, then back into the image */
                 if (direct) {
                     lf_real *xo = j->img_out + b0 * q->ci * L;
                     for (int64_t gi = 0; gi < G; gi++)
-                        cgemm(pack, true, false, Kg, nc, Mg, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
+                        lf_gemm(true, false, Kg, nc, Mg, 1, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
                               nc, 1, xo + gi * Kg * nc, nc);
                 } else {
                     for (int64_t gi = 0; gi < G; gi++)
-                        cgemm(pack, true, false, Kg, nc, Mg, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
+                        lf_gemm(true, false, Kg, nc, Mg, 1, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
                               nc, 0, col + gi * Kg * nc, nc);
                     lf_conv_col2im(q, col, m, j->img_out + b0 * q->ci * Lin);
                 }
@@ -342,8 +333,24 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
 #endif
     if (T > 1 && !(j->n >= 4 * T || (j->n >= T && j->n % T == 0))) T = 1;
     if (T > 1 && q->co * K * L * j->n < LF_PAR_MIN * 16) T = 1; /* too little work to split */
+    /* the AVX-512 path (conv_avx512.c) where each thread runs its own gemms: in the
+     * batch-parallel path, or with a budget of one thread (the shared path keeps BLAS's
+     * threads); it needs no staging copies, and takes blocks of images whose columns fit
+     * in L2 */
+    bool own = lf_gemm512_available();
+#ifdef _OPENMP
+    own = own && (T > 1 || omp_get_max_threads() == 1 || omp_in_parallel());
+#endif
     int64_t nb = 1;
-    if (!direct && L < COL_TARGET) {
+    if (own) {
+        const int64_t per_image = (direct ? 1 : K) * L * (int64_t)sizeof(lf_real);
+        nb = OWN_COL_BYTES / (per_image > 0 ? per_image : 1);
+        /* but wide enough for the kernel's 48-column tiles */
+        if (nb * L < OWN_MIN_COLS) nb = (OWN_MIN_COLS + L - 1) / (L > 0 ? L : 1);
+        const int64_t share = (j->n + T - 1) / T;
+        if (nb > share) nb = share;
+        if (nb < 1) nb = 1;
+    } else if (!direct && L < COL_TARGET) {
         nb = COL_TARGET / L;
         const int64_t share = (j->n + T - 1) / T;
         if (nb > share) nb = share;
@@ -351,31 +358,29 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         if (nb > cap) nb = cap > 1 ? cap : 1;
     }
     const int64_t ncols = nb * L;
-    lf_real *col = NULL, *stage = NULL, *dwp = NULL;
+    lf_real *col = NULL, *stage = NULL, *dwp = NULL, *pack = NULL;
     if (!direct && (j->img || j->img_out)) {
         col = lf_graph_scratch(g, 0, (size_t)(T * K * ncols) * sizeof(lf_real));
         if (!col) return LF_ERR_NOMEM;
     }
-    if (nb > 1 && (j->colside_out || j->dw || j->img_out)) {
+    if (!own && nb > 1 && (j->colside_out || j->dw || j->img_out)) {
         stage = lf_graph_scratch(g, 1, (size_t)(T * q->co * ncols) * sizeof(lf_real));
         if (!stage) return LF_ERR_NOMEM;
     }
-    /* the AVX-512 kernel where each thread runs its own gemms: in the batch-parallel path,
-     * or when the budget is one thread (the shared path keeps BLAS's threads) */
-    lf_real *pack = NULL;
-    int64_t pf = (int64_t)lf_gemm512_pack_floats() + 16;
-    int single = T > 1;
-#ifdef _OPENMP
-    single = single || omp_get_max_threads() == 1 || omp_in_parallel();
-#else
-    single = 1;
-#endif
-    if (single && lf_gemm512_available()) {
+    const int64_t pf = (int64_t)lf_gemm512_pack_floats() + 16;
+    const int64_t wf = (int64_t)lf_conv_avx512_wpack_floats(q, j);
+    lf_real *wpack = NULL;
+    if (own) {
         pack = lf_graph_scratch(g, 3, (size_t)(T * pf) * sizeof(lf_real));
         if (!pack) return LF_ERR_NOMEM;
+        if (wf) {
+            wpack = lf_graph_scratch(g, 4, (size_t)(T * wf) * sizeof(lf_real));
+            if (!wpack) return LF_ERR_NOMEM;
+        }
     }
     if (T == 1) {
-        conv_range(q, j, direct, nb, 0, j->n, col, stage, j->dw, pack);
+        if (own) lf_conv_range_avx512(q, j, direct, nb, 0, j->n, col, j->dw, pack, wpack);
+        else conv_range(q, j, direct, nb, 0, j->n, col, stage, j->dw);
         return LF_OK;
     }
     if (j->dw) {
@@ -394,9 +399,12 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
             dw = t == 0 ? j->dw : dwp + (t - 1) * nw;
             if (t > 0) memset(dw, 0, (size_t)nw * sizeof(lf_real));
         }
-        conv_range(q, j, direct, nb, j->n * t / T, j->n * (t + 1) / T,
-                   col ? col + t * K * ncols : NULL, stage ? stage + t * q->co * ncols : NULL, dw,
-                   pack ? pack + t * pf : NULL);
+        const int64_t lo = j->n * t / T, hi = j->n * (t + 1) / T;
+        lf_real *ct = col ? col + t * K * ncols : NULL;
+        if (own)
+            lf_conv_range_avx512(q, j, direct, nb, lo, hi, ct, dw, pack + t * pf,
+                                 wpack ? wpack + t * wf : NULL);
+        else conv_range(q, j, direct, nb, lo, hi, ct, stage ? stage + t * q->co * ncols : NULL, dw);
     }
     if (j->dw)
         for (int t = 1; t < T; t++)

@@ -22,7 +22,7 @@ typedef struct lf_conv_geom {
  *   img_out      (n, ci, in...)   += col2im(W^T @ colside)
  * img is needed for colside_out and dw, colside for dw and img_out. Column, staging and
  * per-thread weight-gradient buffers and the AVX-512 gemm's packing buffers come from g's
- * scratch slots 0-3. */
+ * scratch slots 0-4. */
 typedef struct lf_conv_job {
     int64_t n;
     const lf_real *w;
@@ -55,6 +55,16 @@ void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, int64_t m, lf_rea
 /* imgs (m, ci, in...) += the patches in col (laid out as above), summed where they overlap.
  * col is scratch: its entries that fall on padding may be overwritten with zeros. */
 void lf_conv_col2im(const lf_conv_geom *q, lf_real *col, int64_t m, lf_real *img);
+
+/* lf_conv_cpu_run's products for images [b_begin, b_end) on the calling thread with the
+ * AVX-512 gemm (conv_avx512.c; float builds on AVX-512 machines only): col the columns of a
+ * block (K x nb*L; NULL for direct 1x1), dw this thread's weight-gradient accumulator, pack
+ * the gemm's packing space, wpack lf_conv_avx512_wpack_floats floats for the packed weights
+ * (NULL: packed per product). */
+size_t lf_conv_avx512_wpack_floats(const lf_conv_geom *q, const lf_conv_job *j);
+void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
+                          int64_t b_begin, int64_t b_end, lf_real *col, lf_real *dw,
+                          lf_real *pack, lf_real *wpack);
 
 /* 1 when OpenMP loops may run between BLAS calls without fighting BLAS's own threads for
  * the cores (see conv_cpu.c): not with the pthreads OpenBLAS. */

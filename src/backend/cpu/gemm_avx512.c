@@ -28,7 +28,8 @@
 #define NC 1536
 #endif
 
-size_t lf_gemm512_pack_floats(void) { return (size_t)MC * KC + (size_t)KC * (NC + NR); }
+/* A block, B block, one C tile */
+size_t lf_gemm512_pack_floats(void) { return (size_t)MC * KC + (size_t)KC * (NC + NR) + MR * NR; }
 
 static int detect(void)
 {
@@ -49,51 +50,133 @@ int lf_gemm512_available(void)
 /* everything on this path runs only where AVX-512 does: packing and driver too */
 #define AVX512_FN __attribute__((target("avx512f"), optimize("O3")))
 
-AVX512_FN static void pack_a(bool ta, const float *A, int64_t lda, int64_t i0, int64_t mc, int64_t k0,
-                   int64_t kc, float *restrict ap)
+/* Runs of consecutive columns c0..c0+n-1 of a layout that stay inside one block of L: column
+ * j of the run starts at offset off (from p, row 0). One run when L is 0. */
+typedef struct col_run {
+    int j, len;
+    int64_t off;
+} col_run;
+
+static int col_runs(const lf_gemm_mat *m, int64_t c0, int n, col_run *out)
 {
+    if (!m->L) {
+        out[0] = (col_run){0, n, c0};
+        return 1;
+    }
+    int cnt = 0;
+    int64_t q = c0 / m->L, rem = c0 % m->L;
+    for (int j = 0; j < n;) {
+        int len = (int)(m->L - rem < n - j ? m->L - rem : n - j);
+        out[cnt++] = (col_run){j, len, q * m->S + rem};
+        j += len;
+        q++;
+        rem = 0;
+    }
+    return cnt;
+}
+
+/* d[0:n] = s[0:n] (n <= NR) with masked vector moves: libc's memcpy costs more than the
+ * copy on runs this short */
+AVX512_FN static inline void copy_run(float *restrict d, const float *restrict s, int n)
+{
+    for (int x = 0; x < n; x += 16) {
+        const __mmask16 m = n - x >= 16 ? 0xFFFF : (__mmask16)((1u << (n - x)) - 1);
+        _mm512_mask_storeu_ps(d + x, m, _mm512_maskz_loadu_ps(m, s + x));
+    }
+}
+
+/* d[0:n] = s[0:n] + beta d[0:n] (d not read when beta is 0) */
+AVX512_FN static inline void update_run(float *restrict d, const float *restrict s, int n,
+                                        float beta)
+{
+    const __m512 vb = _mm512_set1_ps(beta);
+    for (int x = 0; x < n; x += 16) {
+        const __mmask16 m = n - x >= 16 ? 0xFFFF : (__mmask16)((1u << (n - x)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, s + x);
+        if (beta != 0) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, d + x), v);
+        _mm512_mask_storeu_ps(d + x, m, v);
+    }
+}
+
+/* offset of layout column c from p (row 0) */
+static inline int64_t col_off(const lf_gemm_mat *m, int64_t c)
+{
+    return m->L ? (c / m->L) * m->S + c % m->L : c;
+}
+
+/* op(A) rows i0..i0+mc-1, columns k0..k0+kc-1 -> MR-row panels, ap[k * MR + r] */
+AVX512_FN static void pack_a(const lf_gemm_mat *A, int64_t i0, int64_t mc, int64_t k0,
+                             int64_t kc, float *restrict ap)
+{
+    const float *p = A->p;
     for (int64_t ir = 0; ir < mc; ir += MR) {
-        const int64_t mr = mc - ir < MR ? mc - ir : MR;
-        for (int64_t k = 0; k < kc; k++) {
-            float *d = ap + k * MR;
-            if (ta) {
-                const float *s = A + (k0 + k) * lda + i0 + ir;
-                for (int64_t r = 0; r < mr; r++) d[r] = s[r];
-            } else {
-                for (int64_t r = 0; r < mr; r++) d[r] = A[(i0 + ir + r) * lda + k0 + k];
+        const int mr = (int)(mc - ir < MR ? mc - ir : MR);
+        if (A->t) { /* element (i, k) is layout (k, i): the panel's rows are columns there */
+            int64_t off[MR];
+            for (int r = 0; r < mr; r++) off[r] = col_off(A, i0 + ir + r);
+            for (int64_t k = 0; k < kc; k++) {
+                const float *row = p + (k0 + k) * A->ld;
+                float *d = ap + k * MR;
+                for (int r = 0; r < mr; r++) d[r] = row[off[r]];
+                for (int r = mr; r < MR; r++) d[r] = 0;
             }
-            for (int64_t r = mr; r < MR; r++) d[r] = 0;
+        } else {
+            const float *rows = p + (i0 + ir) * A->ld;
+            int64_t q = A->L ? k0 / A->L : 0, rem = A->L ? k0 % A->L : k0;
+            for (int64_t k = 0; k < kc; k++) {
+                const float *s = rows + (A->L ? q * A->S + rem : rem);
+                float *d = ap + k * MR;
+                for (int r = 0; r < mr; r++) d[r] = s[r * A->ld];
+                for (int r = mr; r < MR; r++) d[r] = 0;
+                if (++rem == A->L) rem = 0, q++;
+            }
         }
         ap += kc * MR;
     }
 }
 
-AVX512_FN static void pack_b(bool tb, const float *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
-                   int64_t nc, float *restrict bp)
+/* op(B) rows k0..k0+kc-1, columns j0..j0+nc-1 -> NR-column panels, bp[k * NR + j] */
+AVX512_FN static void pack_b(const lf_gemm_mat *B, int64_t k0, int64_t kc, int64_t j0,
+                             int64_t nc, float *restrict bp)
 {
+    col_run runs[KC > NR ? KC : NR];
+    int n_k_runs = 0;
+    if (B->t) n_k_runs = col_runs(B, k0, (int)kc, runs); /* along k */
     for (int64_t jr = 0; jr < nc; jr += NR) {
-        const int64_t nr = nc - jr < NR ? nc - jr : NR;
-        if (tb) {
-            for (int64_t j = 0; j < nr; j++) {
-                const float *s = B + (j0 + jr + j) * ldb + k0;
-                for (int64_t k = 0; k < kc; k++) bp[k * NR + j] = s[k];
+        const int nr = (int)(nc - jr < NR ? nc - jr : NR);
+        if (B->t) { /* element (k, j) is layout (j, k) */
+            for (int j = 0; j < nr; j++) {
+                const float *row = B->p + (j0 + jr + j) * B->ld;
+                for (int u = 0; u < n_k_runs; u++) {
+                    const float *s = row + runs[u].off;
+                    float *d = bp + (int64_t)runs[u].j * NR + j;
+                    for (int t = 0; t < runs[u].len; t++) d[t * NR] = s[t];
+                }
             }
             if (nr < NR)
                 for (int64_t k = 0; k < kc; k++)
                     memset(bp + k * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
         } else {
+            col_run jr_runs[NR];
+            const int n = col_runs(B, j0 + jr, nr, jr_runs);
             for (int64_t k = 0; k < kc; k++) {
-                memcpy(bp + k * NR, B + (k0 + k) * ldb + j0 + jr, (size_t)nr * sizeof(float));
-                if (nr < NR) memset(bp + k * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
+                const float *row = B->p + (k0 + k) * B->ld;
+                float *d = bp + k * NR;
+                for (int u = 0; u < n; u++)
+                    copy_run(d + jr_runs[u].j, row + jr_runs[u].off, jr_runs[u].len);
+                for (int x = nr; x < NR; x++) d[x] = 0;
             }
         }
         bp += kc * NR;
     }
 }
 
-/* C[0:mr, 0:nr] = alpha * (A panel x B panel) + beta * C (C not read when beta is 0) */
-AVX512_FN static void kernel(int64_t kc, const float *restrict a, const float *restrict b, float *c, int64_t ldc,
-       int mr, int nr, float alpha, float beta)
+/* The MR x NR tile of A panel x B panel. c != NULL: C[0:mr, 0:nr] = alpha acc + beta C
+ * (C not read when beta is 0); c == NULL: tile[r * NR + j] = alpha acc, for the caller to
+ * scatter. */
+AVX512_FN static void kernel(int64_t kc, const float *restrict a, const float *restrict b,
+                             float *c, int64_t ldc, int mr, int nr, float alpha, float beta,
+                             float *restrict tile)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
     __m512 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
@@ -115,13 +198,20 @@ AVX512_FN static void kernel(int64_t kc, const float *restrict a, const float *r
         a += MR;
         b += NR;
     }
-    const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-    const __mmask16 m2 = nr >= 48 ? 0xFFFF : nr <= 32 ? 0 : (__mmask16)((1u << (nr - 32)) - 1);
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const __m512 va = _mm512_set1_ps(alpha);
     __m512 rows[MR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32},
                           {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
-    const __mmask16 m[3] = {m0, m1, m2};
+    if (!c) {
+        for (int r = 0; r < MR; r++)
+            for (int v = 0; v < 3; v++)
+                _mm512_store_ps(tile + r * NR + 16 * v, _mm512_mul_ps(va, rows[r][v]));
+        return;
+    }
+    const __mmask16 m[3] = {
+        nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1),
+        nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1),
+        nr >= 48 ? 0xFFFF : nr <= 32 ? 0 : (__mmask16)((1u << (nr - 32)) - 1)};
+    const __m512 vb = _mm512_set1_ps(beta);
     for (int r = 0; r < mr; r++) {
         float *cr = c + r * ldc;
         for (int v = 0; v < 3; v++) {
@@ -134,35 +224,80 @@ AVX512_FN static void kernel(int64_t kc, const float *restrict a, const float *r
     }
 }
 
-AVX512_FN void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                          float *C, int64_t ldc, float *pack)
+/* C tile at (i0, j0): straight from the registers when its columns are contiguous (plain
+ * C, or inside one block of L), else through a tile buffer scattered by runs */
+AVX512_FN static void tile_store(const lf_gemm_mat *C, int64_t i0, int64_t j0, int mr, int nr,
+                                 int64_t kc, const float *a, const float *b, float alpha,
+                                 float beta, float *tile)
+{
+    if (!C->L || j0 % C->L + nr <= C->L) {
+        kernel(kc, a, b, C->p + i0 * C->ld + col_off(C, j0), C->ld, mr, nr, alpha, beta, NULL);
+        return;
+    }
+    kernel(kc, a, b, NULL, 0, mr, nr, alpha, beta, tile);
+    col_run runs[NR];
+    const int n = col_runs(C, j0, nr, runs);
+    for (int r = 0; r < mr; r++) {
+        float *cr = C->p + (i0 + r) * C->ld;
+        const float *t = tile + r * NR;
+        for (int u = 0; u < n; u++) update_run(cr + runs[u].off, t + runs[u].j, runs[u].len, beta);
+    }
+}
+
+size_t lf_gemm512_packed_a_floats(int64_t M, int64_t K)
+{
+    return (size_t)((M + MR - 1) / MR * MR) * (size_t)K;
+}
+
+/* Block (ic, pc) of a pre-packed A starts at pc * Mpad + ic * kc: the KC-blocks of K one
+ * after the other, each holding its MC-blocks of rows (MC is a multiple of MR). */
+AVX512_FN void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, float *dst)
+{
+    const int64_t Mpad = (M + MR - 1) / MR * MR;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        const int64_t kc = K - pc < KC ? K - pc : KC;
+        for (int64_t ic = 0; ic < M; ic += MC)
+            pack_a(A, ic, M - ic < MC ? M - ic : MC, pc, kc, dst + pc * Mpad + ic * kc);
+    }
+}
+
+AVX512_FN void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat *A,
+                           const float *a_packed, const lf_gemm_mat *B, float beta,
+                           const lf_gemm_mat *C, float *pack)
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* C = beta C, as BLAS */
         for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+            for (int64_t j = 0; j < N; j++) {
+                float *c = C->p + i * C->ld + col_off(C, j);
+                *c = beta == 0 ? 0 : beta * *c;
+            }
         return;
     }
     /* 64-byte aligned panels inside the caller's buffer (lf_gemm512_pack_floats + 16) */
     float *ap = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63);
     float *bp = ap + (size_t)MC * KC;
+    float *tile = bp + (size_t)KC * (NC + NR);
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = N - jc < NC ? N - jc : NC;
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = K - pc < KC ? K - pc : KC;
             const float be = pc == 0 ? beta : 1;
-            pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
+            pack_b(B, pc, kc, jc, nc, bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = M - ic < MC ? M - ic : MC;
-                pack_a(ta, A, lda, ic, mc, pc, kc, ap);
+                const float *apan = ap;
+                if (a_packed)
+                    apan = a_packed + pc * ((M + MR - 1) / MR * MR) + ic * kc;
+                else
+                    pack_a(A, ic, mc, pc, kc, ap);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int nr = (int)(nc - jr < NR ? nc - jr : NR);
                     const float *bpan = bp + (jr / NR) * kc * NR;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int mr = (int)(mc - ir < MR ? mc - ir : MR);
-                        kernel(kc, ap + (ir / MR) * kc * MR, bpan,
-                               C + (ic + ir) * ldc + jc + jr, ldc, mr, nr, alpha, be);
+                        tile_store(C, ic + ir, jc + jr, mr, nr, kc, apan + (ir / MR) * kc * MR,
+                                   bpan, alpha, be, tile);
                     }
                 }
             }
@@ -170,10 +305,36 @@ AVX512_FN void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, flo
     }
 }
 
+void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                float *pack)
+{
+    lf_gemm_mat a = {(float *)A, lda, 0, 0, ta};
+    lf_gemm_mat b = {(float *)B, ldb, 0, 0, tb};
+    lf_gemm_mat c = {C, ldc, 0, 0, false};
+    lf_gemm512x(M, N, K, alpha, &a, NULL, &b, beta, &c, pack);
+}
+
 #else /* no AVX-512 path in this build: callers use BLAS */
 
 size_t lf_gemm512_pack_floats(void) { return 0; }
 int lf_gemm512_available(void) { return 0; }
+void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat *A,
+                 const float *a_packed, const lf_gemm_mat *B, float beta, const lf_gemm_mat *C,
+                 float *pack)
+{
+    (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)a_packed, (void)B, (void)beta;
+    (void)C, (void)pack;
+}
+size_t lf_gemm512_packed_a_floats(int64_t M, int64_t K)
+{
+    (void)M, (void)K;
+    return 0;
+}
+void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, float *dst)
+{
+    (void)M, (void)K, (void)A, (void)dst;
+}
 void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                 float *pack)

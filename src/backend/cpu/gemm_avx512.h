@@ -6,13 +6,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One operand. Element (r, c) is at
+ *   p + (c / L) * S + r * ld + c % L   when L > 0: the columns come in blocks of L that are S
+ *                                       apart (a batch of (rows, L) images side by side)
+ *   p + r * ld + c                     when L == 0 (plain row-major).
+ * t: the operand is the transpose of that layout. */
+typedef struct lf_gemm_mat {
+    float *p;
+    int64_t ld, L, S;
+    bool t;
+} lf_gemm_mat;
+
 /* 1 when the CPU (and OS) run AVX-512F and the environment does not set LF_GEMM=blas;
  * 0 in float64 builds and on other machines: callers use lf_gemm (BLAS). */
 int lf_gemm512_available(void);
 /* Floats of packing space one call needs (give this + 16, for alignment). */
 size_t lf_gemm512_pack_floats(void);
-/* C (M,N) = alpha op(A) op(B) + beta C, row-major, as lf_gemm; C is not read when beta is 0.
- * Runs on the calling thread only. pack: lf_gemm512_pack_floats() + 16 floats. */
+/* C (M,N) = alpha op(A) op(B) + beta C on the calling thread only; C is not read when beta
+ * is 0. C may not be transposed. pack: lf_gemm512_pack_floats() + 16 floats. a_packed: A
+ * already packed by lf_gemm512_pack_a (A is then not read), or NULL. */
+void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat *A,
+                 const float *a_packed, const lf_gemm_mat *B, float beta, const lf_gemm_mat *C,
+                 float *pack);
+/* Packs op(A) (M x K) once for several products with the same A (a layer's weights over
+ * blocks of images): lf_gemm512_packed_a_floats(M, K) floats at dst. */
+size_t lf_gemm512_packed_a_floats(int64_t M, int64_t K);
+void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, float *dst);
+/* The same with plain row-major operands, as lf_gemm. */
 void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                 float *pack);
