@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Unit tests run in three builds: float32 (parity with PyTorch
-# fixtures), float64 (finite-difference gradient checks), ASan+UBSan; then the end-to-end
-# CLI tests in tests/e2e/*.sh. Ends with one line: 'N passed, N failed'.
+# fixtures; a second time with LF_GEMM=blas, the convolutions' path without AVX-512),
+# float64 (finite-difference gradient checks), ASan+UBSan; then the end-to-end CLI tests in
+# tests/e2e/*.sh. Ends with one line: 'N passed, N failed'.
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -23,6 +24,12 @@ for v in default f64 asan; do
     fi
     ASAN_OPTIONS=detect_leaks=1 LF_THREADS=2 ./build/$v/unit_tests 2>&1 | tee build/logs/unit-$v.log |
         grep -vE '^(ok|SKIP) ' ; summ build/logs/unit-$v.log "$v unit tests"
+    if [ "$v" = default ]; then
+        # the convolutions' BLAS path, which machines without AVX-512 take (seconds)
+        echo "== unit tests, default build, LF_GEMM=blas"
+        LF_GEMM=blas LF_THREADS=2 ./build/default/unit_tests 2>&1 | tee build/logs/unit-blas.log |
+            grep -vE '^(ok|SKIP) ' ; summ build/logs/unit-blas.log "default unit tests with LF_GEMM=blas"
+    fi
 done
 for t in tests/e2e/*.sh; do
     [ -e "$t" ] || continue
