@@ -17,6 +17,7 @@
 #include "gemm_avx512.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -24,9 +25,13 @@
 
 int lf_cpu_parallel_loops(void)
 {
-    static int ok = -1;
-    if (ok < 0) ok = openblas_get_parallel() != 1; /* 0 sequential, 1 pthreads, 2 OpenMP */
-    return ok;
+    static atomic_int ok = -1; /* threads may race to fill it: all compute the same */
+    int v = atomic_load_explicit(&ok, memory_order_relaxed);
+    if (v < 0) {
+        v = openblas_get_parallel() != 1; /* 0 sequential, 1 pthreads, 2 OpenMP */
+        atomic_store_explicit(&ok, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 #ifndef COL_TARGET

@@ -15,6 +15,7 @@
 
 #if defined(__x86_64__) && !defined(LF_DOUBLE)
 #include <immintrin.h>
+#include <stdatomic.h>
 
 #define MR 8
 #define NR 48 /* three 16-float vectors: 24 accumulators, 3 loads + 8 broadcasts per k */
@@ -41,9 +42,13 @@ static int detect(void)
 
 int lf_gemm512_available(void)
 {
-    static int cached = -1; /* a benign race: every thread computes the same value */
-    if (cached < 0) cached = detect();
-    return cached;
+    static atomic_int cached = -1; /* threads may race to fill it: all compute the same */
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        v = detect();
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 /* A(i, k) of op(A), B(k, j) of op(B) */
