@@ -92,6 +92,16 @@ lf_arena_mark lf_arena_get_mark(const lf_arena *a)
     return m;
 }
 
+bool lf_arena_above(const lf_arena *a, lf_arena_mark m, const void *ptr)
+{
+    const unsigned char *q = ptr;
+    for (const lf_arena_chunk *c = a->head; c; c = c->next) {
+        if (c == m.chunk) return q >= c->base + m.used && q < c->base + c->cap;
+        if (q >= c->base && q < c->base + c->cap) return true;
+    }
+    return false;
+}
+
 void lf_arena_release(lf_arena *a, lf_arena_mark m)
 {
     while (a->head && a->head != m.chunk) {

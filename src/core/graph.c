@@ -183,6 +183,14 @@ lf_real *lf_grad(lf_graph *g, lf_tensor *t)
                 memcpy(&g->grad_free[i].head, t->grad, sizeof(void *));
                 break;
             }
+        if (!t->grad && g->segment && !lf_arena_above(&g->arena, *g->segment, t)) {
+            /* a tensor from outside a recomputed segment: its gradient would be freed with
+             * the segment (lf_recompute's contract: only x and parameters need gradients) */
+            lf_error(LF_ERR_STATE, "recompute: the segment reads a tensor from outside it that "
+                                   "needs a gradient; pass it as the segment's input or make it "
+                                   "a parameter");
+            return NULL;
+        }
         if (!t->grad) t->grad = lf_graph_alloc(g, bytes);
         if (t->grad) memset(t->grad, 0, bytes);
     }
@@ -208,7 +216,8 @@ lf_status lf_tape_backward(lf_graph *g, lf_tensor *out)
     for (lf_node *nd = g->tail; nd; nd = nd->prev) {
         if (!nd->out->grad) continue; /* nothing flowed into this node */
         for (int i = 0; i < nd->n_in; i++)
-            if (lf_needs_grad(nd->in[i]) && !lf_grad(g, nd->in[i])) return LF_ERR_NOMEM;
+            if (lf_needs_grad(nd->in[i]) && !lf_grad(g, nd->in[i]))
+                return lf_last_status() != LF_OK ? lf_last_status() : LF_ERR_NOMEM;
         lf_status s = nd->backward(g, nd);
         if (s != LF_OK) return s;
         /* the producer has run: nothing reads this gradient any more (the root's is kept) */

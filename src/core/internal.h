@@ -35,6 +35,8 @@ lf_status lf_arena_init(lf_arena *a, size_t bytes);
 void lf_arena_free(lf_arena *a);
 void *lf_arena_alloc(lf_arena *a, size_t bytes); /* aligned; NULL + error on failure */
 lf_arena_mark lf_arena_get_mark(const lf_arena *a);
+/* Whether ptr was handed out after m (and is still live). */
+bool lf_arena_above(const lf_arena *a, lf_arena_mark m, const void *ptr);
 /* Stack-like free of what came after m (chunks opened since go to the spare list; the
  * memory stays mapped until the next reset, so data there can still be copied down). */
 void lf_arena_release(lf_arena *a, lf_arena_mark m);
@@ -83,6 +85,8 @@ struct lf_graph {
     bool recompute;           /* encoders wrap their blocks in lf_recompute */
     bool recomputing;         /* inside a recomputed segment's backward: batch norm leaves its
                                  running statistics alone (they were updated once already) */
+    const lf_arena_mark *segment; /* that segment's mark: gradients of tensors from before it
+                                     cannot be allocated above it (lf_grad refuses) */
     lf_rng rng;
 };
 

@@ -22,9 +22,14 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
     lf_node *tail = g->tail;
     int64_t n_nodes = g->n_nodes;
     int n_free = g->n_grad_free;
+    /* the segment's releases write into the table: keep the outer entries aside */
+    struct { size_t bytes; void *head; } free_table[LF_GRAD_FREE_SIZES];
+    memcpy(free_table, g->grad_free, sizeof free_table);
     bool retain = g->retain_grads, mode = g->recompute, inside = g->recomputing;
+    const lf_arena_mark *outer_segment = g->segment;
     lf_rng rng = g->rng;
     lf_arena_mark m = lf_arena_get_mark(&g->arena);
+    g->segment = &m;
     g->tail = NULL;
     g->n_nodes = 0;
     g->n_grad_free = 0;
@@ -45,9 +50,12 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
         if (!y) {
             st = lf_error(lf_last_status() != LF_OK ? lf_last_status() : LF_ERR_STATE,
                           "recompute: the segment failed when run again: %s", lf_last_error());
-        } else if (y == xr || lf_numel(y) != lf_numel(n->out)) {
+        } else if (lf_numel(y) != lf_numel(n->out)) {
             st = lf_error(LF_ERR_STATE, "recompute: the segment gave a different output when "
                                         "run again (it may read tensors other than its input)");
+        } else if (y == xr) { /* the segment returned its input: the gradient passes through */
+            if (lf_needs_grad(x))
+                for (int64_t i = 0; i < lf_numel(x); i++) x->grad[i] += n->out->grad[i];
         } else if (lf_needs_grad(y)) {
             y->grad = n->out->grad;
             st = lf_tape_backward(g, y);
@@ -56,7 +64,9 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
     lf_arena_release(&g->arena, m);
     g->tail = tail;
     g->n_nodes = n_nodes;
+    memcpy(g->grad_free, free_table, sizeof free_table);
     g->n_grad_free = n_free;
+    g->segment = outer_segment;
     g->retain_grads = retain;
     g->recompute = mode;
     g->recomputing = inside;

@@ -1,8 +1,9 @@
 /* Atomic file replacement: write a temporary next to the target, make it durable (fsync),
  * rename it over the target (atomic on POSIX file systems), then fsync the directory so the
  * rename itself survives a crash. A reader sees either the old file or the new one. A writer
- * killed mid-write leaves its temporary "<path>.tmp.<pid>"; the next write to the same path
- * removes those whose process is gone. */
+ * killed mid-write leaves its temporary "<path>.tmp.<host>.<pid>"; the next write to the same
+ * path on the same host removes those whose process is gone (a writer on another host, or in
+ * another container's pid space with another host name, is left alone). */
 #include "io_internal.h"
 
 #include <dirent.h>
@@ -13,12 +14,22 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Unlinks "<path>.tmp.<pid>" files next to path whose pid no longer runs. */
-static void remove_stale_temps(const char *path)
+static void host_name(char *buf, size_t n)
+{
+    if (gethostname(buf, n - 1) != 0) snprintf(buf, n, "host");
+    buf[n - 1] = 0;
+    for (char *c = buf; *c; c++)
+        if (*c == '/') *c = '_';
+}
+
+/* Unlinks "<path>.tmp.<host>.<pid>" files next to path written on this host by a process
+ * that no longer runs. */
+static void remove_stale_temps(const char *path, const char *host)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
-    size_t dl = slash ? (size_t)(slash - path) : 0, bl = strlen(base);
+    size_t dl = slash ? (size_t)(slash - path) : 0, bl = strlen(base), hl = strlen(host);
+    if (!bl) return; /* a directory path: nothing of ours to match */
     char *dir = lf_malloc(dl + 2);
     if (!dir) return;
     if (slash) {
@@ -33,7 +44,9 @@ static void remove_stale_temps(const char *path)
         while ((e = readdir(d))) {
             const char *n = e->d_name;
             if (strncmp(n, base, bl) || strncmp(n + bl, ".tmp.", 5)) continue;
-            const char *digits = n + bl + 5;
+            const char *h = n + bl + 5;
+            if (strncmp(h, host, hl) || h[hl] != '.') continue;
+            const char *digits = h + hl + 1;
             char *end;
             long pid = strtol(digits, &end, 10);
             if (end == digits || *end || pid <= 0 || pid == (long)getpid()) continue;
@@ -56,15 +69,17 @@ lf_status lf_atomic_begin(lf_atomic_file *a, const char *path)
     if (!path || !*path) return lf_error(LF_ERR_ARG, "write: empty path");
     size_t n = strlen(path);
     a->path = lf_malloc(n + 1);
-    a->tmp = lf_malloc(n + 32);
+    char host[72];
+    host_name(host, sizeof host);
+    a->tmp = lf_malloc(n + sizeof host + 32);
     if (!a->path || !a->tmp) {
         lf_free(a->path);
         lf_free(a->tmp);
         return LF_ERR_NOMEM;
     }
     memcpy(a->path, path, n + 1);
-    remove_stale_temps(path);
-    snprintf(a->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    remove_stale_temps(path, host);
+    snprintf(a->tmp, n + sizeof host + 32, "%s.tmp.%s.%ld", path, host, (long)getpid());
     a->fp = fopen(a->tmp, "wb");
     if (!a->fp) {
         lf_status s = lf_error(LF_ERR_IO, "%s: cannot create temporary file %s: %s", path, a->tmp,

@@ -13,7 +13,7 @@
 #define LF_REAL_DTYPE LF_DTYPE_F32
 #endif
 
-/* A file written to "<path>.tmp.<pid>" and renamed over path by lf_atomic_commit. */
+/* A file written to "<path>.tmp.<host>.<pid>" and renamed over path by lf_atomic_commit. */
 typedef struct lf_atomic_file {
     FILE *fp;
     char *path;

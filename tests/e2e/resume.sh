@@ -24,7 +24,7 @@ wait $pid 2>/dev/null || true
 # a kill during a checkpoint write leaves its temporary file; the resumed run's next write
 # removes it (a stand-in for that case is planted here, with a pid that no longer runs)
 sh -c 'exit 0' & dead=$!; wait $dead
-touch "$T/run/checkpoint.safetensors.tmp.$dead"
+touch "$T/run/checkpoint.safetensors.tmp.$(uname -n).$dead"
 "$LF" pretrain "${args[@]}" --resume 2> "$T/err"
 ls "$T/run"/*.tmp.* 2>/dev/null && { echo "temporary file left behind after resuming"; exit 1; }
 grep -q "resuming .* at step [1-9]" "$T/err" || { cat "$T/err"; ls -la "$T/run"; echo "did not resume"; exit 1; }

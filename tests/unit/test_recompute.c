@@ -159,40 +159,80 @@ static lf_tensor *drop_segment(lf_graph *g, lf_tensor *x, void *ctx)
     return lf_relu(g, lf_dropout(g, lf_linear(g, x, d->w, NULL), 0.5));
 }
 
-TEST(recompute_dropout_same_mask_and_input_gradient)
+static lf_tensor *identity_segment(lf_graph *g, lf_tensor *x, void *ctx)
 {
-    lf_real gw[2][24], gx[2][20], y[2][12];
+    (void)g, (void)ctx;
+    return x;
+}
+
+/* out = h + seg(h), three times, with gradient recycling: the residual add takes two
+ * gradients of one size, which exercises the free list around each segment. */
+static lf_tensor *residual_chain(lf_graph *g, lf_tensor *h, drop_ctx *d, int rc)
+{
+    for (int i = 0; i < 3 && h; i++)
+        h = lf_add(g, h, rc ? lf_recompute(g, drop_segment, d, h) : drop_segment(g, h, d));
+    return h;
+}
+
+TEST(recompute_dropout_residual_identity_same_gradients)
+{
+    enum { N = 4, D = 5 };
+    lf_real gw[2][D * D], gx[2][N * D], y[2][N * D];
     lf_rng after[2];
     for (int rc = 0; rc < 2; rc++) {
+        lf_params *P;
+        CHECK_OK(lf_params_init(&P));
+        lf_tensor *w = lf_param_add(P, "w", 2, (int64_t[]){D, D}, 0);
+        CHECK_OK(lf_params_finalize(P));
         lf_graph *g;
         CHECK_OK(lf_graph_init(&g, 0));
+        lf_graph_set_retain_grads(g, 0);
         lf_graph_set_rng(g, lf_rng_make(11, 3));
         lf_rng r = lf_rng_make(4, 4);
-        lf_tensor *x = lf_tensor_new(g, 2, (int64_t[]){4, 5});
-        lf_tensor *w = lf_tensor_new(g, 2, (int64_t[]){3, 5});
-        lf_rng_fill_normal(&r, x->data, 20, 0, 1);
-        lf_rng_fill_normal(&r, w->data, 15, 0, 1);
-        x->flags = w->flags = LF_TENSOR_REQUIRES_GRAD;
+        lf_tensor *x = lf_tensor_new(g, 2, (int64_t[]){N, D});
+        lf_rng_fill_normal(&r, x->data, N * D, 0, 1);
+        lf_rng_fill_normal(&r, w->data, D * D, 0, 0.5);
+        x->flags = LF_TENSOR_REQUIRES_GRAD;
         drop_ctx d = {w};
-        lf_tensor *h = lf_scale(g, x, 2.0); /* x reaches the segment through an op */
-        lf_tensor *o = rc ? lf_recompute(g, drop_segment, &d, h) : drop_segment(g, h, &d);
+        lf_tensor *h = lf_scale(g, x, 2.0); /* x reaches the segments through an op */
+        if (rc) h = lf_recompute(g, identity_segment, NULL, h);
+        lf_tensor *o = residual_chain(g, h, &d, rc);
         lf_tensor *loss = lf_sum_all(g, lf_mul(g, o, o));
         CHECK(loss != NULL);
-        if (!loss) {
-            lf_graph_free(g);
-            return;
+        if (loss) CHECK_OK(lf_backward(g, loss));
+        if (loss) {
+            memcpy(gw[rc], w->grad, sizeof gw[rc]);
+            memcpy(gx[rc], x->grad, sizeof gx[rc]);
+            memcpy(y[rc], o->data, sizeof y[rc]);
         }
-        CHECK_OK(lf_backward(g, loss));
-        memcpy(gw[rc], w->grad, 15 * sizeof(lf_real));
-        memcpy(gx[rc], x->grad, 20 * sizeof(lf_real));
-        memcpy(y[rc], o->data, 12 * sizeof(lf_real));
         after[rc] = *lf_graph_rng(g);
         lf_graph_free(g);
+        lf_params_free(P);
     }
-    CHECK(memcmp(y[0], y[1], 12 * sizeof(lf_real)) == 0);
-    CHECK(memcmp(gw[0], gw[1], 15 * sizeof(lf_real)) == 0);
-    CHECK(memcmp(gx[0], gx[1], 20 * sizeof(lf_real)) == 0);
+    CHECK(memcmp(y[0], y[1], sizeof y[0]) == 0);
+    CHECK(memcmp(gw[0], gw[1], sizeof gw[0]) == 0);
+    CHECK(memcmp(gx[0], gx[1], sizeof gx[0]) == 0);
     CHECK(after[0].offset == after[1].offset);
+}
+
+/* A segment reading a non-parameter tensor that needs a gradient breaks the contract: a
+ * clear error, not a gradient in freed memory. */
+TEST(recompute_outside_tensor_with_gradient_is_an_error)
+{
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_tensor *x = lf_tensor_zeros(g, 2, (int64_t[]){2, 3});
+    lf_tensor *w = lf_tensor_zeros(g, 2, (int64_t[]){3, 3});
+    x->flags = w->flags = LF_TENSOR_REQUIRES_GRAD;
+    drop_ctx d = {w};
+    lf_tensor *o = lf_recompute(g, drop_segment, &d, x);
+    lf_tensor *loss = lf_sum_all(g, o);
+    CHECK(loss != NULL);
+    if (loss) {
+        CHECK(lf_backward(g, loss) == LF_ERR_STATE);
+        CHECK(strstr(lf_last_error(), "outside") != NULL);
+    }
+    lf_graph_free(g);
 }
 
 static lf_tensor *failing_segment(lf_graph *g, lf_tensor *x, void *ctx)
