@@ -8,9 +8,9 @@
  *
  * Prints one JSON object with the same keys as the torch script, plus sgemm_gflops: a large
  * square sgemm (OpenBLAS) timed in this process, the machine's reference speed, and
- * own_sgemm_gflops: the same product on labelfree's AVX-512 kernel, one half per thread. Training flops are
- * 3x the forward flops (forward, input gradient, weight gradient), as the torch script
- * counts them; the counts here come from the layer shapes, the same way. */
+ * own_sgemm_gflops: the same product on labelfree's AVX-512 kernel, one half per thread.
+ * Training flops are 3x the forward flops (forward, input gradient, weight gradient), as the
+ * torch script counts them; the counts here come from the layer shapes, the same way. */
 #include "labelfree.h"
 #include "bench_util.h"
 #include "../src/backend/cpu/gemm_avx512.h"
@@ -60,45 +60,30 @@ static double resnet_flops(const char *arch, const char *stem, int C, int S)
     return f;
 }
 
-static double sgemm_gflops(void)
+/* A 2048^3 sgemm timed in this process (median of 5 after one warm-up): OpenBLAS's (own = 0),
+ * or labelfree's AVX-512 kernel with one row half per thread, as the convolutions run it
+ * (own = 1; 0 where the kernel is not in use). */
+static double sgemm_gflops(int own, int T)
 {
+    if (own && !lf_gemm512_available()) return 0;
     const int n = 2048, reps = 5;
+    const size_t pf = lf_gemm512_pack_floats() + 16;
     float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n);
-    float *c = malloc(sizeof(float) * n * n);
-    if (!a || !b || !c) return 0;
-    for (long i = 0; i < (long)n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
-    double ts[8];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        ts[r] = now() - t0;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return 2.0 * n * n * n / median(ts, reps) / 1e9;
-}
-
-/* The same 2048^3 product with labelfree's AVX-512 kernel, one row half per thread (as the
- * convolutions run it: one product per core); 0 where the kernel is not in use. */
-static double own_sgemm_gflops(int T)
-{
-    if (!lf_gemm512_available()) return 0;
-    const int n = 2048, reps = 5;
-    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n);
-    float *c = malloc(sizeof(float) * n * n);
-    float *pack = malloc(sizeof(float) * (lf_gemm512_pack_floats() + 16) * (size_t)T);
+    float *c = malloc(sizeof(float) * n * n), *pack = malloc(sizeof(float) * pf * (size_t)T);
     if (!a || !b || !c || !pack) return 0;
     for (long i = 0; i < (long)n * n; i++) a[i] = (float)(i % 7) * 0.1f, b[i] = (float)(i % 5) * 0.1f;
     double ts[8];
     for (int r = -1; r < reps; r++) {
         double t0 = now();
+        if (!own) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        } else {
 #pragma omp parallel num_threads(T)
-        {
-            int t = omp_get_thread_num(), r0 = n * t / T, r1 = n * (t + 1) / T;
-            lf_gemm512(false, false, r1 - r0, n, n, 1, a + (long)r0 * n, n, b, n, 0,
-                       c + (long)r0 * n, n, pack + (lf_gemm512_pack_floats() + 16) * (size_t)t);
+            {
+                int t = omp_get_thread_num(), r0 = n * t / T, r1 = n * (t + 1) / T;
+                lf_gemm512(false, false, r1 - r0, n, n, 1, a + (long)r0 * n, n, b, n, 0,
+                           c + (long)r0 * n, n, pack + pf * (size_t)t);
+            }
         }
         if (r >= 0) ts[r] = now() - t0;
     }
@@ -257,7 +242,7 @@ int main(int argc, char **argv)
                         "\"embed_gflops\": %.3f", EB, t, EB / t, gf);
     }
     double rss = peak_rss_kb() / 1024.0;
-    double sg = sgemm ? sgemm_gflops() : 0, osg = sgemm ? own_sgemm_gflops(T) : 0;
+    double sg = sgemm ? sgemm_gflops(0, T) : 0, osg = sgemm ? sgemm_gflops(1, T) : 0;
     printf(", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"own_sgemm_gflops\": %.2f, "
            "\"blas_core\": \"%s\", \"conv_gemm\": \"%s\"}\n", rss, sg, osg, lf_blas_corename(),
            lf_conv_gemm_name());

@@ -67,11 +67,15 @@ struct lf_node {
  * buffer itself) and the next lf_grad of that size reuses them. ResNets have few distinct
  * activation sizes, so this bounds backward memory by the live gradients, not all of them. */
 #define LF_GRAD_FREE_SIZES 32
+typedef struct lf_grad_free_list {
+    size_t bytes;
+    void *head;
+} lf_grad_free_list;
 #define LF_SCRATCH_SLOTS 5
 
 struct lf_graph {
     lf_arena arena;
-    struct { size_t bytes; void *head; } grad_free[LF_GRAD_FREE_SIZES];
+    lf_grad_free_list grad_free[LF_GRAD_FREE_SIZES];
     int n_grad_free;
     bool retain_grads;        /* keep intermediate gradients after backward (default) */
     /* Scratch buffers for kernels (im2col columns, staging): valid until the next call with
@@ -83,16 +87,18 @@ struct lf_graph {
     bool grad_enabled;
     bool training;
     bool recompute;           /* encoders wrap their blocks in lf_recompute */
-    bool recomputing;         /* inside a recomputed segment's backward: batch norm leaves its
-                                 running statistics alone (they were updated once already) */
-    const lf_arena_mark *segment; /* that segment's mark: gradients of tensors from before it
-                                     cannot be allocated above it (lf_grad refuses) */
+    /* inside a recomputed segment's backward: its arena mark (gradients of tensors from
+     * before it cannot be allocated above it: lf_grad refuses), else NULL */
+    const lf_arena_mark *segment;
     lf_rng rng;
 };
 
 /* Runs the tape from g->tail to its start for `root`, whose gradient is already set
  * (lf_backward_with seeds it; lf_recompute aliases its output's gradient). */
 lf_status lf_tape_backward(lf_graph *g, lf_tensor *root);
+/* True while a recomputed segment runs again in backward: batch norm then leaves its running
+ * statistics alone (the forward updated them once already). */
+static inline bool lf_graph_recomputing(const lf_graph *g) { return g->segment != NULL; }
 
 /* ---------------------------------------------------------------- writing an op
  *

@@ -23,9 +23,9 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
     int64_t n_nodes = g->n_nodes;
     int n_free = g->n_grad_free;
     /* the segment's releases write into the table: keep the outer entries aside */
-    struct { size_t bytes; void *head; } free_table[LF_GRAD_FREE_SIZES];
+    lf_grad_free_list free_table[LF_GRAD_FREE_SIZES];
     memcpy(free_table, g->grad_free, sizeof free_table);
-    bool retain = g->retain_grads, mode = g->recompute, inside = g->recomputing;
+    bool retain = g->retain_grads, mode = g->recompute;
     const lf_arena_mark *outer_segment = g->segment;
     lf_rng rng = g->rng;
     lf_arena_mark m = lf_arena_get_mark(&g->arena);
@@ -35,7 +35,6 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
     g->n_grad_free = 0;
     g->retain_grads = false; /* the segment's inner gradients are invisible to the caller */
     g->recompute = false;
-    g->recomputing = true;
     g->rng = s->rng;
 
     lf_status st = LF_OK;
@@ -69,7 +68,6 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
     g->segment = outer_segment;
     g->retain_grads = retain;
     g->recompute = mode;
-    g->recomputing = inside;
     g->rng = rng;
     return st;
 }

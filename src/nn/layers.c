@@ -67,7 +67,7 @@ lf_tensor *nn_bn_forward(lf_graph *g, nn_bn *bn, lf_tensor *x)
 {
     lf_tensor *y = lf_batch_norm(g, x, bn->weight, bn->bias, bn->running_mean,
                                  bn->running_var, bn->momentum, bn->eps);
-    if (y && lf_graph_training(g) && !g->recomputing) bn->num_batches_tracked->data[0] += 1;
+    if (y && lf_graph_training(g) && !lf_graph_recomputing(g)) bn->num_batches_tracked->data[0] += 1;
     return y;
 }
 
@@ -75,8 +75,13 @@ lf_tensor *nn_bn_add_relu_forward(lf_graph *g, nn_bn *bn, lf_tensor *x, lf_tenso
 {
     lf_tensor *y = lf_batch_norm_add_relu(g, x, bn->weight, bn->bias, bn->running_mean,
                                           bn->running_var, bn->momentum, bn->eps, res, relu);
-    if (y && lf_graph_training(g) && !g->recomputing) bn->num_batches_tracked->data[0] += 1;
+    if (y && lf_graph_training(g) && !lf_graph_recomputing(g)) bn->num_batches_tracked->data[0] += 1;
     return y;
+}
+
+lf_tensor *nn_block(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
+{
+    return lf_graph_recompute(g) ? lf_recompute(g, fn, ctx, x) : fn(g, x, ctx);
 }
 
 lf_tensor *nn_linear_forward(lf_graph *g, const nn_linear *l, lf_tensor *x)

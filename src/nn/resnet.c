@@ -128,8 +128,9 @@ static lf_tensor *conv(lf_graph *g, lf_tensor *x, lf_tensor *w, int stride)
 
 /* BN + ReLU and BN + residual add + ReLU run as one fused op each (same values as the
  * separate ops; one activation kept instead of two or three). */
-static lf_tensor *block_forward(lf_graph *g, rn_block *k, lf_tensor *x)
+static lf_tensor *block_forward(lf_graph *g, lf_tensor *x, void *kv)
 {
+    rn_block *k = kv;
     lf_tensor *h;
     lf_tensor *id = k->ds_conv ? nn_bn_forward(g, &k->ds_bn, conv(g, x, k->ds_conv, k->stride))
                                : x;
@@ -141,11 +142,6 @@ static lf_tensor *block_forward(lf_graph *g, rn_block *k, lf_tensor *x)
     /* BasicBlock: 3x3 (stride) -> 3x3 */
     h = nn_bn_add_relu_forward(g, &k->bn1, conv(g, x, k->conv1, k->stride), NULL, 1);
     return nn_bn_add_relu_forward(g, &k->bn2, conv(g, h, k->conv2, 1), id, 1);
-}
-
-static lf_tensor *block_segment(lf_graph *g, lf_tensor *x, void *k)
-{
-    return block_forward(g, k, x);
 }
 
 static lf_tensor *stem_forward(lf_graph *g, lf_tensor *x, void *rv)
@@ -166,11 +162,7 @@ lf_tensor *nn_resnet_features(lf_graph *g, nn_resnet *r, lf_tensor *x)
                  lf_shape_str(x, b, sizeof b), (long long)r->conv1->shape[1]);
         return NULL;
     }
-    /* with recomputation each block (and the stem) keeps only its output */
-    bool rc = lf_graph_recompute(g);
-    lf_tensor *h = rc ? lf_recompute(g, stem_forward, r, x) : stem_forward(g, x, r);
-    for (int b = 0; b < r->n_blocks && h; b++)
-        h = rc ? lf_recompute(g, block_segment, &r->blocks[b], h)
-               : block_forward(g, &r->blocks[b], h);
+    lf_tensor *h = nn_block(g, stem_forward, r, x);
+    for (int b = 0; b < r->n_blocks && h; b++) h = nn_block(g, block_forward, &r->blocks[b], h);
     return lf_global_avg_pool(g, h);
 }

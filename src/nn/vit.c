@@ -158,9 +158,6 @@ lf_tensor *nn_vit_tokens(lf_graph *g, nn_vit *v, lf_tensor *x)
     lf_tensor *cls = lf_add(g, v->cls_token, zeros);
     h = lf_concat(g, (lf_tensor *[]){cls, h}, 2, 1);                         /* (N, T, E) */
     h = lf_add(g, h, v->pos_embed);
-    bool rc = lf_graph_recompute(g); /* each block keeps only its output */
-    for (int i = 0; i < v->depth && h; i++)
-        h = rc ? lf_recompute(g, block_forward, &v->blocks[i], h)
-               : block_forward(g, h, &v->blocks[i]);
+    for (int i = 0; i < v->depth && h; i++) h = nn_block(g, block_forward, &v->blocks[i], h);
     return lf_layer_norm(g, h, v->norm_w, v->norm_b, v->ln_eps);
 }

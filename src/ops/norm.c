@@ -323,7 +323,7 @@ static lf_tensor *bn_impl(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tenso
     bn_apply(x->data, y->data, mean, ca, cb, res ? res->data : NULL, relu, N, C, S);
     /* torch's rule: r = (1 - momentum) r + momentum * batch_stat, with the unbiased variance;
      * once per step: not again when a recomputed segment runs this forward a second time */
-    if (batch_stats && running_mean && !g->recomputing) {
+    if (batch_stats && running_mean && !lf_graph_recomputing(g)) {
         double M = (double)(N * S), unbias = M / (M - 1);
         for (int64_t c = 0; c < C; c++) {
             running_mean->data[c] =

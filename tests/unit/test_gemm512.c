@@ -59,16 +59,25 @@ static int check_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float a
 }
 #endif
 
+#ifndef LF_DOUBLE
+/* the kernel's packing space, or NULL (test skipped) where the kernel is not in use */
+static float *pack_or_skip(void)
+{
+    if (!lf_gemm512_available()) {
+        lf_test_skip("no AVX-512 on this CPU (or LF_GEMM=blas): convolutions use BLAS");
+        return NULL;
+    }
+    return lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
+}
+#endif
+
 TEST(gemm512_matches_reference)
 {
 #ifdef LF_DOUBLE
     lf_test_skip("float kernel; this build is float64");
 #else
-    if (!lf_gemm512_available()) {
-        lf_test_skip("no AVX-512 on this CPU (or LF_GEMM=blas): convolutions use BLAS");
-        return;
-    }
-    float *pack = lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
+    float *pack = pack_or_skip();
+    if (!pack) return;
     lf_rng r = lf_rng_make(21, 5);
     static const int64_t shapes[][3] = {{1, 1, 1},   {7, 15, 5},   {8, 48, 192},
                                         {9, 49, 193}, {64, 100, 27}, {130, 47, 400},
@@ -119,11 +128,8 @@ TEST(gemm512_split_layouts)
 #ifdef LF_DOUBLE
     lf_test_skip("float kernel; this build is float64");
 #else
-    if (!lf_gemm512_available()) {
-        lf_test_skip("no AVX-512 on this CPU (or LF_GEMM=blas)");
-        return;
-    }
-    float *pack = lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
+    float *pack = pack_or_skip();
+    if (!pack) return;
     lf_rng r = lf_rng_make(8, 1);
     const int64_t M = 13, N = 70, K = 250;
     int fails = 0;

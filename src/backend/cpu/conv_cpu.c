@@ -287,7 +287,7 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
             lf_real beta = (m == 1 && j->accumulate) ? 1 : 0;
             for (int64_t gi = 0; gi < G; gi++)
                 lf_gemm(false, false, Mg, nc, Kg, 1, w + gi * Mg * Kg, Kg, cols + gi * Kg * nc, nc,
-                      beta, dst + gi * Mg * nc, nc);
+                        beta, dst + gi * Mg * nc, nc);
             if (m > 1) block_copy(stage, yo, m, q->co, L, 0, j->accumulate);
         }
         if (dw || j->img_out) {
@@ -299,17 +299,17 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
             if (dw) /* dW += C @ cols^T */
                 for (int64_t gi = 0; gi < G; gi++)
                     lf_gemm(false, true, Mg, Kg, nc, 1, cs + gi * Mg * nc, nc, cols + gi * Kg * nc,
-                          nc, 1, dw + gi * Mg * Kg, Kg);
+                            nc, 1, dw + gi * Mg * Kg, Kg);
             if (j->img_out) { /* dcols = W^T @ C, then back into the image */
                 if (direct) {
                     lf_real *xo = j->img_out + b0 * q->ci * L;
                     for (int64_t gi = 0; gi < G; gi++)
                         lf_gemm(true, false, Kg, nc, Mg, 1, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
-                              nc, 1, xo + gi * Kg * nc, nc);
+                                nc, 1, xo + gi * Kg * nc, nc);
                 } else {
                     for (int64_t gi = 0; gi < G; gi++)
                         lf_gemm(true, false, Kg, nc, Mg, 1, w + gi * Mg * Kg, Kg, cs + gi * Mg * nc,
-                              nc, 0, col + gi * Kg * nc, nc);
+                                nc, 0, col + gi * Kg * nc, nc);
                     lf_conv_col2im(q, col, m, j->img_out + b0 * q->ci * Lin);
                 }
             }
@@ -347,17 +347,16 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     own = own && (T > 1 || omp_get_max_threads() == 1 || omp_in_parallel());
 #endif
     int64_t nb = 1;
+    const int64_t share = (j->n + T - 1) / T; /* images per thread */
     if (own) {
         const int64_t per_image = (direct ? 1 : K) * L * (int64_t)sizeof(lf_real);
         nb = OWN_COL_BYTES / (per_image > 0 ? per_image : 1);
         /* but wide enough for the kernel's 48-column tiles */
         if (nb * L < OWN_MIN_COLS) nb = (OWN_MIN_COLS + L - 1) / (L > 0 ? L : 1);
-        const int64_t share = (j->n + T - 1) / T;
         if (nb > share) nb = share;
         if (nb < 1) nb = 1;
     } else if (!direct && L < COL_TARGET) {
         nb = COL_TARGET / L;
-        const int64_t share = (j->n + T - 1) / T;
         if (nb > share) nb = share;
         int64_t cap = COL_MAX_ELEMS / (K * L > 0 ? K * L : 1);
         if (nb > cap) nb = cap > 1 ? cap : 1;
@@ -372,8 +371,9 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         stage = lf_graph_scratch(g, 1, (size_t)(T * q->co * ncols) * sizeof(lf_real));
         if (!stage) return LF_ERR_NOMEM;
     }
-    const int64_t pf = (int64_t)lf_gemm512_pack_floats() + 16;
-    const int64_t wf = (int64_t)lf_conv_avx512_wpack_floats(q, j);
+    /* per thread: the gemm's packing space, the packed weights */
+    const int64_t pf = own ? (int64_t)lf_gemm512_pack_floats() + 16 : 0;
+    const int64_t wf = own ? (int64_t)lf_conv_avx512_wpack_floats(q, j) : 0;
     lf_real *wpack = NULL;
     if (own) {
         pack = lf_graph_scratch(g, 3, (size_t)(T * pf) * sizeof(lf_real));

@@ -51,7 +51,6 @@ int lf_gemm512_available(void)
     return v;
 }
 
-/* A(i, k) of op(A), B(k, j) of op(B) */
 /* everything on this path runs only where AVX-512 does: packing and driver too */
 #define AVX512_FN __attribute__((target("avx512f"), optimize("O3")))
 
