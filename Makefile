@@ -19,7 +19,10 @@ ifeq ($(VARIANT),default)
 else ifeq ($(VARIANT),native)
   CFLAGS_V := -O3 -march=native -g -DNDEBUG
 else ifeq ($(VARIANT),asan)
-  CFLAGS_V := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  # every tensor in the arena's block heap, whose freed blocks are poisoned: ASan sees reads
+  # of memory that backward has freed (src/core/arena_blocks.c)
+  CFLAGS_V := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+              -DLF_ARENA_BLOCK_MIN=64
   LDFLAGS  += -fsanitize=address,undefined
 else ifeq ($(VARIANT),f64)
   CFLAGS_V := -O2 -g -DLF_DOUBLE

@@ -176,7 +176,9 @@ int lf_graph_recompute(const lf_graph *g);
  * batch norm without a second running-statistics update) with a tape, backpropagates through
  * it and frees it. fn may read only x, parameters and tensors that need no gradient (backward
  * stops with LF_ERR_STATE otherwise). Without grad recording it is fn(g, x, ctx); with it,
- * the output requires a gradient. */
+ * the output requires a gradient. With retain_grads off, backward frees the output (its data
+ * becomes NULL) once the ops that read it are done: read it before backward; a second
+ * backward through the segment stops with LF_ERR_STATE. */
 typedef lf_tensor *(*lf_segment_fn)(lf_graph *g, lf_tensor *x, void *ctx);
 lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x);
 size_t lf_graph_arena_bytes(const lf_graph *g);   /* capacity of the arena now */

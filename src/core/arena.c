@@ -1,5 +1,6 @@
-/* Bump allocator for a training step's activations, saved tensors and tape nodes, with
- * stack-like release for recomputed segments (src/core/recompute.c). */
+/* The arena's bump allocator (tape nodes, tensor headers, small tensors), with stack-like
+ * release for recomputed segments (src/core/recompute.c); allocations of LF_ARENA_BLOCK_MIN
+ * bytes or more go to the block heap (arena_blocks.c). */
 #include "internal.h"
 
 #include <stdint.h>
@@ -34,6 +35,7 @@ lf_status lf_arena_init(lf_arena *a, size_t bytes)
 {
     memset(a, 0, sizeof *a);
     a->min_chunk = bytes ? bytes : DEFAULT_ARENA;
+    a->block_min = LF_ARENA_BLOCK_MIN;
     a->head = chunk_new(a->min_chunk);
     if (!a->head) return LF_ERR_NOMEM;
     a->total_cap = a->min_chunk;
@@ -42,6 +44,7 @@ lf_status lf_arena_init(lf_arena *a, size_t bytes)
 
 void lf_arena_free(lf_arena *a)
 {
+    lf_arena_blocks_free(a);
     chain_free(a->head);
     chain_free(a->spare);
     a->head = a->spare = NULL;
@@ -63,6 +66,7 @@ static lf_arena_chunk *take_spare(lf_arena *a, size_t bytes)
 
 void *lf_arena_alloc(lf_arena *a, size_t bytes)
 {
+    if (bytes >= a->block_min) return lf_arena_block_alloc(a, bytes);
     bytes = (bytes + LF_ALIGN - 1) & ~(size_t)(LF_ALIGN - 1);
     lf_arena_chunk *c = a->head;
     if (!c || c->used + bytes > c->cap) {
@@ -83,17 +87,23 @@ void *lf_arena_alloc(lf_arena *a, size_t bytes)
     c->used += bytes;
     a->live += bytes;
     if (a->live > a->peak) a->peak = a->live;
+    if (a->live + a->block_live > a->peak_all) a->peak_all = a->live + a->block_live;
     return p;
 }
 
-lf_arena_mark lf_arena_get_mark(const lf_arena *a)
+lf_arena_mark lf_arena_get_mark(lf_arena *a)
 {
-    lf_arena_mark m = {a->head, a->head ? a->head->used : 0, a->live};
+    /* the mark takes an allocation number of its own: blocks kept for it (lf_arena_block_keep)
+     * carry it, so they are older than what follows it and newer than earlier marks */
+    lf_arena_mark m = {a->head, a->head ? a->head->used : 0, a->live, ++a->seq};
     return m;
 }
 
 bool lf_arena_above(const lf_arena *a, lf_arena_mark m, const void *ptr)
 {
+    bool in_blocks;
+    bool above = lf_arena_block_above(a, m, ptr, &in_blocks);
+    if (in_blocks) return above;
     const unsigned char *q = ptr;
     for (const lf_arena_chunk *c = a->head; c; c = c->next) {
         if (c == m.chunk) return q >= c->base + m.used && q < c->base + c->cap;
@@ -104,6 +114,7 @@ bool lf_arena_above(const lf_arena *a, lf_arena_mark m, const void *ptr)
 
 void lf_arena_release(lf_arena *a, lf_arena_mark m)
 {
+    lf_arena_blocks_release(a, m);
     while (a->head && a->head != m.chunk) {
         lf_arena_chunk *c = a->head;
         a->head = c->next;
@@ -127,6 +138,7 @@ lf_status lf_arena_reset(lf_arena *a)
         a->total_cap = total;
     }
     if (a->head) a->head->used = 0;
-    a->live = a->peak = 0;
-    return LF_OK;
+    a->live = a->peak = a->peak_all = 0;
+    a->seq = 0;
+    return lf_arena_blocks_reset(a);
 }

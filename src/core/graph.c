@@ -52,11 +52,17 @@ void *lf_graph_scratch(lf_graph *g, int slot, size_t bytes)
     return g->scratch[slot];
 }
 
-/* Puts t's gradient buffer on the free list of its size (see struct lf_graph). */
+/* Frees t's gradient buffer: a block goes back to the arena's heap, a smaller buffer on the
+ * free list of its size (see struct lf_graph). */
 static void grad_release(lf_graph *g, lf_tensor *t)
 {
     size_t bytes = (size_t)lf_numel(t) * sizeof(lf_real);
     if (!t->grad || bytes < sizeof(void *)) return;
+    if (lf_arena_block_start(&g->arena, t->grad)) {
+        lf_arena_block_free(&g->arena, t->grad);
+        t->grad = NULL;
+        return;
+    }
     int i = 0;
     while (i < g->n_grad_free && g->grad_free[i].bytes != bytes) i++;
     if (i == g->n_grad_free) {
@@ -77,7 +83,10 @@ void lf_graph_set_training(lf_graph *g, int on) { g->training = on != 0; }
 void lf_graph_set_recompute(lf_graph *g, int on) { g->recompute = on != 0; }
 int lf_graph_recompute(const lf_graph *g) { return g->recompute; }
 int lf_graph_training(const lf_graph *g) { return g->training; }
-size_t lf_graph_arena_bytes(const lf_graph *g) { return g->arena.total_cap; }
+size_t lf_graph_arena_bytes(const lf_graph *g)
+{
+    return g->arena.total_cap + g->arena.block_cap;
+}
 void lf_graph_set_rng(lf_graph *g, lf_rng rng) { g->rng = rng; }
 lf_rng *lf_graph_rng(lf_graph *g) { return &g->rng; }
 
@@ -113,7 +122,9 @@ lf_tensor *lf_tensor_new(lf_graph *g, int ndim, const int64_t *shape)
     }
     lf_real *data = lf_graph_alloc(g, (size_t)n * sizeof(lf_real));
     if (!data) return NULL;
-    return lf_view_of(g, NULL, data, ndim, shape, NULL);
+    lf_tensor *t = lf_view_of(g, NULL, data, ndim, shape, NULL);
+    if (t) t->flags |= LF_TENSOR_OWNS_DATA;
+    return t;
 }
 
 lf_tensor *lf_tensor_zeros(lf_graph *g, int ndim, const int64_t *shape)
@@ -208,13 +219,35 @@ lf_status lf_backward_with(lf_graph *g, lf_tensor *out, const lf_real *seed)
     if (!og) return LF_ERR_NOMEM;
     int64_t n = lf_numel(out);
     for (int64_t i = 0; i < n; i++) og[i] += seed ? seed[i] : (lf_real)1;
-    return lf_tape_backward(g, out);
+    return lf_tape_backward(g, out, false);
 }
 
-lf_status lf_tape_backward(lf_graph *g, lf_tensor *out)
+/* Whether nd's input 0 may take over its output's gradient buffer (which is dead after nd's
+ * backward): the op allows it, nothing has flowed into the input yet, the sizes
+ * match and the input is not also one of the node's other inputs. */
+static bool can_take_grad(const lf_graph *g, const lf_node *nd)
+{
+    const lf_tensor *x = nd->in[0], *y = nd->out;
+    if (!nd->grad_in_place || !lf_needs_grad(x) || x->grad) return false;
+    if (x->flags & LF_TENSOR_PARAM || lf_numel(x) != lf_numel(y)) return false;
+    for (int i = 1; i < nd->n_in; i++)
+        if (nd->in[i] == x) return false;
+    /* inside a recomputed segment only its own tensors: lf_grad reports the others */
+    if (g->segment && !lf_arena_above(&g->arena, *g->segment, x)) return false;
+    return true;
+}
+
+lf_status lf_tape_backward(lf_graph *g, lf_tensor *out, bool root_consumable)
 {
     for (lf_node *nd = g->tail; nd; nd = nd->prev) {
         if (!nd->out->grad) continue; /* nothing flowed into this node */
+        nd->grad_writable = !g->retain_grads && (nd->out != out || root_consumable) &&
+                            !(nd->out->flags & LF_TENSOR_PARAM);
+        nd->grad_taken = nd->grad_writable && can_take_grad(g, nd);
+        if (nd->grad_taken) {
+            nd->in[0]->grad = nd->out->grad;
+            nd->out->grad = NULL;
+        }
         for (int i = 0; i < nd->n_in; i++)
             if (lf_needs_grad(nd->in[i]) && !lf_grad(g, nd->in[i]))
                 return lf_last_status() != LF_OK ? lf_last_status() : LF_ERR_NOMEM;
@@ -223,6 +256,13 @@ lf_status lf_tape_backward(lf_graph *g, lf_tensor *out)
         /* the producer has run: nothing reads this gradient any more (the root's is kept) */
         if (!g->retain_grads && nd->out != out && !(nd->out->flags & LF_TENSOR_PARAM))
             grad_release(g, nd->out);
+        /* nor, inside a recomputed segment (whose tensors the caller never sees), its data:
+         * the consumers ran before, older nodes saved only older tensors */
+        if (g->segment && (nd->out->flags & LF_TENSOR_OWNS_DATA) &&
+            lf_arena_block_start(&g->arena, nd->out->data)) {
+            lf_arena_block_free(&g->arena, nd->out->data);
+            nd->out->data = NULL;
+        }
     }
     return LF_OK;
 }

@@ -10,42 +10,83 @@
 
 #define LF_ALIGN 64
 
-/* ---------------------------------------------------------------- arena */
+/* ---------------------------------------------------------------- arena
+ * A step's memory. Small allocations (tape nodes, tensor headers, per-channel statistics)
+ * go to a bump allocator of chunks; allocations of LF_ARENA_BLOCK_MIN bytes or more
+ * (activations, gradients) go to a heap of blocks that can be freed one by one
+ * (src/core/arena_blocks.c), so that memory a backward pass is done with (a recomputed
+ * block's output, the gradient of a finished node) serves the next allocation of any size.
+ * Both parts keep their memory across steps: a steady-state step does no malloc. */
+#ifndef LF_ARENA_BLOCK_MIN /* -DLF_ARENA_BLOCK_MIN=64 puts every tensor there (a test build) */
+#define LF_ARENA_BLOCK_MIN ((size_t)256 << 10)
+#endif
+
 typedef struct lf_arena_chunk {
     struct lf_arena_chunk *next;
     size_t cap, used;
     unsigned char *base; /* LF_ALIGN-aligned start inside the allocation */
 } lf_arena_chunk;
 
+typedef struct lf_block_region lf_block_region; /* arena_blocks.c */
+
 typedef struct lf_arena {
     lf_arena_chunk *head;  /* chunk being filled */
     lf_arena_chunk *spare; /* chunks emptied by lf_arena_release, reused before malloc */
     size_t total_cap;      /* sum of the chunks' capacities (filled and spare) */
     size_t min_chunk;
-    size_t live, peak;     /* bytes handed out now, and the most since the last reset */
+    size_t live, peak;     /* bump bytes handed out now, and the most since the last reset */
+    /* the block heap */
+    size_t block_min;      /* allocations of this many bytes or more (LF_ARENA_BLOCK_MIN; tests
+                              lower it to put every tensor there) */
+    lf_block_region *regions;
+    size_t block_cap;      /* sum of the regions' capacities */
+    size_t block_live;     /* bytes in used blocks (headers included) */
+    size_t peak_all;       /* the most of live + block_live since the last reset */
+    uint64_t seq;          /* allocation counter: blocks and marks take the next number */
 } lf_arena;
 
 /* A position in the arena: lf_arena_release(a, m) frees everything allocated after it. */
 typedef struct lf_arena_mark {
     lf_arena_chunk *chunk;
     size_t used, live;
+    uint64_t seq;
 } lf_arena_mark;
 
 lf_status lf_arena_init(lf_arena *a, size_t bytes);
 void lf_arena_free(lf_arena *a);
 void *lf_arena_alloc(lf_arena *a, size_t bytes); /* aligned; NULL + error on failure */
-lf_arena_mark lf_arena_get_mark(const lf_arena *a);
+lf_arena_mark lf_arena_get_mark(lf_arena *a);
 /* Whether ptr was handed out after m (and is still live). */
 bool lf_arena_above(const lf_arena *a, lf_arena_mark m, const void *ptr);
-/* Stack-like free of what came after m (chunks opened since go to the spare list; the
- * memory stays mapped until the next reset, so data there can still be copied down). */
+/* Stack-like free of what came after m. Bump chunks opened since go to the spare list and
+ * their memory stays mapped until the next reset, so data there can still be copied down;
+ * blocks are freed (their contents stay as they were until the block is handed out again). */
 void lf_arena_release(lf_arena *a, lf_arena_mark m);
-/* Forgets everything; if the arena grew past one chunk, replaces them with a single chunk
- * the size of the step's high-water mark (at least the first chunk's size), so the next
- * identical step allocates nothing. */
+/* Forgets everything; if the arena grew past one chunk (or one block region), replaces them
+ * with a single one the size of the step's high-water mark, so the next identical step
+ * allocates nothing. */
 lf_status lf_arena_reset(lf_arena *a);
+/* The block heap (arena_blocks.c). ptr must be what lf_arena_alloc returned for a block:
+ * lf_arena_block_start says whether it is one (false for bump memory and interior pointers). */
+bool lf_arena_block_start(const lf_arena *a, const void *ptr);
+void lf_arena_block_free(lf_arena *a, void *ptr);
+/* Makes the block at ptr belong to the time of mark m: lf_arena_release(a, m) keeps it, the
+ * release of any earlier mark frees it (a recomputed segment keeps its output this way). */
+void lf_arena_block_keep(lf_arena *a, lf_arena_mark m, void *ptr);
+void *lf_arena_block_alloc(lf_arena *a, size_t bytes);
+bool lf_arena_block_above(const lf_arena *a, lf_arena_mark m, const void *ptr, bool *found);
+void lf_arena_blocks_release(lf_arena *a, lf_arena_mark m);
+lf_status lf_arena_blocks_reset(lf_arena *a);
+void lf_arena_blocks_free(lf_arena *a);
+int lf_arena_block_regions(const lf_arena *a); /* how many regions the heap has now */
+bool lf_arena_in_blocks(const lf_arena *a, const void *ptr); /* ptr lies in a region */
 
 /* ---------------------------------------------------------------- tape */
+/* Internal tensor flag: the tensor's data was allocated for it alone (lf_tensor_new), it is
+ * not a view of another tensor's memory; a recomputed segment frees such data as soon as its
+ * backward is done with it. */
+#define LF_TENSOR_OWNS_DATA (1 << 16)
+
 #define LF_NODE_MAX_IN 4
 
 typedef lf_status (*lf_backward_fn)(lf_graph *g, lf_node *n);
@@ -60,6 +101,13 @@ struct lf_node {
     int64_t iarg[8];          /* small saved arguments */
     double farg[4];
     void *saved;              /* op-specific saved data, from the arena */
+    /* set by the op: its backward can compute in[0]'s gradient in place over out's (an
+     * elementwise map after any reductions over out's gradient); set by the tape when it
+     * handed the buffer over: in[0]->grad is then out's gradient, to be overwritten (not
+     * added to), and out->grad is NULL (see lf_tape_backward) */
+    bool grad_in_place, grad_taken;
+    /* set by the tape: out's gradient is dead after this backward, which may overwrite it */
+    bool grad_writable;
 };
 
 /* Gradient buffers of intermediate tensors are dead once the node that produced the tensor
@@ -94,8 +142,10 @@ struct lf_graph {
 };
 
 /* Runs the tape from g->tail to its start for `root`, whose gradient is already set
- * (lf_backward_with seeds it; lf_recompute aliases its output's gradient). */
-lf_status lf_tape_backward(lf_graph *g, lf_tensor *root);
+ * (lf_backward_with seeds it; lf_recompute aliases its output's gradient). root_consumable:
+ * the root's gradient buffer may be taken over by an op's input (a recomputed segment's
+ * output gradient, which nothing reads afterwards). */
+lf_status lf_tape_backward(lf_graph *g, lf_tensor *root, bool root_consumable);
 /* True while a recomputed segment runs again in backward: batch norm then leaves its running
  * statistics alone (the forward updated them once already). */
 static inline bool lf_graph_recomputing(const lf_graph *g) { return g->segment != NULL; }

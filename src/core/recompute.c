@@ -1,7 +1,10 @@
 /* Recomputed segments (activation checkpointing): the forward keeps only a segment's output;
  * its backward runs the segment again with a tape of its own, backpropagates through it and
  * frees everything it allocated. Arena space is released stack-like (lf_arena_release), so
- * the segment's intermediates never outlive it. */
+ * the segment's intermediates never outlive it. With retain_grads off (a training step) the
+ * backward also frees memory as soon as it is dead: each segment's kept output before the
+ * segment runs again, and inside the segment each tensor once its producer's backward has
+ * run (lf_tape_backward). */
 #include "internal.h"
 #include "../backend/backend.h"
 
@@ -17,6 +20,17 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
 {
     const recompute_saved *s = n->saved;
     lf_tensor *x = n->in[0];
+    if (!x->data)
+        return lf_error(LF_ERR_STATE, "recompute: the segment's input was freed by an earlier "
+                                      "backward (with retain_grads off a backward frees "
+                                      "recomputed outputs); run the forward again");
+    /* The output is dead: the segments after it (which read it) have run their backward,
+     * and the run below computes it again. Freeing it first lets that run (and the
+     * segments still to come) use its memory. */
+    if (!g->retain_grads && lf_arena_block_start(&g->arena, n->out->data)) {
+        lf_arena_block_free(&g->arena, n->out->data);
+        n->out->data = NULL;
+    }
     /* the outer tape's state; the inner tape starts empty and, with an empty gradient free
      * list, takes all its buffers above the mark, so releasing the mark frees them */
     lf_node *tail = g->tail;
@@ -38,6 +52,7 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
     g->rng = s->rng;
 
     lf_status st = LF_OK;
+    bool y_grad_taken = false;
     lf_tensor *xr = lf_view_of(g, x, x->data, x->ndim, x->shape, x->stride);
     if (!xr) {
         st = LF_ERR_NOMEM;
@@ -57,7 +72,9 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
                 for (int64_t i = 0; i < lf_numel(x); i++) x->grad[i] += n->out->grad[i];
         } else if (lf_needs_grad(y)) {
             y->grad = n->out->grad;
-            st = lf_tape_backward(g, y);
+            st = lf_tape_backward(g, y, true);
+            /* an op may have taken the buffer over for its input's gradient */
+            y_grad_taken = y->grad != n->out->grad;
         }
     }
     lf_arena_release(&g->arena, m);
@@ -69,6 +86,7 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
     g->retain_grads = retain;
     g->recompute = mode;
     g->rng = rng;
+    if (y_grad_taken) n->out->grad = NULL; /* now owned (and freed) inside the segment */
     return st;
 }
 
@@ -99,13 +117,32 @@ lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
     int64_t shape[LF_MAX_DIMS];
     memcpy(shape, y->shape, sizeof shape);
     size_t bytes = (size_t)lf_numel(y) * sizeof(lf_real);
-    const lf_real *src = y->data;
-    /* free the intermediates, then move the output down to the mark: the released memory
-     * stays mapped until the next reset, and memmove copes with the overlap */
-    lf_arena_release(&g->arena, m);
-    lf_real *d = lf_graph_alloc(g, bytes);
-    if (!d) return NULL;
-    memmove(d, src, bytes);
+    lf_real *d;
+    if (lf_arena_block_start(&g->arena, y->data) && lf_arena_above(&g->arena, m, y->data)) {
+        /* the output has a block of the segment's own: keep it, free the intermediates */
+        d = y->data;
+        lf_arena_block_keep(&g->arena, m, d);
+        lf_arena_release(&g->arena, m);
+    } else if (bytes >= g->arena.block_min || lf_arena_in_blocks(&g->arena, y->data)) {
+        /* a view into a block (which the release frees): copy it out to a block of its own */
+        d = lf_arena_block_alloc(&g->arena, bytes);
+        if (!d) {
+            lf_arena_release(&g->arena, m);
+            return NULL;
+        }
+        memcpy(d, y->data, bytes);
+        lf_arena_block_keep(&g->arena, m, d);
+        lf_arena_release(&g->arena, m);
+    } else {
+        /* bump memory: free the intermediates, then move the output down to the mark (the
+         * released memory stays mapped until the next reset, and memmove copes with the
+         * overlap) */
+        const lf_real *src = y->data;
+        lf_arena_release(&g->arena, m);
+        d = lf_graph_alloc(g, bytes);
+        if (!d) return NULL;
+        memmove(d, src, bytes);
+    }
     lf_tensor *out = lf_view_of(g, NULL, d, ndim, shape, NULL);
     if (!out) return NULL;
     out->flags |= LF_TENSOR_REQUIRES_GRAD;

@@ -182,12 +182,18 @@ static lf_status batch_norm_backward(lf_graph *g, lf_node *n)
 {
     bn_saved *s = n->saved;
     lf_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *res = n->in[3];
-    const lf_real *dy = n->out->grad;
+    /* the tape may have handed out's gradient to x (n->grad_taken): dx is then computed in
+     * place over it, after the reductions */
+    lf_real *gy = n->grad_taken ? x->grad : n->out->grad;
+    const lf_real *dy = gy;
     if (s->relu) { /* fused relu: the gradient passes where the output is positive */
         int64_t m = lf_numel(n->out);
-        lf_real *d = lf_graph_scratch(g, 0, (size_t)m * sizeof(lf_real));
+        /* masked in place when the buffer is dead after this node, else in scratch */
+        lf_real *d = n->grad_taken || n->grad_writable
+                         ? gy
+                         : lf_graph_scratch(g, 0, (size_t)m * sizeof(lf_real));
         if (!d) return LF_ERR_NOMEM;
-        const lf_real *Y = n->out->data, *gy = n->out->grad;
+        const lf_real *Y = n->out->data;
 #pragma omp parallel for schedule(static) if (m >= LF_PAR_MIN)
         for (int64_t i = 0; i < m; i++) d[i] = Y[i] > 0 ? gy[i] : 0;
         dy = d;
@@ -218,11 +224,15 @@ static lf_status batch_norm_backward(lf_graph *g, lf_node *n)
     if (!lf_needs_grad(x)) return LF_OK;
     lf_real *gx = x->grad;
     const lf_real *xd = x->data;
+    const bool over = n->grad_taken; /* gx is dy's buffer: write, not add */
 #pragma omp parallel for schedule(static) if (N * C * S >= LF_PAR_MIN)
     for (int64_t r = 0; r < N * C; r++) {
         int64_t c = r % C;
         lf_real a = ca[c], bb = cb[c], k = cc[c], m = s->mean[c];
-        for (int64_t i = r * S; i < (r + 1) * S; i++) gx[i] += dy[i] * a + (xd[i] - m) * bb + k;
+        if (over)
+            for (int64_t i = r * S; i < (r + 1) * S; i++) gx[i] = dy[i] * a + (xd[i] - m) * bb + k;
+        else
+            for (int64_t i = r * S; i < (r + 1) * S; i++) gx[i] += dy[i] * a + (xd[i] - m) * bb + k;
     }
     return LF_OK;
 }
@@ -343,6 +353,7 @@ static lf_tensor *bn_impl(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tenso
         s->batch_stats = batch_stats;
         s->relu = relu;
         n->saved = s;
+        n->grad_in_place = true;
     }
     return y;
 }

@@ -5,6 +5,7 @@
 
 #include "../../src/core/internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ TEST(arena_release_reuses_and_reset_keeps_the_peak)
 {
     lf_arena a;
     CHECK_OK(lf_arena_init(&a, 4096));
+    a.block_min = SIZE_MAX; /* the bump allocator alone (the sanitizer build lowers it) */
     unsigned char *p0 = lf_arena_alloc(&a, 1000);
     lf_arena_mark m = lf_arena_get_mark(&a);
     unsigned char *p1 = lf_arena_alloc(&a, 2000);
@@ -37,10 +39,61 @@ TEST(arena_release_reuses_and_reset_keeps_the_peak)
     lf_arena_free(&a);
 }
 
+/* The block heap under the arena: best fit, merging of freed neighbours, marks that free the
+ * blocks after them but not those kept for them, one region after a reset. */
+TEST(arena_blocks_free_merge_keep_release)
+{
+    lf_arena a;
+    CHECK_OK(lf_arena_init(&a, 4096));
+    a.block_min = 1024;
+    unsigned char *small = lf_arena_alloc(&a, 100); /* bump memory */
+    unsigned char *p = lf_arena_alloc(&a, 4096), *q = lf_arena_alloc(&a, 8192);
+    unsigned char *r = lf_arena_alloc(&a, 4096);
+    CHECK(small && p && q && r);
+    CHECK(!lf_arena_block_start(&a, small) && lf_arena_block_start(&a, q));
+    CHECK(!lf_arena_block_start(&a, q + 64)); /* an interior pointer is no block */
+    size_t live = a.block_live;
+    lf_arena_block_free(&a, small); /* not a block: nothing happens */
+    CHECK(a.block_live == live);
+    lf_arena_block_free(&a, q);
+    CHECK(!lf_arena_block_start(&a, q));
+    CHECK(lf_arena_alloc(&a, 6000) == q); /* best fit: the hole q left */
+    lf_arena_block_free(&a, q);
+    lf_arena_block_free(&a, p);
+    /* p and q merged: room for both and a header */
+    CHECK(lf_arena_alloc(&a, 4096 + 8192 + 64) == p);
+    lf_arena_block_free(&a, p);
+    lf_arena_block_free(&a, r);
+    CHECK(a.block_live == 0);
+
+    lf_arena_mark outer = lf_arena_get_mark(&a);
+    unsigned char *before = lf_arena_alloc(&a, 2048);
+    lf_arena_mark m = lf_arena_get_mark(&a);
+    unsigned char *e = lf_arena_alloc(&a, 2048), *f = lf_arena_alloc(&a, 2048);
+    CHECK(lf_arena_above(&a, m, e) && lf_arena_above(&a, m, f) && !lf_arena_above(&a, m, before));
+    lf_arena_block_keep(&a, m, f);
+    lf_arena_release(&a, m);
+    CHECK(!lf_arena_block_start(&a, e));
+    CHECK(lf_arena_block_start(&a, f) && lf_arena_block_start(&a, before)); /* kept, older */
+    lf_arena_release(&a, outer);
+    CHECK(!lf_arena_block_start(&a, f) && !lf_arena_block_start(&a, before));
+    CHECK(a.block_live == 0);
+
+    /* a second region, then one region of the total after the reset */
+    CHECK(lf_arena_alloc(&a, (size_t)20 << 20) != NULL && lf_arena_alloc(&a, (size_t)20 << 20));
+    CHECK(lf_arena_block_regions(&a) > 1);
+    size_t cap = a.block_cap;
+    CHECK_OK(lf_arena_reset(&a));
+    CHECK(lf_arena_block_regions(&a) == 1 && a.block_cap == cap && a.block_live == 0);
+    CHECK(lf_arena_alloc(&a, (size_t)20 << 20) && lf_arena_alloc(&a, (size_t)20 << 20));
+    CHECK(a.block_cap == cap); /* the same step again: no new region */
+    lf_arena_free(&a);
+}
+
 typedef struct step_result {
     lf_real *grads, *out, *buffers;
     int64_t n_grads, n_out, n_buffers;
-    size_t arena;
+    size_t peak;
 } step_result;
 
 static void step_result_free(step_result *r)
@@ -51,9 +104,11 @@ static void step_result_free(step_result *r)
 }
 
 /* One training step of an encoder on a fixed batch; gradients, features, every buffer
- * (running statistics, num_batches_tracked) and the arena it needed. */
+ * (running statistics, num_batches_tracked), and the arena's high-water mark.
+ * block_min: allocations of that many bytes or more go to the arena's block heap (SIZE_MAX:
+ * none; small: all of these small tensors). */
 static step_result encoder_step(const lf_encoder_config *c, const int64_t *xshape,
-                                int recompute)
+                                int recompute, size_t block_min)
 {
     step_result res = {0};
     lf_params *P;
@@ -64,6 +119,7 @@ static step_result encoder_step(const lf_encoder_config *c, const int64_t *xshap
     CHECK_OK(lf_encoder_reset_parameters(e, 5, 0));
     lf_graph *g;
     CHECK_OK(lf_graph_init(&g, 1 << 16));
+    g->arena.block_min = block_min;
     lf_graph_set_retain_grads(g, 0);
     lf_graph_set_recompute(g, recompute);
     CHECK(lf_graph_recompute(g) == recompute);
@@ -93,39 +149,64 @@ static step_result encoder_step(const lf_encoder_config *c, const int64_t *xshap
         memcpy(res.buffers + res.n_buffers, t->data, (size_t)lf_numel(t) * sizeof(lf_real));
         res.n_buffers += lf_numel(t);
     }
-    lf_graph_reset(g); /* one chunk of the step's high-water mark */
-    res.arena = lf_graph_arena_bytes(g);
+    res.peak = g->arena.peak_all;
     lf_graph_free(g);
     lf_encoder_free(e);
     lf_params_free(P);
     return res;
 }
 
-static void check_same_step(const char *what, const lf_encoder_config *c, const int64_t *xshape)
+static void check_same(const char *what, const char *how, const step_result *a,
+                       const step_result *b)
 {
-    step_result plain = encoder_step(c, xshape, 0), rc = encoder_step(c, xshape, 1);
-    CHECK_MSG(plain.n_grads == rc.n_grads && plain.n_grads > 0 &&
-                  memcmp(plain.grads, rc.grads, (size_t)rc.n_grads * sizeof(lf_real)) == 0,
-              "%s: parameter gradients differ with recomputation", what);
-    CHECK_MSG(plain.n_out == rc.n_out && plain.n_out > 0 &&
-                  memcmp(plain.out, rc.out, (size_t)rc.n_out * sizeof(lf_real)) == 0,
-              "%s: features differ with recomputation", what);
-    CHECK_MSG(plain.n_buffers == rc.n_buffers &&
-                  memcmp(plain.buffers, rc.buffers, (size_t)rc.n_buffers * sizeof(lf_real)) == 0,
-              "%s: running statistics differ (updated twice?)", what);
-    CHECK_MSG(rc.arena < plain.arena, "%s: arena with recomputation %zu, without %zu", what,
-              rc.arena, plain.arena);
-    printf("    %s: arena %zu -> %zu bytes with recomputation\n", what, plain.arena, rc.arena);
-    step_result_free(&plain);
-    step_result_free(&rc);
+    CHECK_MSG(a->n_grads == b->n_grads && a->n_grads > 0 &&
+                  memcmp(a->grads, b->grads, (size_t)b->n_grads * sizeof(lf_real)) == 0,
+              "%s: parameter gradients differ %s", what, how);
+    CHECK_MSG(a->n_out == b->n_out && a->n_out > 0 &&
+                  memcmp(a->out, b->out, (size_t)b->n_out * sizeof(lf_real)) == 0,
+              "%s: features differ %s", what, how);
+    CHECK_MSG(a->n_buffers == b->n_buffers &&
+                  memcmp(a->buffers, b->buffers, (size_t)b->n_buffers * sizeof(lf_real)) == 0,
+              "%s: running statistics differ %s (updated twice?)", what, how);
 }
 
-TEST(recompute_resnet_same_step_less_memory)
+/* The same step four ways: plain or recomputed, with the tensors in the bump arena or all in
+ * the block heap (where backward frees what is dead and gradients are taken over in place). */
+static void check_same_step(const char *what, const lf_encoder_config *c, const int64_t *xshape)
+{
+    step_result plain = encoder_step(c, xshape, 0, SIZE_MAX);
+    step_result rc = encoder_step(c, xshape, 1, SIZE_MAX);
+    step_result plain_b = encoder_step(c, xshape, 0, 64), rc_b = encoder_step(c, xshape, 1, 64);
+    check_same(what, "with recomputation", &plain, &rc);
+    check_same(what, "with tensors in the block heap", &plain, &plain_b);
+    check_same(what, "with recomputation and tensors in the block heap", &plain, &rc_b);
+    CHECK_MSG(rc.peak < plain.peak, "%s: arena high-water mark with recomputation %zu, "
+              "without %zu", what, rc.peak, plain.peak);
+    /* recomputed segments free what is dead in backward: a lower high-water mark (the
+     * plain step frees only gradients, and with every tensor a block pays a header each) */
+    CHECK_MSG(rc_b.peak < rc.peak, "%s: high-water mark with the block heap %zu, bump only %zu",
+              what, rc_b.peak, rc.peak);
+    printf("    %s: arena high-water mark %zu -> %zu bytes with recomputation, %zu with the "
+           "block heap (plain: %zu)\n", what, plain.peak, rc.peak, rc_b.peak, plain_b.peak);
+    step_result_free(&plain);
+    step_result_free(&rc);
+    step_result_free(&plain_b);
+    step_result_free(&rc_b);
+}
+
+/* ResNet-18 of width 8 without a classifier */
+static lf_encoder_config small_resnet18(void)
 {
     lf_encoder_config c = lf_encoder_config_default("resnet18");
     c.width = 8;
     c.num_classes = 0;
     snprintf(c.stem, sizeof c.stem, "cifar");
+    return c;
+}
+
+TEST(recompute_resnet_same_step_less_memory)
+{
+    lf_encoder_config c = small_resnet18();
     check_same_step("resnet18 cifar stem", &c, (int64_t[]){6, 3, 16, 16});
     snprintf(c.stem, sizeof c.stem, "imagenet");
     check_same_step("resnet18 imagenet stem", &c, (int64_t[]){4, 3, 32, 32});
@@ -252,4 +333,88 @@ TEST(recompute_errors)
     CHECK(lf_recompute(g, NULL, NULL, x) == NULL);
     CHECK(strstr(lf_last_error(), "recompute") != NULL);
     lf_graph_free(g);
+}
+
+/* An encoder, its parameters and a training graph that recomputes blocks, recycles
+ * gradients and puts every tensor in the arena's block heap. */
+typedef struct heap_model {
+    lf_params *P;
+    lf_encoder *e;
+    lf_graph *g;
+} heap_model;
+
+static bool heap_model_init(heap_model *m, const lf_encoder_config *c)
+{
+    memset(m, 0, sizeof *m);
+    CHECK_OK(lf_params_init(&m->P));
+    CHECK_OK(lf_encoder_init(m->P, c, NULL, &m->e));
+    CHECK_OK(lf_params_finalize(m->P));
+    CHECK_OK(lf_encoder_reset_parameters(m->e, 3, 0));
+    CHECK_OK(lf_graph_init(&m->g, 1024));
+    if (!m->e || !m->g) return false;
+    m->g->arena.block_min = 64;
+    lf_graph_set_retain_grads(m->g, 0);
+    lf_graph_set_recompute(m->g, 1);
+    return true;
+}
+
+static void heap_model_free(heap_model *m)
+{
+    lf_graph_free(m->g);
+    lf_encoder_free(m->e);
+    lf_params_free(m->P);
+}
+
+/* Recomputed training steps with every tensor in the block heap (freed and reused out of
+ * order in backward) reach a steady state that allocates nothing: the regions the first
+ * steps opened become one at the reset, and the same step fits in it again. */
+TEST(recompute_block_heap_steady_state_allocates_nothing)
+{
+    const char *arch[2] = {"resnet18", "vit"};
+    for (int a = 0; a < 2; a++) {
+        lf_encoder_config c = lf_encoder_config_default(arch[a]);
+        c.width = a == 0 ? 8 : 32;
+        c.image_size = 16, c.patch = 4, c.depth = 2, c.heads = 2, c.num_classes = 0;
+        snprintf(c.stem, sizeof c.stem, "cifar");
+        heap_model m;
+        if (heap_model_init(&m, &c)) {
+            uint64_t before = 0;
+            for (int step = 0; step < 6; step++) {
+                if (step == 3) before = lf_alloc_count();
+                lf_graph_reset(m.g);
+                lf_tensor *x = lf_tensor_new(m.g, 4, (int64_t[]){4, 3, 16, 16});
+                lf_rng r = lf_rng_make(9, (uint64_t)step);
+                if (x) lf_rng_fill_normal(&r, x->data, lf_numel(x), 0, 1);
+                lf_tensor *f = lf_encoder_forward(m.g, m.e, x);
+                lf_tensor *loss = lf_mean_all(m.g, lf_mul(m.g, f, f));
+                CHECK_MSG(loss != NULL, "%s: %s", arch[a], lf_last_error());
+                if (!loss) break;
+                CHECK_OK(lf_backward(m.g, loss));
+                lf_params_zero_grad(m.P);
+            }
+            CHECK_MSG(lf_alloc_count() == before, "%s: %llu allocations in steady steps",
+                      arch[a], (unsigned long long)(lf_alloc_count() - before));
+            CHECK(lf_arena_block_regions(&m.g->arena) == 1);
+        }
+        heap_model_free(&m);
+    }
+}
+
+/* A second backward through recomputed segments finds their outputs freed by the first
+ * (retain_grads off): a clear error, not garbage. */
+TEST(recompute_second_backward_is_an_error)
+{
+    lf_encoder_config c = small_resnet18();
+    heap_model m;
+    if (heap_model_init(&m, &c)) {
+        lf_tensor *x = lf_tensor_zeros(m.g, 4, (int64_t[]){2, 3, 8, 8});
+        lf_tensor *loss = lf_mean_all(m.g, lf_encoder_forward(m.g, m.e, x));
+        CHECK(loss != NULL);
+        if (loss) {
+            CHECK_OK(lf_backward(m.g, loss));
+            CHECK(lf_backward(m.g, loss) == LF_ERR_STATE);
+            CHECK(strstr(lf_last_error(), "freed by an earlier backward") != NULL);
+        }
+    }
+    heap_model_free(&m);
 }
