@@ -151,6 +151,13 @@ static block *block_release(lf_arena *a, lf_block_region *r, block *b)
 
 bool lf_arena_in_blocks(const lf_arena *a, const void *ptr) { return region_of(a, ptr) != NULL; }
 
+bool lf_arena_in_free_block(const lf_arena *a, const void *ptr)
+{
+    lf_block_region *r = ptr ? region_of(a, ptr) : NULL;
+    block *b = r ? block_containing(r, ptr) : NULL;
+    return b && !b->seq;
+}
+
 bool lf_arena_block_start(const lf_arena *a, const void *ptr)
 {
     lf_block_region *r = ptr ? region_of(a, ptr) : NULL;

@@ -237,10 +237,25 @@ static bool can_take_grad(const lf_graph *g, const lf_node *nd)
     return true;
 }
 
+/* Whether t's memory was freed by an earlier backward (with retain_grads off, recomputed
+ * segments free their tensors; a view keeps pointing into the freed block). */
+static bool data_freed(const lf_graph *g, const lf_tensor *t)
+{
+    if (!t || lf_numel(t) == 0) return false;
+    return !t->data || lf_arena_in_free_block(&g->arena, t->data);
+}
+
 lf_status lf_tape_backward(lf_graph *g, lf_tensor *out, bool root_consumable)
 {
     for (lf_node *nd = g->tail; nd; nd = nd->prev) {
         if (!nd->out->grad) continue; /* nothing flowed into this node */
+        bool freed = data_freed(g, nd->out);
+        for (int i = 0; i < nd->n_in; i++) freed = freed || data_freed(g, nd->in[i]);
+        if (freed)
+            return lf_error(LF_ERR_STATE, "backward: %s reads a tensor freed by an earlier "
+                                          "backward (with retain_grads off, backward frees "
+                                          "recomputed segments' tensors); run the forward "
+                                          "again", nd->op);
         nd->grad_writable = !g->retain_grads && (nd->out != out || root_consumable) &&
                             !(nd->out->flags & LF_TENSOR_PARAM);
         nd->grad_taken = nd->grad_writable && can_take_grad(g, nd);

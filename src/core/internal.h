@@ -80,6 +80,7 @@ lf_status lf_arena_blocks_reset(lf_arena *a);
 void lf_arena_blocks_free(lf_arena *a);
 int lf_arena_block_regions(const lf_arena *a); /* how many regions the heap has now */
 bool lf_arena_in_blocks(const lf_arena *a, const void *ptr); /* ptr lies in a region */
+bool lf_arena_in_free_block(const lf_arena *a, const void *ptr); /* ... in a freed block */
 
 /* ---------------------------------------------------------------- tape */
 /* Internal tensor flag: the tensor's data was allocated for it alone (lf_tensor_new), it is

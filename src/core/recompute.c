@@ -20,14 +20,12 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
 {
     const recompute_saved *s = n->saved;
     lf_tensor *x = n->in[0];
-    if (!x->data)
-        return lf_error(LF_ERR_STATE, "recompute: the segment's input was freed by an earlier "
-                                      "backward (with retain_grads off a backward frees "
-                                      "recomputed outputs); run the forward again");
-    /* The output is dead: the segments after it (which read it) have run their backward,
-     * and the run below computes it again. Freeing it first lets that run (and the
-     * segments still to come) use its memory. */
-    if (!g->retain_grads && lf_arena_block_start(&g->arena, n->out->data)) {
+    /* The output is dead unless it is kept for the caller (retain_grads on, or the root of
+     * this backward: the tape's n->grad_writable says): the segments after it (which read
+     * it) have run their backward, and the run below computes it again. Freeing it first
+     * lets that run (and the segments still to come) use its memory. (lf_tape_backward
+     * refuses to run a node whose tensors were freed.) */
+    if (n->grad_writable && lf_arena_block_start(&g->arena, n->out->data)) {
         lf_arena_block_free(&g->arena, n->out->data);
         n->out->data = NULL;
     }
@@ -72,7 +70,9 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
                 for (int64_t i = 0; i < lf_numel(x); i++) x->grad[i] += n->out->grad[i];
         } else if (lf_needs_grad(y)) {
             y->grad = n->out->grad;
-            st = lf_tape_backward(g, y, true);
+            /* the output's gradient may be consumed inside only if the caller does not
+             * keep it */
+            st = lf_tape_backward(g, y, n->grad_writable);
             /* an op may have taken the buffer over for its input's gradient */
             y_grad_taken = y->grad != n->out->grad;
         }

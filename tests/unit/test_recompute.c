@@ -418,3 +418,110 @@ TEST(recompute_second_backward_is_an_error)
     }
     heap_model_free(&m);
 }
+
+/* A segment ending in batch norm (+ ReLU), whose backward may take over the output's
+ * gradient: it must not when the caller keeps that gradient (retain_grads on, or the output
+ * is the root of lf_backward_with). h->grad and x->grad equal the plain step's. */
+typedef struct bn_seg_ctx {
+    lf_tensor *w, *b;
+    int relu;
+} bn_seg_ctx;
+
+static lf_tensor *bn_segment(lf_graph *g, lf_tensor *x, void *ctx)
+{
+    bn_seg_ctx *c = ctx; /* an op first, so that batch norm's input is the segment's own */
+    return lf_batch_norm_add_relu(g, lf_scale(g, x, 1.5), c->w, c->b, NULL, NULL, 0.1, 1e-5,
+                                  NULL, c->relu);
+}
+
+enum { BN_N = 4, BN_C = 3, BN_S = 5, BN_NUM = BN_N * BN_C * BN_S };
+
+/* h = seg(x) (recomputed or not); backward of sum(h * x), or of h seeded (as_root).
+ * Copies h->grad (if any: returns whether) and x->grad. */
+static bool bn_segment_step(int rc, int retain, int relu, int as_root, lf_real *hg, lf_real *xg)
+{
+    lf_params *P;
+    CHECK_OK(lf_params_init(&P));
+    lf_tensor *w = lf_param_add(P, "w", 1, (int64_t[]){BN_C}, 0);
+    lf_tensor *b = lf_param_add(P, "b", 1, (int64_t[]){BN_C}, 0);
+    CHECK_OK(lf_params_finalize(P));
+    for (int i = 0; i < BN_C; i++) w->data[i] = (lf_real)(1 + 0.1 * i), b->data[i] = (lf_real)(0.05 * i);
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    g->arena.block_min = 64;
+    lf_graph_set_retain_grads(g, retain);
+    lf_tensor *x = lf_tensor_new(g, 3, (int64_t[]){BN_N, BN_C, BN_S});
+    lf_rng r = lf_rng_make(3, 4);
+    lf_rng_fill_normal(&r, x->data, BN_NUM, 0, 1);
+    x->flags |= LF_TENSOR_REQUIRES_GRAD;
+    bn_seg_ctx c = {w, b, relu};
+    lf_tensor *x2 = lf_scale(g, x, 1.0);
+    lf_tensor *h = rc ? lf_recompute(g, bn_segment, &c, x2) : bn_segment(g, x2, &c);
+    if (as_root) {
+        lf_real seed[BN_NUM];
+        for (int i = 0; i < BN_NUM; i++) seed[i] = (lf_real)(0.5 + 0.01 * i);
+        CHECK_OK(lf_backward_with(g, h, seed));
+    } else {
+        CHECK_OK(lf_backward(g, lf_sum_all(g, lf_mul(g, h, lf_scale(g, x, 1.0)))));
+    }
+    bool have = h->grad != NULL;
+    if (have) memcpy(hg, h->grad, sizeof(lf_real) * BN_NUM);
+    memcpy(xg, x->grad, sizeof(lf_real) * BN_NUM);
+    lf_graph_free(g);
+    lf_params_free(P);
+    return have;
+}
+
+TEST(recompute_kept_output_gradient_is_not_consumed)
+{
+    for (int relu = 0; relu < 2; relu++)
+        for (int as_root = 0; as_root < 2; as_root++) {
+            int retain = !as_root; /* retain on; or off with the output as the root */
+            lf_real hg[2][BN_NUM], xg[2][BN_NUM];
+            bool have[2];
+            for (int rc = 0; rc < 2; rc++)
+                have[rc] = bn_segment_step(rc, retain, relu, as_root, hg[rc], xg[rc]);
+            CHECK_MSG(have[0] && have[1], "relu %d, root %d: h->grad kept %d (plain) %d "
+                      "(recomputed)", relu, as_root, have[0], have[1]);
+            if (have[0] && have[1])
+                CHECK_MSG(memcmp(hg[0], hg[1], sizeof hg[0]) == 0,
+                          "relu %d, root %d: h->grad differs", relu, as_root);
+            CHECK_MSG(memcmp(xg[0], xg[1], sizeof xg[0]) == 0, "relu %d, root %d: x->grad differs",
+                      relu, as_root);
+        }
+}
+
+static lf_tensor *relu_segment(lf_graph *g, lf_tensor *x, void *ctx)
+{
+    (void)ctx;
+    return lf_relu(g, lf_scale(g, x, 2.0));
+}
+
+/* With retain_grads off, a second backward that reads what the first freed stops with
+ * LF_ERR_STATE: two losses on one recomputed trunk, and a segment whose input is a view of
+ * an earlier segment's output. */
+TEST(recompute_freed_tensors_second_backward_is_an_error)
+{
+    for (int view = 0; view < 2; view++) {
+        lf_graph *g;
+        CHECK_OK(lf_graph_init(&g, 0));
+        g->arena.block_min = 64;
+        lf_graph_set_retain_grads(g, 0);
+        lf_tensor *x = lf_tensor_new(g, 2, (int64_t[]){8, 8});
+        for (int i = 0; i < 64; i++) x->data[i] = (lf_real)(0.1 * i - 2);
+        x->flags |= LF_TENSOR_REQUIRES_GRAD;
+        lf_tensor *h = lf_recompute(g, relu_segment, NULL, lf_scale(g, x, 1.0));
+        lf_tensor *l1, *l2;
+        if (view) {
+            lf_tensor *v = lf_reshape(g, h, 1, (int64_t[]){64});
+            l1 = l2 = lf_sum_all(g, lf_recompute(g, relu_segment, NULL, v));
+        } else {
+            l1 = lf_sum_all(g, lf_scale(g, h, 3.0));
+            l2 = lf_sum_all(g, lf_mul(g, h, h));
+        }
+        CHECK_OK(lf_backward(g, l1));
+        CHECK_MSG(lf_backward(g, l2) == LF_ERR_STATE, "view %d: second backward", view);
+        CHECK(strstr(lf_last_error(), "freed by an earlier backward") != NULL);
+        lf_graph_free(g);
+    }
+}
