@@ -99,7 +99,6 @@ typedef struct wino_pass {
     int64_t ci, co, H, W;
     int64_t th, tw;  /* tile rows and columns per image */
     int64_t rows;    /* tile rows (units) per block */
-    int64_t wp;      /* floats per padded row buffer */
     const float *in;
     float *out;
     bool add;
@@ -114,65 +113,74 @@ static inline __mmask16 lanes(int64_t n)
 
 static int64_t align16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 
-/* d[0:n] = s[0:n], masked vector moves (libc's memcpy costs more on rows this short) */
-WINO_FN static void copy_row(float *restrict d, const float *restrict s, int64_t n)
+/* Row i of 16 patches (tiles t0..t0+15 of a tile row) times B: out[j] = (d B)[i][j] for
+ * every tile. row: the input row (NULL: a padding row); patch column j of tile t is input
+ * column 2t - 1 + j, read as four 16-wide masked loads at columns 2 t0 - 1 + off[k] (lanes
+ * outside the row are masked off: they are the zero padding and are never touched, so the
+ * address may point before the row). */
+WINO_FN static inline void row_times_b(const float *row, int64_t t0, const __mmask16 m[4],
+                                       __m512 out[4])
 {
-    for (int64_t x = 0; x < n; x += 16) {
-        const __mmask16 m = lanes(n - x);
-        _mm512_mask_storeu_ps(d + x, m, _mm512_maskz_loadu_ps(m, s + x));
-    }
-}
-
-/* Row i of 16 patches (tiles t..t+15 of a tile row) from the padded input row r (r[0] is
- * column -1), times B: out[j] = (d B)[i][j] for every tile */
-WINO_FN static inline void row_times_b(const float *r, __m512 out[4])
-{
+    static const int off[4] = {0, 16, 2, 18};
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512 a = _mm512_loadu_ps(r), b = _mm512_loadu_ps(r + 16);
-    const __m512 c = _mm512_loadu_ps(r + 2), d = _mm512_loadu_ps(r + 18);
-    /* patch column j of tile t is r[2t + j] */
-    const __m512 e0 = _mm512_permutex2var_ps(a, even, b), e1 = _mm512_permutex2var_ps(a, odd, b);
-    const __m512 e2 = _mm512_permutex2var_ps(c, even, d), e3 = _mm512_permutex2var_ps(c, odd, d);
+    if (!row) {
+        out[0] = out[1] = out[2] = out[3] = _mm512_setzero_ps();
+        return;
+    }
+    __m512 v[4];
+    for (int k = 0; k < 4; k++) {
+        const uintptr_t at = (uintptr_t)row + (uintptr_t)((2 * t0 - 1 + off[k]) * 4);
+        v[k] = _mm512_maskz_loadu_ps(m[k], (const void *)at);
+    }
+    const __m512 e0 = _mm512_permutex2var_ps(v[0], even, v[1]);
+    const __m512 e1 = _mm512_permutex2var_ps(v[0], odd, v[1]);
+    const __m512 e2 = _mm512_permutex2var_ps(v[2], even, v[3]);
+    const __m512 e3 = _mm512_permutex2var_ps(v[2], odd, v[3]);
     out[0] = _mm512_sub_ps(e0, e2);
     out[1] = _mm512_add_ps(e1, e2);
     out[2] = _mm512_sub_ps(e2, e1);
     out[3] = _mm512_sub_ps(e1, e3);
 }
 
-/* V (16, ci, P) columns p0.. <- B^T d B of the tiles of unit (image, tile row). rowbuf: 5
- * rows of wp floats, zero outside columns 1..W (the 5th stays all zero: padding rows). */
-WINO_FN static void input_unit(const wino_pass *w, int64_t unit, float *V, int64_t P,
-                               int64_t p0, float *rowbuf)
+/* lanes l of a 16-wide load at column c0 with 0 <= c0 + l < W */
+static inline __mmask16 in_row(int64_t c0, int64_t W)
 {
-    const int64_t H = w->H, W = w->W, b = unit / w->th, ty = unit % w->th;
-    const float *img = w->in + b * w->ci * H * W;
-    const float *rp[4];
-    bool valid[4];
-    for (int i = 0; i < 4; i++) {
-        const int64_t y = 2 * ty - 1 + i;
-        valid[i] = y >= 0 && y < H;
-        rp[i] = valid[i] ? rowbuf + i * w->wp : rowbuf + 4 * w->wp;
-    }
-    const int64_t xs = w->ci * P; /* floats between the V_xi */
-    for (int64_t c = 0; c < w->ci; c++) {
-        const float *plane = img + c * H * W;
-        for (int i = 0; i < 4; i++)
-            if (valid[i]) copy_row(rowbuf + i * w->wp + 1, plane + (2 * ty - 1 + i) * W, W);
-        for (int64_t t0 = 0; t0 < w->tw; t0 += 16) {
-            const __mmask16 m = lanes(w->tw - t0);
-            __m512 s[4][4];
-            for (int i = 0; i < 4; i++) row_times_b(rp[i] + 2 * t0, s[i]);
-            float *dst = V + c * P + p0 + t0;
-            for (int j = 0; j < 4; j++) { /* B^T (d B): rows combine as the columns did */
-                _mm512_mask_storeu_ps(dst + (0 + j) * xs, m, _mm512_sub_ps(s[0][j], s[2][j]));
-                _mm512_mask_storeu_ps(dst + (4 + j) * xs, m, _mm512_add_ps(s[1][j], s[2][j]));
-                _mm512_mask_storeu_ps(dst + (8 + j) * xs, m, _mm512_sub_ps(s[2][j], s[1][j]));
-                _mm512_mask_storeu_ps(dst + (12 + j) * xs, m, _mm512_sub_ps(s[1][j], s[3][j]));
+    const int64_t lo = c0 < 0 ? -c0 : 0;
+    return (__mmask16)(lanes(W - c0) & ~lanes(lo));
+}
+
+/* V (16, ci, P) <- B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns
+ * k tw..), read straight from the image (a row buffer was slower: its loads stalled on the
+ * stores just made to it). Channel by channel, so that each plane is read top to bottom. */
+WINO_FN __attribute__((noinline)) static void input_block(const wino_pass *w, int64_t u0,
+                                                          int64_t r, float *V, int64_t P)
+{
+    const int64_t H = w->H, W = w->W, xs = w->ci * P; /* floats between the V_xi */
+    for (int64_t c = 0; c < w->ci; c++)
+        for (int64_t k = 0; k < r; k++) {
+            const int64_t b = (u0 + k) / w->th, ty = (u0 + k) % w->th;
+            const float *plane = w->in + (b * w->ci + c) * H * W;
+            for (int64_t t0 = 0; t0 < w->tw; t0 += 16) {
+                const __mmask16 m = lanes(w->tw - t0);
+                const __mmask16 ml[4] = {in_row(2 * t0 - 1, W), in_row(2 * t0 + 15, W),
+                                         in_row(2 * t0 + 1, W), in_row(2 * t0 + 17, W)};
+                __m512 s[4][4];
+                for (int i = 0; i < 4; i++) {
+                    const int64_t y = 2 * ty - 1 + i;
+                    row_times_b(y >= 0 && y < H ? plane + y * W : NULL, t0, ml, s[i]);
+                }
+                float *dst = V + c * P + k * w->tw + t0;
+                for (int j = 0; j < 4; j++) { /* B^T (d B): rows combine as the columns did */
+                    _mm512_mask_storeu_ps(dst + (0 + j) * xs, m, _mm512_sub_ps(s[0][j], s[2][j]));
+                    _mm512_mask_storeu_ps(dst + (4 + j) * xs, m, _mm512_add_ps(s[1][j], s[2][j]));
+                    _mm512_mask_storeu_ps(dst + (8 + j) * xs, m, _mm512_sub_ps(s[2][j], s[1][j]));
+                    _mm512_mask_storeu_ps(dst + (12 + j) * xs, m,
+                                          _mm512_sub_ps(s[1][j], s[3][j]));
+                }
             }
         }
-    }
 }
 
 /* Output row segment from 16 tiles: columns 2t, 2t+1 of tile t are y0[t], y1[t]; n values
@@ -190,56 +198,58 @@ WINO_FN static inline void store_pair(float *o, __m512 y0, __m512 y1, int64_t n,
     _mm512_mask_storeu_ps(o + 16, m1, v1);
 }
 
-/* Unit (image, tile row) of out <- A^T m A of its tiles, m from M (16, co, P) columns p0.. */
-WINO_FN static void output_unit(const wino_pass *w, int64_t unit, const float *M, int64_t P,
-                                int64_t p0)
+/* Units u0..u0+r-1 of out <- A^T m A of their tiles, m from M (16, co, P) (unit k's tiles
+ * in columns k tw..); channel by channel, each plane written top to bottom. */
+WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, int64_t u0,
+                                                           int64_t r, const float *M, int64_t P)
 {
-    const int64_t H = w->H, W = w->W, b = unit / w->th, ty = unit % w->th;
-    const bool second = 2 * ty + 1 < H; /* odd H: the last tile row has one output row */
-    const int64_t xs = w->co * P;
-    for (int64_t c = 0; c < w->co; c++) {
-        float *row0 = w->out + ((b * w->co + c) * H + 2 * ty) * W;
-        for (int64_t t0 = 0; t0 < w->tw; t0 += 16) {
-            const __mmask16 m = lanes(w->tw - t0);
-            const float *src = M + c * P + p0 + t0;
-            __m512 u0[4], u1[4]; /* A^T m: the two row combinations, per column j */
-            for (int j = 0; j < 4; j++) {
-                const __m512 m0 = _mm512_maskz_loadu_ps(m, src + (0 + j) * xs);
-                const __m512 m1 = _mm512_maskz_loadu_ps(m, src + (4 + j) * xs);
-                const __m512 m2 = _mm512_maskz_loadu_ps(m, src + (8 + j) * xs);
-                const __m512 m3 = _mm512_maskz_loadu_ps(m, src + (12 + j) * xs);
-                u0[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-                u1[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    const int64_t H = w->H, W = w->W, xs = w->co * P;
+    for (int64_t c = 0; c < w->co; c++)
+        for (int64_t k = 0; k < r; k++) {
+            const int64_t b = (u0 + k) / w->th, ty = (u0 + k) % w->th;
+            const bool second = 2 * ty + 1 < H; /* odd H: the last tile row has one row */
+            float *row0 = w->out + ((b * w->co + c) * H + 2 * ty) * W;
+            for (int64_t t0 = 0; t0 < w->tw; t0 += 16) {
+                const __mmask16 m = lanes(w->tw - t0);
+                const float *src = M + c * P + k * w->tw + t0;
+                __m512 u0v[4], u1v[4]; /* A^T m: the two row combinations, per column j */
+                for (int j = 0; j < 4; j++) {
+                    const __m512 m0 = _mm512_maskz_loadu_ps(m, src + (0 + j) * xs);
+                    const __m512 m1 = _mm512_maskz_loadu_ps(m, src + (4 + j) * xs);
+                    const __m512 m2 = _mm512_maskz_loadu_ps(m, src + (8 + j) * xs);
+                    const __m512 m3 = _mm512_maskz_loadu_ps(m, src + (12 + j) * xs);
+                    u0v[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+                    u1v[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+                }
+                /* (A^T m) A */
+                const int64_t n = W - 2 * t0 < 32 ? W - 2 * t0 : 32;
+                store_pair(row0 + 2 * t0, _mm512_add_ps(_mm512_add_ps(u0v[0], u0v[1]), u0v[2]),
+                           _mm512_sub_ps(_mm512_sub_ps(u0v[1], u0v[2]), u0v[3]), n, w->add);
+                if (second)
+                    store_pair(row0 + W + 2 * t0,
+                               _mm512_add_ps(_mm512_add_ps(u1v[0], u1v[1]), u1v[2]),
+                               _mm512_sub_ps(_mm512_sub_ps(u1v[1], u1v[2]), u1v[3]), n, w->add);
             }
-            /* (A^T m) A */
-            const int64_t n = W - 2 * t0 < 32 ? W - 2 * t0 : 32;
-            store_pair(row0 + 2 * t0, _mm512_add_ps(_mm512_add_ps(u0[0], u0[1]), u0[2]),
-                       _mm512_sub_ps(_mm512_sub_ps(u0[1], u0[2]), u0[3]), n, w->add);
-            if (second)
-                store_pair(row0 + W + 2 * t0, _mm512_add_ps(_mm512_add_ps(u1[0], u1[1]), u1[2]),
-                           _mm512_sub_ps(_mm512_sub_ps(u1[1], u1[2]), u1[3]), n, w->add);
         }
-    }
 }
 
-/* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats */
+/* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M and
+ * the gemm's packing space) */
 static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
 {
     const int64_t pmax = w->rows * w->tw;
     float *V = buf, *M = V + align16(16 * w->ci * pmax);
     float *pack = M + align16(16 * w->co * pmax);
-    float *rowbuf = pack + align16((int64_t)lf_gemm512_pack_floats() + 16);
-    memset(rowbuf, 0, (size_t)(5 * w->wp) * sizeof(float));
     const lf_gemm_mat none = {0};
     for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
         const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
-        for (int64_t k = 0; k < r; k++) input_unit(w, u0 + k, V, P, k * w->tw, rowbuf);
+        input_block(w, u0, r, V, P);
         for (int xi = 0; xi < 16; xi++) {
             lf_gemm_mat b = {V + xi * w->ci * P, P, 0, 0, false};
             lf_gemm_mat c = {M + xi * w->co * P, P, 0, 0, false};
             lf_gemm512x(w->co, P, w->ci, 1, &none, w->u + xi * w->u_stride, &b, 0, &c, pack);
         }
-        for (int64_t k = 0; k < r; k++) output_unit(w, u0 + k, M, P, k * w->tw);
+        output_block(w, u0, r, M, P);
     }
 }
 
@@ -247,7 +257,7 @@ static int64_t thread_floats(const wino_pass *w)
 {
     const int64_t pmax = w->rows * w->tw;
     return align16(16 * w->ci * pmax) + align16(16 * w->co * pmax) +
-           align16((int64_t)lf_gemm512_pack_floats() + 16) + 5 * w->wp;
+           align16((int64_t)lf_gemm512_pack_floats() + 16);
 }
 
 /* U (16, co, ci): U[xi][o][i] = (G g G^T)[xi] of g = w[o][i] (3x3), rotated by 180 degrees
@@ -292,14 +302,13 @@ WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, boo
 
 /* One direction over n images: the filters (weights w (wco, wci, 3, 3)) transformed into
  * scratch slot 6, packed into slot 5 (shared read-only by the threads), then slot 6 reused
- * for the threads' V, M, packing and row buffers. bwd: the input gradient (filters rotated,
+ * for the threads' V, M and packing buffers. bwd: the input gradient (filters rotated,
  * matrices transposed). */
 static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wco, int64_t wci,
                           bool bwd, int64_t n, int T)
 {
     w->th = (w->H + 1) / 2;
     w->tw = (w->W + 1) / 2;
-    w->wp = align16(2 * align16(w->tw) + 2);
     const int64_t share = (n + T - 1) / T * w->th; /* units per thread, at most */
     int64_t cols = WINO_BLOCK_BYTES / (int64_t)sizeof(float) / (16 * (w->ci + w->co));
     if (cols < WINO_MIN_COLS) cols = WINO_MIN_COLS;
