@@ -21,6 +21,26 @@ static bool skip_unless_available(void)
     return false;
 }
 
+/* The start of a test: false (skipped) unless the path is available; else a graph, a
+ * random stream and one thread, so that every batch size takes the batch-parallel AVX-512
+ * path where Winograd runs (with more threads a batch too small to split takes the shared
+ * BLAS path). *threads: the count to restore with finish(). */
+static bool begin(lf_graph **g, lf_rng *r, uint64_t seed, int *threads)
+{
+    if (skip_unless_available()) return false;
+    CHECK_OK(lf_graph_init(g, 0));
+    *r = lf_rng_make(seed, 1);
+    *threads = lf_get_threads();
+    lf_set_threads(1);
+    return true;
+}
+
+static void finish(lf_graph *g, int threads)
+{
+    lf_set_threads(threads);
+    lf_graph_free(g);
+}
+
 static lf_conv_geom geom3x3(int64_t ci, int64_t co, int64_t H, int64_t W)
 {
     lf_conv_geom q;
@@ -40,6 +60,33 @@ static float *random_floats(lf_rng *r, int64_t n)
     float *p = lf_malloc((size_t)n * sizeof(float));
     lf_rng_fill_uniform(r, p, n, -1, 1);
     return p;
+}
+
+/* A random 3x3 problem: weights, input, output gradient, and initial contents for the
+ * outputs (init: max(nx, ny) floats) */
+typedef struct problem {
+    lf_conv_geom q;
+    int64_t n, nx, ny, nw;
+    float *w, *x, *dy, *init;
+} problem;
+
+static problem make_problem(lf_rng *r, int64_t n, int64_t ci, int64_t co, int64_t H, int64_t W)
+{
+    problem p = {.q = geom3x3(ci, co, H, W), .n = n, .nx = n * ci * H * W, .ny = n * co * H * W,
+                 .nw = co * ci * 9};
+    p.w = random_floats(r, p.nw);
+    p.x = random_floats(r, p.nx);
+    p.dy = random_floats(r, p.ny);
+    p.init = random_floats(r, p.nx > p.ny ? p.nx : p.ny);
+    return p;
+}
+
+static void free_problem(problem *p)
+{
+    lf_free(p->w);
+    lf_free(p->x);
+    lf_free(p->dy);
+    lf_free(p->init);
 }
 
 /* out (n, co, H, W) = base + conv3x3 pad 1 of in (n, ci, H, W) with w (co, ci, 3, 3) in
@@ -132,30 +179,26 @@ static void run_with(lf_graph *g, const lf_conv_geom *q, lf_conv_job j, int mode
 static void check_case(lf_graph *g, lf_rng *r, int64_t n, int64_t ci, int64_t co, int64_t H,
                        int64_t W)
 {
-    const lf_conv_geom q = geom3x3(ci, co, H, W);
-    const int64_t nx = n * ci * H * W, ny = n * co * H * W, cnt = nx > ny ? nx : ny;
-    float *w = random_floats(r, co * ci * 9), *x = random_floats(r, nx);
-    float *dy = random_floats(r, ny), *init = random_floats(r, cnt);
+    problem p = make_problem(r, n, ci, co, H, W);
+    const lf_conv_geom *q = &p.q;
+    const int64_t cnt = p.nx > p.ny ? p.nx : p.ny;
     float *a = lf_malloc((size_t)cnt * sizeof(float)), *b = lf_malloc((size_t)cnt * sizeof(float));
     double *ref = lf_malloc((size_t)cnt * sizeof(double));
     for (int acc = 0; acc < 2; acc++) {
-        lf_conv_job j = {.n = n, .w = w, .img = x, .colside_out = a, .accumulate = acc};
-        run_with(g, &q, j, 1, a, init, ny);
+        lf_conv_job j = {.n = n, .w = p.w, .img = p.x, .colside_out = a, .accumulate = acc};
+        run_with(g, q, j, 1, a, p.init, p.ny);
         j.colside_out = b;
-        run_with(g, &q, j, 0, b, init, ny);
-        ref_3x3(&q, n, w, x, acc ? init : NULL, false, ref);
-        check_close(acc ? "forward, accumulate" : "forward", &q, n, a, b, ref, ny);
+        run_with(g, q, j, 0, b, p.init, p.ny);
+        ref_3x3(q, n, p.w, p.x, acc ? p.init : NULL, false, ref);
+        check_close(acc ? "forward, accumulate" : "forward", q, n, a, b, ref, p.ny);
     }
-    lf_conv_job j = {.n = n, .w = w, .colside = dy, .img_out = a};
-    run_with(g, &q, j, 1, a, init, nx);
+    lf_conv_job j = {.n = n, .w = p.w, .colside = p.dy, .img_out = a};
+    run_with(g, q, j, 1, a, p.init, p.nx);
     j.img_out = b;
-    run_with(g, &q, j, 0, b, init, nx);
-    ref_3x3(&q, n, w, dy, init, true, ref);
-    check_close("input gradient", &q, n, a, b, ref, nx);
-    lf_free(w);
-    lf_free(x);
-    lf_free(dy);
-    lf_free(init);
+    run_with(g, q, j, 0, b, p.init, p.nx);
+    ref_3x3(q, n, p.w, p.dy, p.init, true, ref);
+    check_close("input gradient", q, n, a, b, ref, p.nx);
+    free_problem(&p);
     lf_free(a);
     lf_free(b);
     lf_free(ref);
@@ -167,14 +210,10 @@ TEST(winograd_matches_im2col_and_reference)
 #ifdef LF_DOUBLE
     lf_test_skip("float kernel; this build is float64");
 #else
-    if (skip_unless_available()) return;
     lf_graph *g;
-    CHECK_OK(lf_graph_init(&g, 0));
-    lf_rng r = lf_rng_make(7, 1);
-    /* one thread: the batch-parallel AVX-512 path (where Winograd runs) for every batch size;
-     * with more threads a batch too small to split takes the shared BLAS path */
-    const int threads = lf_get_threads();
-    lf_set_threads(1);
+    lf_rng r;
+    int threads;
+    if (!begin(&g, &r, 7, &threads)) return;
     /* channel counts off the gemm's 8-row / 16-lane tiles; odd sizes; 1x1 and 2x2 images;
      * wide rows (more than 16 tiles); batches that split unevenly over the threads */
     const int64_t cases[][5] = {{1, 3, 5, 1, 1},   {2, 16, 16, 2, 2},  {3, 17, 33, 5, 7},
@@ -183,12 +222,11 @@ TEST(winograd_matches_im2col_and_reference)
                                 {2, 64, 64, 4, 4}, {3, 1, 1, 11, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_case(g, &r, cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
-    lf_set_threads(threads);
+    finish(g, threads);
     if (getenv("LF_TEST_VERBOSE"))
         printf("    worst relative error: winograd %.2e, im2col %.2e\n", worst_wino,
                worst_im2col);
     CHECK_MSG(differed, "Winograd gave the im2col path's results bit for bit: not taken?");
-    lf_graph_free(g);
 #endif
 }
 
@@ -199,40 +237,31 @@ TEST(winograd_split_job_keeps_weight_gradient)
 #ifdef LF_DOUBLE
     lf_test_skip("float kernel; this build is float64");
 #else
-    if (skip_unless_available()) return;
     lf_graph *g;
-    CHECK_OK(lf_graph_init(&g, 0));
-    lf_rng r = lf_rng_make(8, 1);
-    const int threads = lf_get_threads();
-    lf_set_threads(1);
-    const int64_t n = 6, ci = 20, co = 24, H = 10, W = 9;
-    const lf_conv_geom q = geom3x3(ci, co, H, W);
-    const int64_t nx = n * ci * H * W, nw = co * ci * 9;
-    float *w = random_floats(&r, nw), *x = random_floats(&r, nx);
-    float *dy = random_floats(&r, n * co * H * W), *init = random_floats(&r, nx);
+    lf_rng r;
+    int threads;
+    if (!begin(&g, &r, 8, &threads)) return;
+    problem p = make_problem(&r, 6, 20, 24, 10, 9);
+    const int64_t nx = p.nx, nw = p.nw;
     float *dx1 = lf_malloc((size_t)nx * sizeof(float)), *dx0 = lf_malloc((size_t)nx * sizeof(float));
     float *dw1 = lf_calloc((size_t)nw, sizeof(float)), *dw0 = lf_calloc((size_t)nw, sizeof(float));
     double *ref = lf_malloc((size_t)nx * sizeof(double));
-    lf_conv_job j = {.n = n, .w = w, .img = x, .colside = dy, .img_out = dx1, .dw = dw1};
-    run_with(g, &q, j, 1, dx1, init, nx);
+    lf_conv_job j = {.n = p.n, .w = p.w, .img = p.x, .colside = p.dy, .img_out = dx1, .dw = dw1};
+    run_with(g, &p.q, j, 1, dx1, p.init, nx);
     j.img_out = dx0;
     j.dw = dw0;
-    run_with(g, &q, j, 0, dx0, init, nx);
-    lf_set_threads(threads);
+    run_with(g, &p.q, j, 0, dx0, p.init, nx);
     CHECK(memcmp(dw0, dw1, (size_t)nw * sizeof(float)) == 0);
     CHECK(memcmp(dx0, dx1, (size_t)nx * sizeof(float)) != 0); /* dx did take the path */
-    ref_3x3(&q, n, w, dy, init, true, ref);
-    check_close("split job, input gradient", &q, n, dx1, dx0, ref, nx);
-    lf_free(w);
-    lf_free(x);
-    lf_free(dy);
-    lf_free(init);
+    ref_3x3(&p.q, p.n, p.w, p.dy, p.init, true, ref);
+    check_close("split job, input gradient", &p.q, p.n, dx1, dx0, ref, nx);
+    free_problem(&p);
     lf_free(dx1);
     lf_free(dx0);
     lf_free(dw1);
     lf_free(dw0);
     lf_free(ref);
-    lf_graph_free(g);
+    finish(g, threads);
 #endif
 }
 
@@ -321,34 +350,25 @@ TEST(winograd_thread_count_independent)
 #ifdef LF_DOUBLE
     lf_test_skip("float kernel; this build is float64");
 #else
-    if (skip_unless_available()) return;
     lf_graph *g;
-    CHECK_OK(lf_graph_init(&g, 0));
-    lf_rng r = lf_rng_make(10, 1);
-    const int64_t n = 10, ci = 40, co = 48, H = 14, W = 14;
-    const lf_conv_geom q = geom3x3(ci, co, H, W);
-    const int64_t nx = n * ci * H * W, ny = n * co * H * W;
-    float *w = random_floats(&r, co * ci * 9), *x = random_floats(&r, nx);
-    float *dy = random_floats(&r, ny), *init = random_floats(&r, nx);
+    lf_rng r;
+    int threads;
+    if (!begin(&g, &r, 10, &threads)) return;
+    problem p = make_problem(&r, 10, 40, 48, 14, 14);
     float *out[2][2];
-    const int threads = lf_get_threads();
     for (int t = 0; t < 2; t++) {
         lf_set_threads(t + 1);
-        out[t][0] = lf_malloc((size_t)ny * sizeof(float));
-        out[t][1] = lf_malloc((size_t)nx * sizeof(float));
-        lf_conv_job f = {.n = n, .w = w, .img = x, .colside_out = out[t][0]};
-        run_with(g, &q, f, 1, out[t][0], init, ny);
-        lf_conv_job b = {.n = n, .w = w, .colside = dy, .img_out = out[t][1]};
-        run_with(g, &q, b, 1, out[t][1], init, nx);
+        out[t][0] = lf_malloc((size_t)p.ny * sizeof(float));
+        out[t][1] = lf_malloc((size_t)p.nx * sizeof(float));
+        lf_conv_job f = {.n = p.n, .w = p.w, .img = p.x, .colside_out = out[t][0]};
+        run_with(g, &p.q, f, 1, out[t][0], p.init, p.ny);
+        lf_conv_job b = {.n = p.n, .w = p.w, .colside = p.dy, .img_out = out[t][1]};
+        run_with(g, &p.q, b, 1, out[t][1], p.init, p.nx);
     }
-    lf_set_threads(threads);
-    CHECK(memcmp(out[0][0], out[1][0], (size_t)ny * sizeof(float)) == 0);
-    CHECK(memcmp(out[0][1], out[1][1], (size_t)nx * sizeof(float)) == 0);
+    CHECK(memcmp(out[0][0], out[1][0], (size_t)p.ny * sizeof(float)) == 0);
+    CHECK(memcmp(out[0][1], out[1][1], (size_t)p.nx * sizeof(float)) == 0);
     for (int t = 0; t < 2; t++) lf_free(out[t][0]), lf_free(out[t][1]);
-    lf_free(w);
-    lf_free(x);
-    lf_free(dy);
-    lf_free(init);
-    lf_graph_free(g);
+    free_problem(&p);
+    finish(g, threads);
 #endif
 }

@@ -426,11 +426,7 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     }
 #pragma omp parallel num_threads(T)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
+        const int t = lf_conv_thread_num();
         lf_real *dw = NULL;
         if (j->dw) {
             dw = t == 0 ? j->dw : dwp + (t - 1) * nw;

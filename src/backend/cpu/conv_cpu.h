@@ -5,6 +5,10 @@
 
 #include "../../core/internal.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* The geometry of one convolution seen from its column matrix. The "image side" is the
  * tensor the columns are gathered from (the input of a convolution, the output of a
  * transposed one); the "column side" is the other one, whose spatial positions index the
@@ -65,6 +69,16 @@ size_t lf_conv_avx512_wpack_floats(const lf_conv_geom *q, const lf_conv_job *j);
 void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
                           int64_t b_begin, int64_t b_end, lf_real *col, lf_real *dw,
                           lf_real *pack, lf_real *wpack);
+
+/* The calling thread's number in an OpenMP region (0 outside one, or without OpenMP). */
+static inline int lf_conv_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* 1 when OpenMP loops may run between BLAS calls without fighting BLAS's own threads for
  * the cores (see conv_cpu.c): not with the pthreads OpenBLAS. */

@@ -335,11 +335,7 @@ static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wc
     }
 #pragma omp parallel num_threads(T)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
+        const int t = lf_conv_thread_num();
         /* the images of lf_conv_cpu_run's split, as whole units */
         wino_range(w, n * t / T * w->th, n * (t + 1) / T * w->th, buf + t * tf);
     }
