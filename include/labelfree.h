@@ -89,8 +89,9 @@ int lf_get_threads(void);
  * GFLOP/s on 2 cores against 390 with OpenBLAS's own choice (Cooperlake); measured. */
 const char *lf_blas_corename(void);
 /* The convolutions' matrix products: "avx512" (labelfree's own kernel, chosen when the CPU has
- * AVX-512F, whatever OPENBLAS_CORETYPE says) or "blas" (elsewhere, in float64 builds, or
- * with the environment variable LF_GEMM=blas). */
+ * AVX-512F, whatever OPENBLAS_CORETYPE says), "avx512+winograd" (the same, with 3x3 stride-1
+ * convolutions on Winograd F(2x2, 3x3) unless the environment sets LF_CONV=im2col) or "blas"
+ * (elsewhere, in float64 builds, or with the environment variable LF_GEMM=blas). */
 const char *lf_conv_gemm_name(void);
 
 /* ------------------------------------------------------------------ randomness */

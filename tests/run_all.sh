@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Unit tests run in three builds: float32 (parity with PyTorch
-# fixtures; a second time with LF_GEMM=blas, the convolutions' path without AVX-512),
+# fixtures; a second time with LF_GEMM=blas, the convolutions' path without AVX-512, and
+# the parity tests on one thread, the batch-parallel AVX-512 / Winograd path),
 # float64 (finite-difference gradient checks), ASan+UBSan; then the end-to-end CLI tests in
 # tests/e2e/*.sh. Ends with one line: 'N passed, N failed'.
 set -u
@@ -29,6 +30,12 @@ for v in default f64 asan; do
         echo "== unit tests, default build, LF_GEMM=blas"
         LF_GEMM=blas LF_THREADS=2 ./build/default/unit_tests 2>&1 | tee build/logs/unit-blas.log |
             grep -vE '^(ok|SKIP) ' ; summ build/logs/unit-blas.log "default unit tests with LF_GEMM=blas"
+        # the PyTorch parity fixtures on one thread: their small batches then take the
+        # batch-parallel AVX-512 path (Winograd for 3x3 stride-1 convolutions) that training
+        # runs on, instead of the shared BLAS path that 2 threads give them (seconds)
+        echo "== parity tests, default build, LF_THREADS=1"
+        LF_THREADS=1 ./build/default/unit_tests parity 2>&1 | tee build/logs/unit-parity-t1.log |
+            grep -vE '^(ok|SKIP) ' ; summ build/logs/unit-parity-t1.log "parity tests on one thread"
     fi
 done
 for t in tests/e2e/*.sh; do

@@ -1,6 +1,7 @@
 /* The one place that calls BLAS; picks sgemm or dgemm for lf_real. */
 #include "../../core/internal.h"
 
+#include "conv_winograd.h"
 #include "gemm_avx512.h"
 
 #include <cblas.h>
@@ -23,4 +24,8 @@ void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_rea
 
 const char *lf_blas_corename(void) { return openblas_get_corename(); }
 
-const char *lf_conv_gemm_name(void) { return lf_gemm512_available() ? "avx512" : "blas"; }
+const char *lf_conv_gemm_name(void)
+{
+    if (!lf_gemm512_available()) return "blas";
+    return lf_conv_winograd_enabled() ? "avx512+winograd" : "avx512";
+}

@@ -14,6 +14,7 @@
  * forward+backward 1.8-2.2 s with OpenMP im2col/col2im against 0.2-0.26 s serial. With an
  * OpenMP (or sequential) OpenBLAS the loops run in parallel. */
 #include "conv_cpu.h"
+#include "conv_winograd.h"
 #include "gemm_avx512.h"
 
 #include <cblas.h>
@@ -324,6 +325,35 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
  * the core that wrote them and there is no barrier between the steps; weight gradients go
  * to per-thread accumulators summed in thread order at the end. Used when every thread
  * gets a share of images; a batch smaller than that (one image at serving time) is shared. */
+/* Threads for the batch-parallel path: 1 (shared path) unless every thread gets a share of
+ * images and there is enough work to split. */
+static int batch_threads(const lf_conv_geom *q, const lf_conv_job *j)
+{
+    const int64_t kp = q->k[0] * q->k[1] * q->k[2];
+    const int64_t L = q->out[0] * q->out[1] * q->out[2], K = q->ci * kp;
+    int T = 1;
+#ifdef _OPENMP
+    if (lf_cpu_parallel_loops() && !omp_in_parallel()) T = omp_get_max_threads();
+#endif
+    if (T > 1 && !(j->n >= 4 * T || (j->n >= T && j->n % T == 0))) T = 1;
+    if (T > 1 && q->co * K * L * j->n < LF_PAR_MIN * 16) T = 1; /* too little work to split */
+    return T;
+}
+
+/* The AVX-512 path (conv_avx512.c, conv_winograd.c) where each thread runs its own gemms: in
+ * the batch-parallel path, or with a budget of one thread (the shared path keeps BLAS's
+ * threads); it needs no staging copies, and takes blocks of images that fit in L2. */
+static bool own_gemm(int T)
+{
+    bool own = lf_gemm512_available();
+#ifdef _OPENMP
+    own = own && (T > 1 || omp_get_max_threads() == 1 || omp_in_parallel());
+#else
+    (void)T;
+#endif
+    return own;
+}
+
 lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j)
 {
     const int64_t kp = q->k[0] * q->k[1] * q->k[2];
@@ -332,20 +362,22 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     bool direct = kp == 1;
     for (int i = 0; i < 3; i++)
         direct = direct && q->s[i] == 1 && q->p[i] == 0 && q->in[i] == q->out[i];
-    int T = 1;
-#ifdef _OPENMP
-    if (lf_cpu_parallel_loops() && !omp_in_parallel()) T = omp_get_max_threads();
-#endif
-    if (T > 1 && !(j->n >= 4 * T || (j->n >= T && j->n % T == 0))) T = 1;
-    if (T > 1 && q->co * K * L * j->n < LF_PAR_MIN * 16) T = 1; /* too little work to split */
-    /* the AVX-512 path (conv_avx512.c) where each thread runs its own gemms: in the
-     * batch-parallel path, or with a budget of one thread (the shared path keeps BLAS's
-     * threads); it needs no staging copies, and takes blocks of images whose columns fit
-     * in L2 */
-    bool own = lf_gemm512_available();
-#ifdef _OPENMP
-    own = own && (T > 1 || omp_get_max_threads() == 1 || omp_in_parallel());
-#endif
+    const int T = batch_threads(q, j);
+    const bool own = own_gemm(T);
+    /* 3x3 "same" convolutions: the forward and input-gradient products on Winograd
+     * F(2x2, 3x3) (conv_winograd.c); the weight gradient stays on the columns below */
+    lf_conv_job rest;
+    if (own && (j->colside_out || j->img_out) && lf_conv_winograd_fits(q) &&
+        lf_conv_winograd_enabled()) {
+        rest = *j;
+        rest.dw = NULL;
+        lf_status s = lf_conv_winograd_run(g, q, &rest, T);
+        if (s != LF_OK || !j->dw) return s;
+        rest = *j;
+        rest.colside_out = NULL;
+        rest.img_out = NULL;
+        j = &rest;
+    }
     int64_t nb = 1;
     const int64_t share = (j->n + T - 1) / T; /* images per thread */
     if (own) {
@@ -394,11 +426,7 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     }
 #pragma omp parallel num_threads(T)
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
+        const int t = lf_conv_thread_num();
         lf_real *dw = NULL;
         if (j->dw) {
             dw = t == 0 ? j->dw : dwp + (t - 1) * nw;

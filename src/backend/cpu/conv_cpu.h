@@ -5,6 +5,10 @@
 
 #include "../../core/internal.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* The geometry of one convolution seen from its column matrix. The "image side" is the
  * tensor the columns are gathered from (the input of a convolution, the output of a
  * transposed one); the "column side" is the other one, whose spatial positions index the
@@ -22,7 +26,7 @@ typedef struct lf_conv_geom {
  *   img_out      (n, ci, in...)   += col2im(W^T @ colside)
  * img is needed for colside_out and dw, colside for dw and img_out. Column, staging and
  * per-thread weight-gradient buffers and the AVX-512 gemm's packing buffers come from g's
- * scratch slots 0-4. */
+ * scratch slots 0-4; the Winograd path (3x3 stride-1 pad-1, conv_winograd.h) uses 5-6. */
 typedef struct lf_conv_job {
     int64_t n;
     const lf_real *w;
@@ -65,6 +69,16 @@ size_t lf_conv_avx512_wpack_floats(const lf_conv_geom *q, const lf_conv_job *j);
 void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
                           int64_t b_begin, int64_t b_end, lf_real *col, lf_real *dw,
                           lf_real *pack, lf_real *wpack);
+
+/* The calling thread's number in an OpenMP region (0 outside one, or without OpenMP). */
+static inline int lf_conv_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* 1 when OpenMP loops may run between BLAS calls without fighting BLAS's own threads for
  * the cores (see conv_cpu.c): not with the pthreads OpenBLAS. */

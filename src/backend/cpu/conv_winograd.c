@@ -1,0 +1,371 @@
+/* Winograd F(2x2, 3x3) for the 3x3 stride-1 pad-1 convolutions (most of a ResNet's flops).
+ *
+ * The output is cut into 2x2 tiles; tile (ty, tx) needs the 4x4 input patch d at rows
+ * 2ty-1..2ty+2, columns 2tx-1..2tx+2 (zero outside the image). With
+ *
+ *         | 1  0 -1  0 |          | 1    0    0  |
+ *   B^T = | 0  1  1  0 |      G = | 1/2  1/2  1/2|      A^T = | 1  1  1  0 |
+ *         | 0 -1  1  0 |          | 1/2 -1/2  1/2|            | 0  1 -1 -1 |
+ *         | 0  1  0 -1 |          | 0    0    1  |
+ *
+ * one output tile of one (output channel o, input channel i) pair is
+ *   Y = A^T [ (G g G^T) .* (B^T d B) ] A
+ * (.* elementwise, g the 3x3 filter): 16 multiplications instead of 36. Summed over input
+ * channels the 16 elementwise products become 16 independent matrix products, one per
+ * position xi of the 4x4 transformed tile:
+ *   input transform    V_xi (ci x tiles) = (B^T d B)[xi]   for every channel and tile
+ *   filter transform   U_xi (co x ci)    = (G g G^T)[xi]   for every filter
+ *   products           M_xi (co x tiles) = U_xi V_xi       (lf_gemm512x, U_xi pre-packed)
+ *   output transform   Y = A^T m A       where m[xi] = M_xi (o, tile)
+ * so the gemm does 16 ci co flops per tile of 4 outputs where im2col does 36 ci co: 2.25x
+ * fewer. The transforms add O((ci + co) tiles) work, small against the products when the
+ * channel counts are large.
+ *
+ * The input gradient of a stride-1 pad-1 3x3 convolution is the same-size convolution of
+ * the output gradient with the weights transposed (ci <-> co) and rotated by 180 degrees, so
+ * it is the same computation with U_xi (ci x co) = the transpose of the rotated filters'
+ * transform (packed transposed: no copy).
+ *
+ * Layout and threads: each thread takes a fixed range of images (as lf_conv_cpu_run) and
+ * walks it in blocks of whole tile rows ("units": one image, one tile row), sized so that a
+ * block's V and M (16 (ci + co) floats per tile) stay near the core's L2. Every output
+ * element is written once, by the thread owning its image, and its value does not depend
+ * on the block (a gemm column's sum runs over ci in a fixed order): results do not depend
+ * on the thread count. The transforms are vectorised over 16 tiles of a tile row: the 4x4
+ * patches' columns are the even/odd elements of the input rows (one permute per 16).
+ *
+ * Accuracy: each transformed value is a sum of a few products with coefficients 0, +-1/2,
+ * +-1, so the result differs from the direct sum by a few float ulps times the sum of the
+ * |products| (tests/unit/test_winograd.c measures it). Float builds on AVX-512 machines
+ * only; LF_CONV=im2col turns the path off. */
+#include "conv_winograd.h"
+#include "gemm_avx512.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static atomic_int forced = -1; /* lf_conv_winograd_force */
+
+void lf_conv_winograd_force(int mode) { atomic_store(&forced, mode < 0 ? -1 : mode != 0); }
+
+static int env_allows(void)
+{
+    static atomic_int cached = -1; /* threads may race to fill it: all compute the same */
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("LF_CONV");
+        v = !(e && !strcmp(e, "im2col"));
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+int lf_conv_winograd_enabled(void)
+{
+    if (!lf_gemm512_available()) return 0; /* also 0 in float64 builds */
+    const int f = atomic_load(&forced);
+    return f >= 0 ? f : env_allows();
+}
+
+bool lf_conv_winograd_fits(const lf_conv_geom *q)
+{
+    return q->groups == 1 && q->in[0] == 1 && q->out[0] == 1 && q->k[0] == 1 && q->p[0] == 0 &&
+           q->k[1] == 3 && q->k[2] == 3 && q->s[1] == 1 && q->s[2] == 1 && q->d[1] == 1 &&
+           q->d[2] == 1 && q->p[1] == 1 && q->p[2] == 1 && q->in[1] == q->out[1] &&
+           q->in[2] == q->out[2];
+}
+
+#if defined(__x86_64__) && !defined(LF_DOUBLE)
+#include <immintrin.h>
+
+/* A block's transformed tiles: 16 (ci + co) floats each, ~1 MB (the L2 of a core here), but
+ * at least WINO_MIN_COLS tiles so the gemm's 48-column panels stay full in the late layers */
+#ifndef WINO_BLOCK_BYTES
+#define WINO_BLOCK_BYTES (1 << 20)
+#endif
+#ifndef WINO_MIN_COLS
+#define WINO_MIN_COLS 96
+#endif
+
+#define WINO_FN __attribute__((target("avx512f"), optimize("O3")))
+
+/* One product direction: out (n, co, H, W) (+)= conv3x3(in (n, ci, H, W)) with the packed
+ * filter matrices u (16 of them, u_stride floats apart). */
+typedef struct wino_pass {
+    int64_t ci, co, H, W;
+    int64_t th, tw;  /* tile rows and columns per image */
+    int64_t rows;    /* tile rows (units) per block */
+    const float *in;
+    float *out;
+    bool add;
+    const float *u;
+    int64_t u_stride;
+} wino_pass;
+
+static inline __mmask16 lanes(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+static int64_t align16(int64_t n) { return (n + 15) & ~(int64_t)15; }
+
+/* Row i of 16 patches (tiles t0..t0+15 of a tile row) times B: out[j] = (d B)[i][j] for
+ * every tile. row: the input row (NULL: a padding row); patch column j of tile t is input
+ * column 2t - 1 + j, read as four 16-wide masked loads at columns 2 t0 - 1 + off[k] (lanes
+ * outside the row are masked off: they are the zero padding and are never touched, so the
+ * address may point before the row). */
+WINO_FN static inline void row_times_b(const float *row, int64_t t0, const __mmask16 m[4],
+                                       __m512 out[4])
+{
+    static const int off[4] = {0, 16, 2, 18};
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    if (!row) {
+        out[0] = out[1] = out[2] = out[3] = _mm512_setzero_ps();
+        return;
+    }
+    __m512 v[4];
+    for (int k = 0; k < 4; k++) {
+        const uintptr_t at = (uintptr_t)row + (uintptr_t)((2 * t0 - 1 + off[k]) * 4);
+        v[k] = _mm512_maskz_loadu_ps(m[k], (const void *)at);
+    }
+    const __m512 e0 = _mm512_permutex2var_ps(v[0], even, v[1]);
+    const __m512 e1 = _mm512_permutex2var_ps(v[0], odd, v[1]);
+    const __m512 e2 = _mm512_permutex2var_ps(v[2], even, v[3]);
+    const __m512 e3 = _mm512_permutex2var_ps(v[2], odd, v[3]);
+    out[0] = _mm512_sub_ps(e0, e2);
+    out[1] = _mm512_add_ps(e1, e2);
+    out[2] = _mm512_sub_ps(e2, e1);
+    out[3] = _mm512_sub_ps(e1, e3);
+}
+
+/* lanes l of a 16-wide load at column c0 with 0 <= c0 + l < W */
+static inline __mmask16 in_row(int64_t c0, int64_t W)
+{
+    const int64_t lo = c0 < 0 ? -c0 : 0;
+    return (__mmask16)(lanes(W - c0) & ~lanes(lo));
+}
+
+/* V (16, ci, P) <- B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns
+ * k tw..), read straight from the image (a row buffer was slower: its loads stalled on the
+ * stores just made to it). Channel by channel, so that each plane is read top to bottom. */
+WINO_FN __attribute__((noinline)) static void input_block(const wino_pass *w, int64_t u0,
+                                                          int64_t r, float *V, int64_t P)
+{
+    const int64_t H = w->H, W = w->W, xs = w->ci * P; /* floats between the V_xi */
+    for (int64_t c = 0; c < w->ci; c++)
+        for (int64_t k = 0; k < r; k++) {
+            const int64_t b = (u0 + k) / w->th, ty = (u0 + k) % w->th;
+            const float *plane = w->in + (b * w->ci + c) * H * W;
+            for (int64_t t0 = 0; t0 < w->tw; t0 += 16) {
+                const __mmask16 m = lanes(w->tw - t0);
+                const __mmask16 ml[4] = {in_row(2 * t0 - 1, W), in_row(2 * t0 + 15, W),
+                                         in_row(2 * t0 + 1, W), in_row(2 * t0 + 17, W)};
+                __m512 s[4][4];
+                for (int i = 0; i < 4; i++) {
+                    const int64_t y = 2 * ty - 1 + i;
+                    row_times_b(y >= 0 && y < H ? plane + y * W : NULL, t0, ml, s[i]);
+                }
+                float *dst = V + c * P + k * w->tw + t0;
+                for (int j = 0; j < 4; j++) { /* B^T (d B): rows combine as the columns did */
+                    _mm512_mask_storeu_ps(dst + (0 + j) * xs, m, _mm512_sub_ps(s[0][j], s[2][j]));
+                    _mm512_mask_storeu_ps(dst + (4 + j) * xs, m, _mm512_add_ps(s[1][j], s[2][j]));
+                    _mm512_mask_storeu_ps(dst + (8 + j) * xs, m, _mm512_sub_ps(s[2][j], s[1][j]));
+                    _mm512_mask_storeu_ps(dst + (12 + j) * xs, m,
+                                          _mm512_sub_ps(s[1][j], s[3][j]));
+                }
+            }
+        }
+}
+
+/* Output row segment from 16 tiles: columns 2t, 2t+1 of tile t are y0[t], y1[t]; n values
+ * (<= 32) are written, added to what is there when add */
+WINO_FN static inline void store_pair(float *o, __m512 y0, __m512 y1, int64_t n, bool add)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __mmask16 m0 = lanes(n), m1 = lanes(n - 16);
+    __m512 v0 = _mm512_permutex2var_ps(y0, lo, y1), v1 = _mm512_permutex2var_ps(y0, hi, y1);
+    if (add) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, o));
+    _mm512_mask_storeu_ps(o, m0, v0);
+    if (!m1) return;
+    if (add) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, o + 16));
+    _mm512_mask_storeu_ps(o + 16, m1, v1);
+}
+
+/* Units u0..u0+r-1 of out <- A^T m A of their tiles, m from M (16, co, P) (unit k's tiles
+ * in columns k tw..); channel by channel, each plane written top to bottom. */
+WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, int64_t u0,
+                                                           int64_t r, const float *M, int64_t P)
+{
+    const int64_t H = w->H, W = w->W, xs = w->co * P;
+    for (int64_t c = 0; c < w->co; c++)
+        for (int64_t k = 0; k < r; k++) {
+            const int64_t b = (u0 + k) / w->th, ty = (u0 + k) % w->th;
+            const bool second = 2 * ty + 1 < H; /* odd H: the last tile row has one row */
+            float *row0 = w->out + ((b * w->co + c) * H + 2 * ty) * W;
+            for (int64_t t0 = 0; t0 < w->tw; t0 += 16) {
+                const __mmask16 m = lanes(w->tw - t0);
+                const float *src = M + c * P + k * w->tw + t0;
+                __m512 u0v[4], u1v[4]; /* A^T m: the two row combinations, per column j */
+                for (int j = 0; j < 4; j++) {
+                    const __m512 m0 = _mm512_maskz_loadu_ps(m, src + (0 + j) * xs);
+                    const __m512 m1 = _mm512_maskz_loadu_ps(m, src + (4 + j) * xs);
+                    const __m512 m2 = _mm512_maskz_loadu_ps(m, src + (8 + j) * xs);
+                    const __m512 m3 = _mm512_maskz_loadu_ps(m, src + (12 + j) * xs);
+                    u0v[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+                    u1v[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+                }
+                /* (A^T m) A */
+                const int64_t n = W - 2 * t0 < 32 ? W - 2 * t0 : 32;
+                store_pair(row0 + 2 * t0, _mm512_add_ps(_mm512_add_ps(u0v[0], u0v[1]), u0v[2]),
+                           _mm512_sub_ps(_mm512_sub_ps(u0v[1], u0v[2]), u0v[3]), n, w->add);
+                if (second)
+                    store_pair(row0 + W + 2 * t0,
+                               _mm512_add_ps(_mm512_add_ps(u1v[0], u1v[1]), u1v[2]),
+                               _mm512_sub_ps(_mm512_sub_ps(u1v[1], u1v[2]), u1v[3]), n, w->add);
+            }
+        }
+}
+
+/* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M and
+ * the gemm's packing space) */
+static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
+{
+    const int64_t pmax = w->rows * w->tw;
+    float *V = buf, *M = V + align16(16 * w->ci * pmax);
+    float *pack = M + align16(16 * w->co * pmax);
+    const lf_gemm_mat none = {0};
+    for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
+        const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
+        input_block(w, u0, r, V, P);
+        for (int xi = 0; xi < 16; xi++) {
+            lf_gemm_mat b = {V + xi * w->ci * P, P, 0, 0, false};
+            lf_gemm_mat c = {M + xi * w->co * P, P, 0, 0, false};
+            lf_gemm512x(w->co, P, w->ci, 1, &none, w->u + xi * w->u_stride, &b, 0, &c, pack);
+        }
+        output_block(w, u0, r, M, P);
+    }
+}
+
+static int64_t thread_floats(const wino_pass *w)
+{
+    const int64_t pmax = w->rows * w->tw;
+    return align16(16 * w->ci * pmax) + align16(16 * w->co * pmax) +
+           align16((int64_t)lf_gemm512_pack_floats() + 16);
+}
+
+/* U (16, co, ci): U[xi][o][i] = (G g G^T)[xi] of g = w[o][i] (3x3), rotated by 180 degrees
+ * when rot; 16 input channels at a time (stride-9 gathers). */
+WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, bool rot, float *U,
+                                     int T)
+{
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(9));
+    const __m512 half = _mm512_set1_ps(0.5f);
+    (void)T;
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+    for (int64_t o = 0; o < co; o++) {
+        for (int64_t i0 = 0; i0 < ci; i0 += 16) {
+            const __mmask16 m = lanes(ci - i0);
+            const float *g = w + (o * ci + i0) * 9;
+            __m512 k[9], t[4][3];
+            for (int a = 0; a < 9; a++)
+                k[rot ? 8 - a : a] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + a, 4);
+            for (int j = 0; j < 3; j++) { /* G g */
+                const __m512 s = _mm512_add_ps(k[j], k[6 + j]);
+                t[0][j] = k[j];
+                t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(s, k[3 + j]));
+                t[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(s, k[3 + j]));
+                t[3][j] = k[6 + j];
+            }
+            float *dst = U + o * ci + i0;
+            const int64_t xs = co * ci;
+            for (int a = 0; a < 4; a++) { /* (G g) G^T */
+                const __m512 s = _mm512_add_ps(t[a][0], t[a][2]);
+                _mm512_mask_storeu_ps(dst + (4 * a + 0) * xs, m, t[a][0]);
+                _mm512_mask_storeu_ps(dst + (4 * a + 1) * xs, m,
+                                      _mm512_mul_ps(half, _mm512_add_ps(s, t[a][1])));
+                _mm512_mask_storeu_ps(dst + (4 * a + 2) * xs, m,
+                                      _mm512_mul_ps(half, _mm512_sub_ps(s, t[a][1])));
+                _mm512_mask_storeu_ps(dst + (4 * a + 3) * xs, m, t[a][2]);
+            }
+        }
+    }
+}
+
+/* One direction over n images: the filters (weights w (wco, wci, 3, 3)) transformed into
+ * scratch slot 6, packed into slot 5 (shared read-only by the threads), then slot 6 reused
+ * for the threads' V, M and packing buffers. bwd: the input gradient (filters rotated,
+ * matrices transposed). */
+static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wco, int64_t wci,
+                          bool bwd, int64_t n, int T)
+{
+    w->th = (w->H + 1) / 2;
+    w->tw = (w->W + 1) / 2;
+    const int64_t share = (n + T - 1) / T * w->th; /* units per thread, at most */
+    int64_t cols = WINO_BLOCK_BYTES / (int64_t)sizeof(float) / (16 * (w->ci + w->co));
+    if (cols < WINO_MIN_COLS) cols = WINO_MIN_COLS;
+    w->rows = (cols + w->tw - 1) / w->tw;
+    if (w->rows > share) w->rows = share;
+    if (w->rows < 1) w->rows = 1;
+    const int64_t raw = 16 * wco * wci, tf = thread_floats(w);
+    w->u_stride = (int64_t)lf_gemm512_packed_a_floats(w->co, w->ci);
+    float *u = lf_graph_scratch(g, 5, (size_t)(16 * w->u_stride) * sizeof(float));
+    float *buf = lf_graph_scratch(g, 6, (size_t)(raw > T * tf ? raw : T * tf) * sizeof(float));
+    if (!u || !buf) return LF_ERR_NOMEM;
+    filter_transform(wt, wco, wci, bwd, buf, T);
+    (void)T;
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+    for (int xi = 0; xi < 16; xi++) {
+        const lf_gemm_mat a = {buf + xi * wco * wci, wci, 0, 0, bwd};
+        lf_gemm512_pack_a(w->co, w->ci, &a, u + xi * w->u_stride);
+    }
+    w->u = u;
+    const int64_t units = n * w->th;
+    if (T == 1) {
+        wino_range(w, 0, units, buf);
+        return LF_OK;
+    }
+#pragma omp parallel num_threads(T)
+    {
+        const int t = lf_conv_thread_num();
+        /* the images of lf_conv_cpu_run's split, as whole units */
+        wino_range(w, n * t / T * w->th, n * (t + 1) / T * w->th, buf + t * tf);
+    }
+    return LF_OK;
+}
+
+lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T)
+{
+    const int64_t H = q->in[1], W = q->in[2];
+    if (j->colside_out) { /* Y = conv(X, W) */
+        wino_pass w = {.ci = q->ci, .co = q->co, .H = H, .W = W, .in = j->img,
+                       .out = j->colside_out, .add = j->accumulate != 0};
+        lf_status s = run_pass(g, &w, j->w, q->co, q->ci, false, j->n, T);
+        if (s != LF_OK) return s;
+    }
+    if (j->img_out) { /* dX += conv(dY, rot180(W)^T) */
+        wino_pass w = {.ci = q->co, .co = q->ci, .H = H, .W = W, .in = j->colside,
+                       .out = j->img_out, .add = true};
+        lf_status s = run_pass(g, &w, j->w, q->co, q->ci, true, j->n, T);
+        if (s != LF_OK) return s;
+    }
+    return LF_OK;
+}
+
+#else /* no Winograd path in this build (lf_conv_winograd_enabled is 0) */
+
+lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T)
+{
+    (void)g, (void)q, (void)j, (void)T;
+    return LF_ERR_UNSUPPORTED;
+}
+
+#endif

@@ -1,0 +1,374 @@
+/* The Winograd F(2x2, 3x3) path (src/backend/cpu/conv_winograd.c) against the im2col path
+ * and a float64 direct convolution: forward (with and without accumulate), input gradient
+ * (+=), a job asking for the weight gradient too (split between the paths), the transposed
+ * convolution through the public API, geometries that must stay on im2col, thread-count
+ * independence. Skipped in the float64 build and where the AVX-512 gemm is not in use. */
+#include "backend/cpu/conv_winograd.h"
+#include "backend/cpu/gemm_avx512.h"
+#include "core/internal.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef LF_DOUBLE
+static bool skip_unless_available(void)
+{
+    if (!lf_gemm512_available()) {
+        lf_test_skip("no AVX-512 on this CPU (or LF_GEMM=blas): no Winograd path");
+        return true;
+    }
+    return false;
+}
+
+/* The start of a test: false (skipped) unless the path is available; else a graph, a
+ * random stream and one thread, so that every batch size takes the batch-parallel AVX-512
+ * path where Winograd runs (with more threads a batch too small to split takes the shared
+ * BLAS path). *threads: the count to restore with finish(). */
+static bool begin(lf_graph **g, lf_rng *r, uint64_t seed, int *threads)
+{
+    if (skip_unless_available()) return false;
+    CHECK_OK(lf_graph_init(g, 0));
+    *r = lf_rng_make(seed, 1);
+    *threads = lf_get_threads();
+    lf_set_threads(1);
+    return true;
+}
+
+static void finish(lf_graph *g, int threads)
+{
+    lf_set_threads(threads);
+    lf_graph_free(g);
+}
+
+static lf_conv_geom geom3x3(int64_t ci, int64_t co, int64_t H, int64_t W)
+{
+    lf_conv_geom q;
+    memset(&q, 0, sizeof q);
+    q.ci = ci;
+    q.co = co;
+    q.groups = 1;
+    q.in[0] = q.out[0] = 1;
+    q.in[1] = q.out[1] = H;
+    q.in[2] = q.out[2] = W;
+    for (int i = 0; i < 3; i++) q.k[i] = i ? 3 : 1, q.s[i] = q.d[i] = 1, q.p[i] = i ? 1 : 0;
+    return q;
+}
+
+static float *random_floats(lf_rng *r, int64_t n)
+{
+    float *p = lf_malloc((size_t)n * sizeof(float));
+    lf_rng_fill_uniform(r, p, n, -1, 1);
+    return p;
+}
+
+/* A random 3x3 problem: weights, input, output gradient, and initial contents for the
+ * outputs (init: max(nx, ny) floats) */
+typedef struct problem {
+    lf_conv_geom q;
+    int64_t n, nx, ny, nw;
+    float *w, *x, *dy, *init;
+} problem;
+
+static problem make_problem(lf_rng *r, int64_t n, int64_t ci, int64_t co, int64_t H, int64_t W)
+{
+    problem p = {.q = geom3x3(ci, co, H, W), .n = n, .nx = n * ci * H * W, .ny = n * co * H * W,
+                 .nw = co * ci * 9};
+    p.w = random_floats(r, p.nw);
+    p.x = random_floats(r, p.nx);
+    p.dy = random_floats(r, p.ny);
+    p.init = random_floats(r, p.nx > p.ny ? p.nx : p.ny);
+    return p;
+}
+
+static void free_problem(problem *p)
+{
+    lf_free(p->w);
+    lf_free(p->x);
+    lf_free(p->dy);
+    lf_free(p->init);
+}
+
+/* out (n, co, H, W) = base + conv3x3 pad 1 of in (n, ci, H, W) with w (co, ci, 3, 3) in
+ * double; bwd: the input gradient (in is dy (n, co), out is dx (n, ci)) */
+static void ref_3x3(const lf_conv_geom *q, int64_t n, const float *w, const float *in,
+                    const float *base, bool bwd, double *out)
+{
+    const int64_t H = q->in[1], W = q->in[2], HW = H * W;
+    const int64_t cin = bwd ? q->co : q->ci, cout = bwd ? q->ci : q->co;
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t o = 0; o < cout; o++)
+            for (int64_t y = 0; y < H; y++)
+                for (int64_t x = 0; x < W; x++) {
+                    const int64_t at = (b * cout + o) * HW + y * W + x;
+                    double s = base ? base[at] : 0;
+                    for (int64_t i = 0; i < cin; i++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                /* forward reads in[y + kh - 1]; the gradient of that read
+                                 * sends dy[y] to dx[y + kh - 1], i.e. dx[y] gets dy[y - kh + 1] */
+                                const int64_t sy = bwd ? y - kh + 1 : y + kh - 1;
+                                const int64_t sx = bwd ? x - kw + 1 : x + kw - 1;
+                                if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue;
+                                const float wv = bwd ? w[((i * q->ci + o) * 3 + kh) * 3 + kw]
+                                                     : w[((o * q->ci + i) * 3 + kh) * 3 + kw];
+                                s += (double)wv * in[(b * cin + i) * HW + sy * W + sx];
+                            }
+                    out[at] = s;
+                }
+}
+
+/* max |a - ref| / max |ref| */
+static double rel_err(const float *a, const double *ref, int64_t n)
+{
+    double d = 0, m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double e = fabs(a[i] - ref[i]);
+        if (e > d) d = e;
+        if (fabs(ref[i]) > m) m = fabs(ref[i]);
+    }
+    return m > 0 ? d / m : d;
+}
+
+/* The largest relative error seen (LF_TEST_VERBOSE=1 prints it per case); whether any
+ * Winograd result differed from im2col's at all (rounding: it should). */
+static double worst_wino, worst_im2col;
+static bool differed;
+
+/* Tolerance. A float dot product of K terms (K = 9 ci here, up to 4608 in a ResNet) errs by
+ * about sqrt(K) ulps of the sum of |products|; Winograd adds the transforms: values scaled by
+ * up to 4 (B^T d B sums up to 4 inputs, G g G^T up to 9 weights / 4) before the products and
+ * cancelled again in A^T m A, a few more ulps of the same magnitude. With inputs uniform in
+ * [-1, 1], max |ref| is ~ 0.3 sqrt(9 ci) and the sum of |products| ~ 2.25 ci, so both errors,
+ * relative to max |ref|, grow like sqrt(ci) ulps. Measured (these cases, ci <= 70, against
+ * the float64 reference; LF_TEST_VERBOSE=1 prints them): Winograd at most 3.7e-7 of max |ref|,
+ * im2col at most 4.6e-7 (3-4 ulps of max |ref|): the two are alike here. The bound 1e-5
+ * leaves a 25x margin for other inputs and compilers. */
+#define WINO_REL_TOL 1e-5
+
+static void check_close(const char *what, const lf_conv_geom *q, int64_t n, const float *wino,
+                        const float *im2col, const double *ref, int64_t cnt)
+{
+    const double ew = rel_err(wino, ref, cnt), ei = rel_err(im2col, ref, cnt);
+    differed = differed || memcmp(wino, im2col, (size_t)cnt * sizeof(float)) != 0;
+    if (ew > worst_wino) worst_wino = ew;
+    if (ei > worst_im2col) worst_im2col = ei;
+    if (getenv("LF_TEST_VERBOSE"))
+        printf("    %s n %lld ci %lld co %lld %lldx%lld: winograd %.2e im2col %.2e\n", what,
+               (long long)n, (long long)q->ci, (long long)q->co, (long long)q->in[1],
+               (long long)q->in[2], ew, ei);
+    CHECK_MSG(ew <= WINO_REL_TOL && ei <= WINO_REL_TOL,
+              "%s n %lld ci %lld co %lld %lldx%lld: relative error winograd %.3g, im2col %.3g",
+              what, (long long)n, (long long)q->ci, (long long)q->co, (long long)q->in[1],
+              (long long)q->in[2], ew, ei);
+}
+
+/* Runs job (outputs copied from init first) with the Winograd path forced to mode; out is
+ * the output the job writes. */
+static void run_with(lf_graph *g, const lf_conv_geom *q, lf_conv_job j, int mode, float *out,
+                     const float *init, int64_t cnt)
+{
+    memcpy(out, init, (size_t)cnt * sizeof(float));
+    lf_conv_winograd_force(mode);
+    CHECK_OK(lf_conv_cpu_run(g, q, &j));
+    lf_conv_winograd_force(-1);
+}
+
+/* One geometry: forward (accumulate off and on) and input gradient, both paths against
+ * the float64 reference. */
+static void check_case(lf_graph *g, lf_rng *r, int64_t n, int64_t ci, int64_t co, int64_t H,
+                       int64_t W)
+{
+    problem p = make_problem(r, n, ci, co, H, W);
+    const lf_conv_geom *q = &p.q;
+    const int64_t cnt = p.nx > p.ny ? p.nx : p.ny;
+    float *a = lf_malloc((size_t)cnt * sizeof(float)), *b = lf_malloc((size_t)cnt * sizeof(float));
+    double *ref = lf_malloc((size_t)cnt * sizeof(double));
+    for (int acc = 0; acc < 2; acc++) {
+        lf_conv_job j = {.n = n, .w = p.w, .img = p.x, .colside_out = a, .accumulate = acc};
+        run_with(g, q, j, 1, a, p.init, p.ny);
+        j.colside_out = b;
+        run_with(g, q, j, 0, b, p.init, p.ny);
+        ref_3x3(q, n, p.w, p.x, acc ? p.init : NULL, false, ref);
+        check_close(acc ? "forward, accumulate" : "forward", q, n, a, b, ref, p.ny);
+    }
+    lf_conv_job j = {.n = n, .w = p.w, .colside = p.dy, .img_out = a};
+    run_with(g, q, j, 1, a, p.init, p.nx);
+    j.img_out = b;
+    run_with(g, q, j, 0, b, p.init, p.nx);
+    ref_3x3(q, n, p.w, p.dy, p.init, true, ref);
+    check_close("input gradient", q, n, a, b, ref, p.nx);
+    free_problem(&p);
+    lf_free(a);
+    lf_free(b);
+    lf_free(ref);
+}
+#endif
+
+TEST(winograd_matches_im2col_and_reference)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    lf_graph *g;
+    lf_rng r;
+    int threads;
+    if (!begin(&g, &r, 7, &threads)) return;
+    /* channel counts off the gemm's 8-row / 16-lane tiles; odd sizes; 1x1 and 2x2 images;
+     * wide rows (more than 16 tiles); batches that split unevenly over the threads */
+    const int64_t cases[][5] = {{1, 3, 5, 1, 1},   {2, 16, 16, 2, 2},  {3, 17, 33, 5, 7},
+                                {4, 32, 64, 8, 8}, {5, 19, 13, 9, 4},  {2, 70, 40, 16, 16},
+                                {8, 8, 24, 3, 38}, {1, 5, 7, 35, 33},  {9, 24, 16, 6, 6},
+                                {2, 64, 64, 4, 4}, {3, 1, 1, 11, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(g, &r, cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
+    finish(g, threads);
+    if (getenv("LF_TEST_VERBOSE"))
+        printf("    worst relative error: winograd %.2e, im2col %.2e\n", worst_wino,
+               worst_im2col);
+    CHECK_MSG(differed, "Winograd gave the im2col path's results bit for bit: not taken?");
+#endif
+}
+
+/* A backward job with the weight gradient too: dx on Winograd, dW on the im2col path, which
+ * gives the same dW as when both ran there. */
+TEST(winograd_split_job_keeps_weight_gradient)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    lf_graph *g;
+    lf_rng r;
+    int threads;
+    if (!begin(&g, &r, 8, &threads)) return;
+    problem p = make_problem(&r, 6, 20, 24, 10, 9);
+    const int64_t nx = p.nx, nw = p.nw;
+    float *dx1 = lf_malloc((size_t)nx * sizeof(float)), *dx0 = lf_malloc((size_t)nx * sizeof(float));
+    float *dw1 = lf_calloc((size_t)nw, sizeof(float)), *dw0 = lf_calloc((size_t)nw, sizeof(float));
+    double *ref = lf_malloc((size_t)nx * sizeof(double));
+    lf_conv_job j = {.n = p.n, .w = p.w, .img = p.x, .colside = p.dy, .img_out = dx1, .dw = dw1};
+    run_with(g, &p.q, j, 1, dx1, p.init, nx);
+    j.img_out = dx0;
+    j.dw = dw0;
+    run_with(g, &p.q, j, 0, dx0, p.init, nx);
+    CHECK(memcmp(dw0, dw1, (size_t)nw * sizeof(float)) == 0);
+    CHECK(memcmp(dx0, dx1, (size_t)nx * sizeof(float)) != 0); /* dx did take the path */
+    ref_3x3(&p.q, p.n, p.w, p.dy, p.init, true, ref);
+    check_close("split job, input gradient", &p.q, p.n, dx1, dx0, ref, nx);
+    free_problem(&p);
+    lf_free(dx1);
+    lf_free(dx0);
+    lf_free(dw1);
+    lf_free(dw0);
+    lf_free(ref);
+    finish(g, threads);
+#endif
+}
+
+#ifndef LF_DOUBLE
+/* y = conv or conv_transpose of x (n, c, 12, 12) with args a, then x's and w's gradients
+ * for a fixed upstream gradient, with the path forced to mode; out: y, dx, dw one after the
+ * other (sizes in cnt[3]) */
+static void api_run(bool transposed, lf_conv_args a, int mode, float *out, int64_t cnt[3])
+{
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_rng r = lf_rng_make(9, 1);
+    const int64_t c = 12, xs[4] = {4, c, 12, 12}, ws[4] = {c, c / a.groups, 3, 3};
+    lf_tensor *x = lf_tensor_new(g, 4, xs), *w = lf_tensor_new(g, 4, ws);
+    lf_rng_fill_uniform(&r, x->data, lf_numel(x), -1, 1);
+    lf_rng_fill_uniform(&r, w->data, lf_numel(w), -1, 1);
+    x->flags |= LF_TENSOR_REQUIRES_GRAD;
+    w->flags |= LF_TENSOR_REQUIRES_GRAD;
+    lf_conv_winograd_force(mode);
+    lf_tensor *y = transposed ? lf_conv_transpose(g, x, w, NULL, a) : lf_conv(g, x, w, NULL, a);
+    CHECK(y != NULL);
+    if (y) {
+        float *seed = random_floats(&r, lf_numel(y));
+        CHECK_OK(lf_backward_with(g, y, seed));
+        lf_free(seed);
+        cnt[0] = lf_numel(y), cnt[1] = lf_numel(x), cnt[2] = lf_numel(w);
+        memcpy(out, y->data, (size_t)cnt[0] * sizeof(float));
+        memcpy(out + cnt[0], x->grad, (size_t)cnt[1] * sizeof(float));
+        memcpy(out + cnt[0] + cnt[1], w->grad, (size_t)cnt[2] * sizeof(float));
+    }
+    lf_conv_winograd_force(-1);
+    lf_graph_free(g);
+}
+#endif
+
+/* Through the public API: conv_transpose with k 3, s 1, p 1 takes the path (its forward is
+ * the input-gradient product, its backward the forward one) and agrees with im2col; strided,
+ * dilated, unpadded and grouped 3x3 convolutions stay on im2col (bit-identical results). */
+TEST(winograd_dispatch_through_ops)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    if (skip_unless_available()) return;
+    const int64_t big = 3 * 4 * 12 * 26 * 26 + 12 * 12 * 9;
+    float *on = lf_malloc((size_t)big * sizeof(float)), *off = lf_malloc((size_t)big * sizeof(float));
+    struct {
+        bool transposed, same;
+        int stride, pad, dil, groups;
+    } cases[] = {{true, true, 1, 1, 1, 1},  {false, true, 1, 1, 1, 1}, {false, false, 2, 1, 1, 1},
+                 {false, false, 1, 0, 1, 1}, {false, false, 1, 2, 2, 1}, {false, false, 1, 1, 1, 2},
+                 {true, false, 2, 1, 1, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lf_conv_args a = lf_conv_args_make(2, cases[i].stride, cases[i].pad, cases[i].dil,
+                                           cases[i].groups);
+        int64_t c1[3] = {0}, c0[3] = {0};
+        api_run(cases[i].transposed, a, 1, on, c1);
+        api_run(cases[i].transposed, a, 0, off, c0);
+        CHECK(memcmp(c0, c1, sizeof c0) == 0);
+        const int64_t tot = c0[0] + c0[1] + c0[2];
+        if (!cases[i].same) {
+            CHECK_MSG(memcmp(on, off, (size_t)tot * sizeof(float)) == 0,
+                      "case %zu: not a 3x3 same convolution but the results changed", i);
+            continue;
+        }
+        /* each of y, dx, dw within the tolerance of its own magnitude (dw: bit-identical) */
+        for (int part = 0, at = 0; part < 3; at += (int)c0[part], part++) {
+            double d = 0, m = 0;
+            for (int64_t k = at; k < at + c0[part]; k++) {
+                if (fabs(on[k] - off[k]) > d) d = fabs(on[k] - off[k]);
+                if (fabs(off[k]) > m) m = fabs(off[k]);
+            }
+            CHECK_MSG(d <= (part == 2 ? 0 : WINO_REL_TOL * m),
+                      "case %zu part %d: max diff %.3g of max %.3g", i, part, d, m);
+        }
+    }
+    lf_free(on);
+    lf_free(off);
+#endif
+}
+
+/* The same numbers with 1 and 2 threads (each thread owns whole images; a gemm column's sum
+ * does not depend on the block it is in). */
+TEST(winograd_thread_count_independent)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    lf_graph *g;
+    lf_rng r;
+    int threads;
+    if (!begin(&g, &r, 10, &threads)) return;
+    problem p = make_problem(&r, 10, 40, 48, 14, 14);
+    float *out[2][2];
+    for (int t = 0; t < 2; t++) {
+        lf_set_threads(t + 1);
+        out[t][0] = lf_malloc((size_t)p.ny * sizeof(float));
+        out[t][1] = lf_malloc((size_t)p.nx * sizeof(float));
+        lf_conv_job f = {.n = p.n, .w = p.w, .img = p.x, .colside_out = out[t][0]};
+        run_with(g, &p.q, f, 1, out[t][0], p.init, p.ny);
+        lf_conv_job b = {.n = p.n, .w = p.w, .colside = p.dy, .img_out = out[t][1]};
+        run_with(g, &p.q, b, 1, out[t][1], p.init, p.nx);
+    }
+    CHECK(memcmp(out[0][0], out[1][0], (size_t)p.ny * sizeof(float)) == 0);
+    CHECK(memcmp(out[0][1], out[1][1], (size_t)p.nx * sizeof(float)) == 0);
+    for (int t = 0; t < 2; t++) lf_free(out[t][0]), lf_free(out[t][1]);
+    free_problem(&p);
+    finish(g, threads);
+#endif
+}
