@@ -116,28 +116,38 @@ static void max_row_values(const pool_geom *q, const lf_real *src, int64_t d0, i
         }
 }
 
-/* Maxima and their flat in-plane indices, one output row, window by window. */
+/* Maxima and their flat in-plane indices, one output row: the same sweep as
+ * max_row_values (rows of the window, then kernel columns, each over the whole output row),
+ * which visits every window's values in the order of the window-by-window scan (depth, row,
+ * column), so the first maximum still wins on ties; branch-free selects the compiler
+ * vectorises (the window-by-window scan with a branch took 5 % of a 64x64 training step). */
 static void max_row_indexed(const pool_geom *q, const lf_real *src, int64_t d0, int64_t d1,
-                            int64_t h0, int64_t h1, lf_real *drow, int32_t *irow)
+                            int64_t h0, int64_t h1, lf_real *restrict drow,
+                            int32_t *restrict irow)
 {
-    for (int64_t ow = 0; ow < q->out[2]; ow++) {
+    const int64_t OW = q->out[2], sw = q->s[2], W = q->in[2];
+    for (int64_t ow = 0; ow < OW; ow++) {
         int64_t w0, w1;
         window(q, 2, ow, &w0, &w1);
-        lf_real m = -INFINITY;
-        int64_t best = (d0 * q->in[1] + h0) * q->in[2] + w0;
-        for (int64_t d = d0; d < d1; d++)
-            for (int64_t h = h0; h < h1; h++)
-                for (int64_t w = w0; w < w1; w++) {
-                    const int64_t i = (d * q->in[1] + h) * q->in[2] + w;
-                    const lf_real v = src[i];
-                    if (v > m || isnan(v)) {
-                        m = v;
-                        best = i;
-                    }
-                }
-        drow[ow] = m;
-        irow[ow] = (int32_t)best;
+        drow[ow] = -INFINITY;
+        irow[ow] = (int32_t)((d0 * q->in[1] + h0) * W + w0);
     }
+    for (int64_t d = d0; d < d1; d++)
+        for (int64_t h = h0; h < h1; h++) {
+            const int64_t base = (d * q->in[1] + h) * W;
+            const lf_real *restrict row = src + base;
+            for (int64_t j = 0; j < q->k[2]; j++) {
+                const int64_t off = j - q->p[2];
+                int64_t lo, hi;
+                lf_conv_valid_range(off, sw, W, OW, &lo, &hi);
+                for (int64_t ow = lo; ow < hi; ow++) {
+                    const lf_real v = row[ow * sw + off];
+                    const bool take = v > drow[ow] || v != v;
+                    drow[ow] = take ? v : drow[ow];
+                    irow[ow] = take ? (int32_t)(base + ow * sw + off) : irow[ow];
+                }
+            }
+        }
 }
 
 /* One plane; id == NULL: maxima only. Both paths keep torch's rule (a later value wins when
