@@ -215,11 +215,12 @@ TEST(winograd_matches_im2col_and_reference)
     int threads;
     if (!begin(&g, &r, 7, &threads)) return;
     /* channel counts off the gemm's 8-row / 16-lane tiles; odd sizes; 1x1 and 2x2 images;
-     * wide rows (more than 16 tiles); batches that split unevenly over the threads */
+     * wide rows (more than 16 tiles); batches that split unevenly over the threads; channel
+     * counts over the gemm's 192-column blocks of the packed filters, both ways */
     const int64_t cases[][5] = {{1, 3, 5, 1, 1},   {2, 16, 16, 2, 2},  {3, 17, 33, 5, 7},
                                 {4, 32, 64, 8, 8}, {5, 19, 13, 9, 4},  {2, 70, 40, 16, 16},
                                 {8, 8, 24, 3, 38}, {1, 5, 7, 35, 33},  {9, 24, 16, 6, 6},
-                                {2, 64, 64, 4, 4}, {3, 1, 1, 11, 2}};
+                                {2, 64, 64, 4, 4}, {3, 1, 1, 11, 2},   {2, 203, 389, 3, 5}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_case(g, &r, cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
     finish(g, threads);

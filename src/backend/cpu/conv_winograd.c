@@ -92,6 +92,7 @@ bool lf_conv_winograd_fits(const lf_conv_geom *q)
 #endif
 
 #define WINO_FN __attribute__((target("avx512f"), optimize("O3")))
+_Static_assert(LF_GEMM512_KC % 16 == 0, "16 filter columns never straddle two packed blocks");
 
 /* One product direction: out (n, co, H, W) (+)= conv3x3(in (n, ci, H, W)) with the packed
  * filter matrices u (16 of them, u_stride floats apart). */
@@ -260,50 +261,70 @@ static int64_t thread_floats(const wino_pass *w)
            align16((int64_t)lf_gemm512_pack_floats() + 16);
 }
 
-/* U (16, co, ci): U[xi][o][i] = (G g G^T)[xi] of g = w[o][i] (3x3), rotated by 180 degrees
- * when rot; 16 input channels at a time (stride-9 gathers). */
-WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, bool rot, float *U,
-                                     int T)
+/* The 16 matrices U_xi = (G g G^T)[xi] of the filters w (co, ci, 3, 3), rotated by 180
+ * degrees when bwd, written straight into lf_gemm512_pack_a's layout (no raw copy to pack
+ * from): forward, U_xi is co x ci (row o, column i); bwd, its transpose, ci x co. 16 input
+ * channels at a time (stride-9 gathers); u_stride floats between the packed matrices. */
+WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, bool bwd, float *u,
+                                     int64_t u_stride, int T)
 {
     const __m512i idx = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
         _mm512_set1_epi32(9));
+    /* forward: 16 consecutive columns of one row are MR floats apart (one KC block: i0 and
+     * KC are multiples of 16) */
+    const __m512i cols = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(LF_GEMM512_MR));
     const __m512 half = _mm512_set1_ps(0.5f);
+    const int64_t M = bwd ? ci : co, K = bwd ? co : ci;
+    if (M % LF_GEMM512_MR) /* the last panel's padding rows must read as zeros */
+        memset(u, 0, (size_t)(16 * u_stride) * sizeof(float));
     (void)T;
 #pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
     for (int64_t o = 0; o < co; o++) {
         for (int64_t i0 = 0; i0 < ci; i0 += 16) {
             const __mmask16 m = lanes(ci - i0);
             const float *g = w + (o * ci + i0) * 9;
-            __m512 k[9], t[4][3];
+            __m512 k[9], t[4][3], v[16];
             for (int a = 0; a < 9; a++)
-                k[rot ? 8 - a : a] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + a, 4);
+                k[bwd ? 8 - a : a] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + a, 4);
             for (int j = 0; j < 3; j++) { /* G g */
-                const __m512 s = _mm512_add_ps(k[j], k[6 + j]);
+                const __m512 sum = _mm512_add_ps(k[j], k[6 + j]);
                 t[0][j] = k[j];
-                t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(s, k[3 + j]));
-                t[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(s, k[3 + j]));
+                t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(sum, k[3 + j]));
+                t[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(sum, k[3 + j]));
                 t[3][j] = k[6 + j];
             }
-            float *dst = U + o * ci + i0;
-            const int64_t xs = co * ci;
             for (int a = 0; a < 4; a++) { /* (G g) G^T */
-                const __m512 s = _mm512_add_ps(t[a][0], t[a][2]);
-                _mm512_mask_storeu_ps(dst + (4 * a + 0) * xs, m, t[a][0]);
-                _mm512_mask_storeu_ps(dst + (4 * a + 1) * xs, m,
-                                      _mm512_mul_ps(half, _mm512_add_ps(s, t[a][1])));
-                _mm512_mask_storeu_ps(dst + (4 * a + 2) * xs, m,
-                                      _mm512_mul_ps(half, _mm512_sub_ps(s, t[a][1])));
-                _mm512_mask_storeu_ps(dst + (4 * a + 3) * xs, m, t[a][2]);
+                const __m512 sum = _mm512_add_ps(t[a][0], t[a][2]);
+                v[4 * a + 0] = t[a][0];
+                v[4 * a + 1] = _mm512_mul_ps(half, _mm512_add_ps(sum, t[a][1]));
+                v[4 * a + 2] = _mm512_mul_ps(half, _mm512_sub_ps(sum, t[a][1]));
+                v[4 * a + 3] = t[a][2];
+            }
+            if (!bwd) {
+                const int64_t at = lf_gemm512_packed_a_offset(M, K, o, i0);
+                for (int xi = 0; xi < 16; xi++)
+                    _mm512_mask_i32scatter_ps(u + xi * u_stride + at, m, cols, v[xi], 4);
+            } else { /* rows i0..i0+7 and i0+8..i0+15 of column o: two panels' columns */
+                const int64_t at0 = lf_gemm512_packed_a_offset(M, K, i0, o);
+                const int64_t at1 = lf_gemm512_packed_a_offset(M, K, i0 + 8, o);
+                for (int xi = 0; xi < 16; xi++) {
+                    float *d = u + xi * u_stride;
+                    _mm512_mask_storeu_ps(d + at0, m & 0x00FF, v[xi]);
+                    /* lanes 8-15 land at at1..at1+7 (the masked-off lanes touch nothing) */
+                    if (i0 + 8 < ci) _mm512_mask_storeu_ps(d + at1 - 8, m & 0xFF00, v[xi]);
+                }
             }
         }
     }
 }
 
-/* One direction over n images: the filters (weights w (wco, wci, 3, 3)) transformed into
- * scratch slot 6, packed into slot 5 (shared read-only by the threads), then slot 6 reused
- * for the threads' V, M and packing buffers. bwd: the input gradient (filters rotated,
- * matrices transposed). */
+/* One direction over n images: the filters (weights w (wco, wci, 3, 3)) transformed and
+ * packed into scratch slot 5 (shared read-only by the threads); slot 6 holds the threads'
+ * V, M and packing buffers. bwd: the input gradient (filters rotated, matrices
+ * transposed). */
 static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wco, int64_t wci,
                           bool bwd, int64_t n, int T)
 {
@@ -315,18 +336,12 @@ static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wc
     w->rows = (cols + w->tw - 1) / w->tw;
     if (w->rows > share) w->rows = share;
     if (w->rows < 1) w->rows = 1;
-    const int64_t raw = 16 * wco * wci, tf = thread_floats(w);
+    const int64_t tf = thread_floats(w);
     w->u_stride = (int64_t)lf_gemm512_packed_a_floats(w->co, w->ci);
     float *u = lf_graph_scratch(g, 5, (size_t)(16 * w->u_stride) * sizeof(float));
-    float *buf = lf_graph_scratch(g, 6, (size_t)(raw > T * tf ? raw : T * tf) * sizeof(float));
+    float *buf = lf_graph_scratch(g, 6, (size_t)(T * tf) * sizeof(float));
     if (!u || !buf) return LF_ERR_NOMEM;
-    filter_transform(wt, wco, wci, bwd, buf, T);
-    (void)T;
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-    for (int xi = 0; xi < 16; xi++) {
-        const lf_gemm_mat a = {buf + xi * wco * wci, wci, 0, 0, bwd};
-        lf_gemm512_pack_a(w->co, w->ci, &a, u + xi * w->u_stride);
-    }
+    filter_transform(wt, wco, wci, bwd, u, w->u_stride, T);
     w->u = u;
     const int64_t units = n * w->th;
     if (T == 1) {

@@ -17,11 +17,9 @@
 #include <immintrin.h>
 #include <stdatomic.h>
 
-#define MR 8
+#define MR LF_GEMM512_MR
 #define NR 48 /* three 16-float vectors: 24 accumulators, 3 loads + 8 broadcasts per k */
-#ifndef KC
-#define KC 192
-#endif
+#define KC LF_GEMM512_KC
 #ifndef MC
 #define MC 128
 #endif

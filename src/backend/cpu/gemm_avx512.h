@@ -31,6 +31,22 @@ void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat
 /* Packs op(A) (M x K) once for several products with the same A (a layer's weights over
  * blocks of images): lf_gemm512_packed_a_floats(M, K) floats at dst. */
 size_t lf_gemm512_packed_a_floats(int64_t M, int64_t K);
+/* Where element (r, k) of an M x K matrix lives in lf_gemm512_pack_a's layout: blocks of
+ * LF_GEMM512_KC columns one after the other, each holding MR-row panels stored column by
+ * column (rows M..Mpad-1 of the last panel are zeros). Lets a producer write straight into
+ * the packed form (conv_winograd.c's filter transform). */
+#define LF_GEMM512_MR 8
+#ifndef LF_GEMM512_KC
+#define LF_GEMM512_KC 192
+#endif
+static inline int64_t lf_gemm512_packed_a_offset(int64_t M, int64_t K, int64_t r, int64_t k)
+{
+    const int64_t Mpad = (M + LF_GEMM512_MR - 1) / LF_GEMM512_MR * LF_GEMM512_MR;
+    const int64_t pc = k - k % LF_GEMM512_KC;
+    const int64_t kc = K - pc < LF_GEMM512_KC ? K - pc : LF_GEMM512_KC;
+    return pc * Mpad + (r - r % LF_GEMM512_MR) * kc + (k - pc) * LF_GEMM512_MR +
+           r % LF_GEMM512_MR;
+}
 void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, float *dst);
 /* The same with plain row-major operands, as lf_gemm. */
 void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
