@@ -90,7 +90,8 @@ int lf_get_threads(void);
 const char *lf_blas_corename(void);
 /* The convolutions' matrix products: "avx512" (labelfree's own kernel, chosen when the CPU has
  * AVX-512F, whatever OPENBLAS_CORETYPE says), "avx512+winograd" (the same, with 3x3 stride-1
- * convolutions on Winograd F(2x2, 3x3) unless the environment sets LF_CONV=im2col) or "blas"
+ * convolutions on Winograd F(2x2, 3x3) unless the environment sets LF_CONV=im2col; its
+ * transforms turn an inf input into NaN where im2col gives inf) or "blas"
  * (elsewhere, in float64 builds, or with the environment variable LF_GEMM=blas). */
 const char *lf_conv_gemm_name(void);
 

@@ -307,6 +307,9 @@ TEST(winograd_dispatch_through_ops)
     lf_test_skip("float kernel; this build is float64");
 #else
     if (skip_unless_available()) return;
+    /* one thread: the batch-parallel path (where Winograd runs) whatever the core count */
+    const int threads = lf_get_threads();
+    lf_set_threads(1);
     const int64_t big = 3 * 4 * 12 * 26 * 26 + 12 * 12 * 9;
     float *on = lf_malloc((size_t)big * sizeof(float)), *off = lf_malloc((size_t)big * sizeof(float));
     struct {
@@ -328,6 +331,8 @@ TEST(winograd_dispatch_through_ops)
                       "case %zu: not a 3x3 same convolution but the results changed", i);
             continue;
         }
+        CHECK_MSG(memcmp(on, off, (size_t)c0[0] * sizeof(float)) != 0,
+                  "case %zu: the output is im2col's bit for bit: Winograd not taken?", i);
         /* each of y, dx, dw within the tolerance of its own magnitude (dw: bit-identical) */
         for (int part = 0, at = 0; part < 3; at += (int)c0[part], part++) {
             double d = 0, m = 0;
@@ -341,6 +346,7 @@ TEST(winograd_dispatch_through_ops)
     }
     lf_free(on);
     lf_free(off);
+    lf_set_threads(threads);
 #endif
 }
 

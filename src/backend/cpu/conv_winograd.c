@@ -36,8 +36,11 @@
  *
  * Accuracy: each transformed value is a sum of a few products with coefficients 0, +-1/2,
  * +-1, so the result differs from the direct sum by a few float ulps times the sum of the
- * |products| (tests/unit/test_winograd.c measures it). Float builds on AVX-512 machines
- * only; LF_CONV=im2col turns the path off. */
+ * |products| (tests/unit/test_winograd.c measures it). Non-finite values differ from the
+ * direct sum: the transforms add inputs before multiplying, so an inf input gives NaN in
+ * the outputs whose tiles share its patch (im2col gives inf), and inputs within a factor 16
+ * of FLT_MAX overflow. Float builds on AVX-512 machines only; LF_CONV=im2col turns the path
+ * off. */
 #include "conv_winograd.h"
 #include "gemm_avx512.h"
 
