@@ -26,6 +26,9 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_arg *args, int n_args)
 void cli_usage(const char *cmd, const char *summary, const cli_arg *args, int n_args);
 /* Prints "labelfree <cmd>: <lf_last_error()>" to stderr and returns 1. */
 int cli_fail(const char *cmd);
+/* Creates the folder path and its missing parents (mkdir -p); an existing folder is fine.
+ * Returns 0, or prints "labelfree <cmd>: cannot create ..." and returns 1. */
+int cli_make_dirs(const char *cmd, const char *path);
 
 /* ---- commands */
 int cmd_version(int argc, char **argv);

@@ -208,10 +208,7 @@ int cmd_evaluate(int argc, char **argv)
     }
     if (e.sup_epochs == 0) e.sup_epochs = e.base.epochs;
     e.dir = e.base.out;
-    if (mkdir(e.dir, 0755) && errno != EEXIST) {
-        fprintf(stderr, "labelfree evaluate: cannot create %s: %s\n", e.dir, strerror(errno));
-        return 1;
-    }
+    if (cli_make_dirs("evaluate", e.dir)) return 1;
     if (e.base.threads > 0) lf_set_threads((int)e.base.threads);
     double t_start = now_seconds();
     lf_dataset *ds;

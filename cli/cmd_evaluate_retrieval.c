@@ -184,10 +184,7 @@ int cmd_evaluate_retrieval(int argc, char **argv)
         if (r == 2) cli_usage("evaluate-retrieval", "retrieval, zero-shot and probe evaluation of a CLOOME model", args, na);
         return r == 2 ? 0 : 2;
     }
-    if (mkdir(outdir, 0755) && errno != EEXIST) {
-        fprintf(stderr, "labelfree evaluate-retrieval: cannot create %s: %s\n", outdir, strerror(errno));
-        return 1;
-    }
+    if (cli_make_dirs("evaluate-retrieval", outdir)) return 1;
     char mpath[4096];
     model_path_of(model, mpath, sizeof mpath);
     pairs_model m;

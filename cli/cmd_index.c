@@ -274,13 +274,7 @@ static int build(int argc, char **argv)
     pm_config mcfg = {0};
     char mpath[4096];
     double t0 = now_seconds();
-    if (mkdir(out, 0755) != 0) {
-        struct stat sb;
-        if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-            fprintf(stderr, "labelfree index build: cannot create folder %s\n", out);
-            return 1;
-        }
-    }
+    if (cli_make_dirs("index build", out)) return 1;
     char path[4200];
     snprintf(path, sizeof path, "%s/files", out);
     mkdir(path, 0755);

@@ -175,10 +175,7 @@ int cmd_pretrain_pairs(int argc, char **argv)
     if (o.epochs < 1 || o.batch_size < 2) return bad("epochs", "must be >= 1 and --batch-size >= 2");
     if (o.image_size < 8 || o.image_size > 4096) return bad("image-size", "must be in [8, 4096]");
     if (o.threads > 0) lf_set_threads((int)o.threads);
-    if (mkdir(o.out, 0755) && errno != EEXIST) {
-        fprintf(stderr, "labelfree pretrain: cannot create %s: %s\n", o.out, strerror(errno));
-        return 1;
-    }
+    if (cli_make_dirs("pretrain", o.out)) return 1;
 
     lf_pairs *P = NULL;
     pairs_model m = {0};

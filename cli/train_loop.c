@@ -124,10 +124,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
 {
     bool ssl = strcmp(c->method, "supervised") != 0;
     if (c->threads > 0) lf_set_threads((int)c->threads);
-    if (mkdir(c->out, 0755) && errno != EEXIST) {
-        fprintf(stderr, "labelfree %s: cannot create %s: %s\n", cmd, c->out, strerror(errno));
-        return 1;
-    }
+    if (cli_make_dirs(cmd, c->out)) return 1;
     /* data: normalisation statistics of the training split; also checks every image */
     lf_norm_stats st;
     if (lf_dataset_channel_stats(ds, LF_SPLIT_TRAIN, &st)) return fail(cmd);
