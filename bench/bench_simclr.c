@@ -17,6 +17,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,19 @@ static long peak_rss_kb(void)
         }                                                                                          \
     } while (0)
 
+/* The result object goes to stdout and, the same text, to the JSON file (if any). */
+static void emit(FILE *jf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (!jf) return;
+    va_start(ap, fmt);
+    vfprintf(jf, fmt, ap);
+    va_end(ap);
+}
+
 int main(int argc, char **argv)
 {
     const char *arch = "resnet18", *stem = "cifar", *mode = "both", *json = NULL;
@@ -176,14 +190,10 @@ int main(int argc, char **argv)
     lf_rng_fill_normal(&rng, xdata, nx, 0, 1);
 
     double fwd = resnet_flops(arch, stem, C, S);
-    printf("{\"impl\": \"labelfree\", \"arch\": \"%s\", \"stem\": \"%s\", \"image_size\": %d, "
-           "\"batch_size\": %d, \"threads\": %d, \"recompute\": %d, \"forward_gflop_per_image\": %.6f",
-           arch, stem, S, B, T, recompute, fwd / 1e9);
     FILE *jf = json ? fopen(json, "w") : NULL;
-    if (jf)
-        fprintf(jf, "{\"impl\": \"labelfree\", \"arch\": \"%s\", \"stem\": \"%s\", \"image_size\": %d, "
-                    "\"batch_size\": %d, \"threads\": %d, \"recompute\": %d, \"forward_gflop_per_image\": %.6f",
-                arch, stem, S, B, T, recompute, fwd / 1e9);
+    emit(jf, "{\"impl\": \"labelfree\", \"arch\": \"%s\", \"stem\": \"%s\", \"image_size\": %d, "
+             "\"batch_size\": %d, \"threads\": %d, \"recompute\": %d, \"forward_gflop_per_image\": %.6f",
+         arch, stem, S, B, T, recompute, fwd / 1e9);
     double ts[100], tph[3][100];
     if (!strcmp(mode, "train") || !strcmp(mode, "both")) {
         lf_graph_set_training(g, 1);
@@ -214,11 +224,8 @@ int main(int argc, char **argv)
                     median(tph[0], steps), median(tph[1], steps), median(tph[2], steps),
                     lf_graph_arena_bytes(g) / 1e6);
         double gf = 3.0 * fwd * 2 * B / t / 1e9;
-        printf(", \"train_step_s\": %.6f, \"train_images_per_s\": %.3f, \"train_gflops\": %.3f", t,
-               B / t, gf);
-        if (jf)
-            fprintf(jf, ", \"train_step_s\": %.6f, \"train_images_per_s\": %.3f, \"train_gflops\": %.3f",
-                    t, B / t, gf);
+        emit(jf, ", \"train_step_s\": %.6f, \"train_images_per_s\": %.3f, \"train_gflops\": %.3f", t,
+             B / t, gf);
     }
     if (!strcmp(mode, "embed") || !strcmp(mode, "both")) {
         lf_graph_set_training(g, 0);
@@ -235,23 +242,15 @@ int main(int argc, char **argv)
         }
         double t = median(ts, steps);
         double gf = fwd * EB / t / 1e9;
-        printf(", \"embed_batch_size\": %d, \"embed_step_s\": %.6f, \"embed_images_per_s\": %.3f, "
-               "\"embed_gflops\": %.3f", EB, t, EB / t, gf);
-        if (jf)
-            fprintf(jf, ", \"embed_batch_size\": %d, \"embed_step_s\": %.6f, \"embed_images_per_s\": %.3f, "
-                        "\"embed_gflops\": %.3f", EB, t, EB / t, gf);
+        emit(jf, ", \"embed_batch_size\": %d, \"embed_step_s\": %.6f, \"embed_images_per_s\": %.3f, "
+                 "\"embed_gflops\": %.3f", EB, t, EB / t, gf);
     }
     double rss = peak_rss_kb() / 1024.0;
     double sg = sgemm ? sgemm_gflops(0, T) : 0, osg = sgemm ? sgemm_gflops(1, T) : 0;
-    printf(", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"own_sgemm_gflops\": %.2f, "
-           "\"blas_core\": \"%s\", \"conv_gemm\": \"%s\"}\n", rss, sg, osg, lf_blas_corename(),
-           lf_conv_gemm_name());
-    if (jf) {
-        fprintf(jf, ", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"own_sgemm_gflops\": %.2f, "
-                    "\"blas_core\": \"%s\", \"conv_gemm\": \"%s\"}\n", rss, sg, osg,
-                lf_blas_corename(), lf_conv_gemm_name());
-        fclose(jf);
-    }
+    emit(jf, ", \"peak_rss_mb\": %.1f, \"sgemm_gflops\": %.2f, \"own_sgemm_gflops\": %.2f, "
+             "\"blas_core\": \"%s\", \"conv_gemm\": \"%s\"}\n", rss, sg, osg, lf_blas_corename(),
+         lf_conv_gemm_name());
+    if (jf) fclose(jf);
     free(xdata);
     lf_graph_free(g);
     lf_optim_free(opt);

@@ -79,12 +79,16 @@ static lf_block_region *region_of(const lf_arena *a, const void *ptr)
     return NULL;
 }
 
-/* The block whose payload contains ptr (walks the region), or NULL. */
-static block *block_containing(const lf_block_region *r, const void *ptr)
+/* The block holding ptr (walks its region; *rp: the region), or NULL when ptr is not in
+ * the heap. */
+static block *find_block(const lf_arena *a, const void *ptr, lf_block_region **rp)
 {
     const unsigned char *q = ptr;
-    for (block *b = first_block(r); b; b = next_block(r, b))
-        if (q >= (unsigned char *)b && q < (unsigned char *)b + b->size) return b;
+    lf_block_region *r = ptr ? region_of(a, ptr) : NULL;
+    if (rp) *rp = r;
+    if (r)
+        for (block *b = first_block(r); b; b = next_block(r, b))
+            if (q >= (unsigned char *)b && q < (unsigned char *)b + b->size) return b;
     return NULL;
 }
 
@@ -153,38 +157,36 @@ bool lf_arena_in_blocks(const lf_arena *a, const void *ptr) { return region_of(a
 
 bool lf_arena_in_free_block(const lf_arena *a, const void *ptr)
 {
-    lf_block_region *r = ptr ? region_of(a, ptr) : NULL;
-    block *b = r ? block_containing(r, ptr) : NULL;
+    block *b = find_block(a, ptr, NULL);
     return b && !b->seq;
 }
 
 bool lf_arena_block_start(const lf_arena *a, const void *ptr)
 {
-    lf_block_region *r = ptr ? region_of(a, ptr) : NULL;
-    if (!r) return false;
-    block *b = block_containing(r, ptr);
+    block *b = find_block(a, ptr, NULL);
     return b && b->seq && payload(b) == ptr;
 }
 
-void lf_arena_block_free(lf_arena *a, void *ptr)
+bool lf_arena_block_free(lf_arena *a, void *ptr)
 {
-    lf_block_region *r = ptr ? region_of(a, ptr) : NULL;
-    block *b = r ? block_containing(r, ptr) : NULL;
-    if (b && b->seq && payload(b) == ptr) block_release(a, r, b);
+    lf_block_region *r;
+    block *b = find_block(a, ptr, &r);
+    if (!b || !b->seq || payload(b) != ptr) return false;
+    block_release(a, r, b);
+    return true;
 }
 
-void lf_arena_block_keep(lf_arena *a, lf_arena_mark m, void *ptr)
+void lf_arena_block_keep(lf_arena_mark m, void *ptr)
 {
-    (void)a;
     block *b = (block *)((unsigned char *)ptr - LF_ALIGN);
     b->seq = m.seq;
 }
 
 bool lf_arena_block_above(const lf_arena *a, lf_arena_mark m, const void *ptr, bool *found)
 {
-    lf_block_region *r = region_of(a, ptr);
+    lf_block_region *r;
+    block *b = find_block(a, ptr, &r);
     *found = r != NULL;
-    block *b = r ? block_containing(r, ptr) : NULL;
     return b && b->seq > m.seq;
 }
 

@@ -58,8 +58,7 @@ static void grad_release(lf_graph *g, lf_tensor *t)
 {
     size_t bytes = (size_t)lf_numel(t) * sizeof(lf_real);
     if (!t->grad || bytes < sizeof(void *)) return;
-    if (lf_arena_block_start(&g->arena, t->grad)) {
-        lf_arena_block_free(&g->arena, t->grad);
+    if (lf_arena_block_free(&g->arena, t->grad)) {
         t->grad = NULL;
         return;
     }
@@ -274,10 +273,8 @@ lf_status lf_tape_backward(lf_graph *g, lf_tensor *out, bool root_consumable)
         /* nor, inside a recomputed segment (whose tensors the caller never sees), its data:
          * the consumers ran before, older nodes saved only older tensors */
         if (g->segment && (nd->out->flags & LF_TENSOR_OWNS_DATA) &&
-            lf_arena_block_start(&g->arena, nd->out->data)) {
-            lf_arena_block_free(&g->arena, nd->out->data);
+            lf_arena_block_free(&g->arena, nd->out->data))
             nd->out->data = NULL;
-        }
     }
     return LF_OK;
 }

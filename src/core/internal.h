@@ -5,6 +5,7 @@
 
 #include "labelfree.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -66,13 +67,14 @@ void lf_arena_release(lf_arena *a, lf_arena_mark m);
  * with a single one the size of the step's high-water mark, so the next identical step
  * allocates nothing. */
 lf_status lf_arena_reset(lf_arena *a);
-/* The block heap (arena_blocks.c). ptr must be what lf_arena_alloc returned for a block:
- * lf_arena_block_start says whether it is one (false for bump memory and interior pointers). */
+/* The block heap (arena_blocks.c). lf_arena_block_start: whether ptr is what lf_arena_alloc
+ * returned for a live block (false for bump memory and interior pointers);
+ * lf_arena_block_free frees such a block and says whether it did (anything else is left). */
 bool lf_arena_block_start(const lf_arena *a, const void *ptr);
-void lf_arena_block_free(lf_arena *a, void *ptr);
+bool lf_arena_block_free(lf_arena *a, void *ptr);
 /* Makes the block at ptr belong to the time of mark m: lf_arena_release(a, m) keeps it, the
  * release of any earlier mark frees it (a recomputed segment keeps its output this way). */
-void lf_arena_block_keep(lf_arena *a, lf_arena_mark m, void *ptr);
+void lf_arena_block_keep(lf_arena_mark m, void *ptr);
 void *lf_arena_block_alloc(lf_arena *a, size_t bytes);
 bool lf_arena_block_above(const lf_arena *a, lf_arena_mark m, const void *ptr, bool *found);
 void lf_arena_blocks_release(lf_arena *a, lf_arena_mark m);
@@ -203,6 +205,17 @@ lf_tensor *lf_batch_norm_add_relu(lf_graph *g, lf_tensor *x, lf_tensor *weight, 
                                   double momentum, double eps, lf_tensor *res, int relu);
 
 /* ---------------------------------------------------------------- utilities */
+/* compute() once per process (a fact of the CPU, the environment or the BLAS build), kept in
+ * *cache (initialised to -1); threads may race to fill it: all compute the same value. */
+static inline int lf_cached(atomic_int *cache, int (*compute)(void))
+{
+    int v = atomic_load_explicit(cache, memory_order_relaxed);
+    if (v < 0) {
+        v = compute();
+        atomic_store_explicit(cache, v, memory_order_relaxed);
+    }
+    return v;
+}
 /* Loops over fewer elements than this stay single-threaded (threads cost more than they
  * save); every parallel loop of the engine uses it. */
 #define LF_PAR_MIN 32768

@@ -25,10 +25,7 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
      * it) have run their backward, and the run below computes it again. Freeing it first
      * lets that run (and the segments still to come) use its memory. (lf_tape_backward
      * refuses to run a node whose tensors were freed.) */
-    if (n->grad_writable && lf_arena_block_start(&g->arena, n->out->data)) {
-        lf_arena_block_free(&g->arena, n->out->data);
-        n->out->data = NULL;
-    }
+    if (n->grad_writable && lf_arena_block_free(&g->arena, n->out->data)) n->out->data = NULL;
     /* the outer tape's state; the inner tape starts empty and, with an empty gradient free
      * list, takes all its buffers above the mark, so releasing the mark frees them */
     lf_node *tail = g->tail;
@@ -121,7 +118,7 @@ lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
     if (lf_arena_block_start(&g->arena, y->data) && lf_arena_above(&g->arena, m, y->data)) {
         /* the output has a block of the segment's own: keep it, free the intermediates */
         d = y->data;
-        lf_arena_block_keep(&g->arena, m, d);
+        lf_arena_block_keep(m, d);
         lf_arena_release(&g->arena, m);
     } else if (bytes >= g->arena.block_min || lf_arena_in_blocks(&g->arena, y->data)) {
         /* a view into a block (which the release frees): copy it out to a block of its own */
@@ -131,7 +128,7 @@ lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
             return NULL;
         }
         memcpy(d, y->data, bytes);
-        lf_arena_block_keep(&g->arena, m, d);
+        lf_arena_block_keep(m, d);
         lf_arena_release(&g->arena, m);
     } else {
         /* bump memory: free the intermediates, then move the output down to the mark (the

@@ -189,9 +189,7 @@ static lf_status batch_norm_backward(lf_graph *g, lf_node *n)
     if (s->relu) { /* fused relu: the gradient passes where the output is positive */
         int64_t m = lf_numel(n->out);
         /* masked in place when the buffer is dead after this node, else in scratch */
-        lf_real *d = n->grad_taken || n->grad_writable
-                         ? gy
-                         : lf_graph_scratch(g, 0, (size_t)m * sizeof(lf_real));
+        lf_real *d = n->grad_writable ? gy : lf_graph_scratch(g, 0, (size_t)m * sizeof(lf_real));
         if (!d) return LF_ERR_NOMEM;
         const lf_real *Y = n->out->data;
 #pragma omp parallel for schedule(static) if (m >= LF_PAR_MIN)

@@ -94,43 +94,22 @@ static lf_status max_pool_backward(lf_graph *g, lf_node *n)
     return LF_OK;
 }
 
-static inline lf_real max_nan(lf_real m, lf_real v) { return (v > m || v != v) ? v : m; }
-
-/* Maxima only, one output row: a running max over the window's input rows and kernel
- * columns, a whole output row at a time (a loop a compiler vectorises). Same order as the
- * indexed row below, so the values are identical. */
-static void max_row_values(const pool_geom *q, const lf_real *src, int64_t d0, int64_t d1,
-                           int64_t h0, int64_t h1, lf_real *restrict drow)
-{
-    const int64_t OW = q->out[2], sw = q->s[2], W = q->in[2];
-    for (int64_t ow = 0; ow < OW; ow++) drow[ow] = -INFINITY;
-    for (int64_t d = d0; d < d1; d++)
-        for (int64_t h = h0; h < h1; h++) {
-            const lf_real *restrict row = src + (d * q->in[1] + h) * W;
-            for (int64_t j = 0; j < q->k[2]; j++) {
-                const int64_t off = j - q->p[2];
-                int64_t lo, hi;
-                lf_conv_valid_range(off, sw, W, OW, &lo, &hi);
-                for (int64_t ow = lo; ow < hi; ow++) drow[ow] = max_nan(drow[ow], row[ow * sw + off]);
-            }
-        }
-}
-
-/* Maxima and their flat in-plane indices, one output row: the same sweep as
- * max_row_values (rows of the window, then kernel columns, each over the whole output row),
- * which visits every window's values in the order of the window-by-window scan (depth, row,
- * column), so the first maximum still wins on ties; branch-free selects the compiler
- * vectorises (the window-by-window scan with a branch took 5 % of a 64x64 training step). */
-static void max_row_indexed(const pool_geom *q, const lf_real *src, int64_t d0, int64_t d1,
-                            int64_t h0, int64_t h1, lf_real *restrict drow,
-                            int32_t *restrict irow)
+/* Maxima of one output row, and their flat in-plane indices when irow is not NULL: a sweep
+ * over the window's input rows, then kernel columns, each over the whole output row (loops a
+ * compiler vectorises; the window-by-window scan with a branch took 5 % of a 64x64 training
+ * step). It visits every window's values in the window-by-window order (depth, row, column),
+ * so torch's rule holds: a later value wins when larger or NaN, the first maximum on ties. */
+static void max_row(const pool_geom *q, const lf_real *src, int64_t d0, int64_t d1, int64_t h0,
+                    int64_t h1, lf_real *restrict drow, int32_t *restrict irow)
 {
     const int64_t OW = q->out[2], sw = q->s[2], W = q->in[2];
     for (int64_t ow = 0; ow < OW; ow++) {
-        int64_t w0, w1;
-        window(q, 2, ow, &w0, &w1);
         drow[ow] = -INFINITY;
-        irow[ow] = (int32_t)((d0 * q->in[1] + h0) * W + w0);
+        if (irow) {
+            int64_t w0, w1;
+            window(q, 2, ow, &w0, &w1);
+            irow[ow] = (int32_t)((d0 * q->in[1] + h0) * W + w0);
+        }
     }
     for (int64_t d = d0; d < d1; d++)
         for (int64_t h = h0; h < h1; h++) {
@@ -140,6 +119,13 @@ static void max_row_indexed(const pool_geom *q, const lf_real *src, int64_t d0, 
                 const int64_t off = j - q->p[2];
                 int64_t lo, hi;
                 lf_conv_valid_range(off, sw, W, OW, &lo, &hi);
+                if (!irow) { /* inference: the maxima alone */
+                    for (int64_t ow = lo; ow < hi; ow++) {
+                        const lf_real v = row[ow * sw + off];
+                        drow[ow] = (v > drow[ow] || v != v) ? v : drow[ow];
+                    }
+                    continue;
+                }
                 for (int64_t ow = lo; ow < hi; ow++) {
                     const lf_real v = row[ow * sw + off];
                     const bool take = v > drow[ow] || v != v;
@@ -150,8 +136,7 @@ static void max_row_indexed(const pool_geom *q, const lf_real *src, int64_t d0, 
         }
 }
 
-/* One plane; id == NULL: maxima only. Both paths keep torch's rule (a later value wins when
- * larger or NaN). */
+/* One plane; id == NULL: maxima only. */
 static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst, int32_t *id)
 {
     for (int64_t od = 0; od < q->out[0]; od++) {
@@ -161,8 +146,7 @@ static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst,
             int64_t h0, h1;
             window(q, 1, oh, &h0, &h1);
             const int64_t o = (od * q->out[1] + oh) * q->out[2];
-            if (id) max_row_indexed(q, src, d0, d1, h0, h1, dst + o, id + o);
-            else max_row_values(q, src, d0, d1, h0, h1, dst + o);
+            max_row(q, src, d0, d1, h0, h1, dst + o, id ? id + o : NULL);
         }
     }
 }

@@ -71,7 +71,7 @@ TEST(arena_blocks_free_merge_keep_release)
     lf_arena_mark m = lf_arena_get_mark(&a);
     unsigned char *e = lf_arena_alloc(&a, 2048), *f = lf_arena_alloc(&a, 2048);
     CHECK(lf_arena_above(&a, m, e) && lf_arena_above(&a, m, f) && !lf_arena_above(&a, m, before));
-    lf_arena_block_keep(&a, m, f);
+    lf_arena_block_keep(m, f);
     lf_arena_release(&a, m);
     CHECK(!lf_arena_block_start(&a, e));
     CHECK(lf_arena_block_start(&a, f) && lf_arena_block_start(&a, before)); /* kept, older */
@@ -103,25 +103,53 @@ static void step_result_free(step_result *r)
     lf_free(r->buffers);
 }
 
-/* One training step of an encoder on a fixed batch; gradients, features, every buffer
- * (running statistics, num_batches_tracked), and the arena's high-water mark.
- * block_min: allocations of that many bytes or more go to the arena's block heap (SIZE_MAX:
- * none; small: all of these small tensors). */
+/* An encoder with its parameters (reset with `seed`) and a training graph that recycles
+ * gradients, recomputes blocks when `recompute`, and puts allocations of block_min bytes or
+ * more in the arena's block heap (SIZE_MAX: none; small: every tensor). */
+typedef struct train_model {
+    lf_params *P;
+    lf_encoder *e;
+    lf_graph *g;
+} train_model;
+
+static bool train_model_init(train_model *m, const lf_encoder_config *c, int recompute,
+                             size_t block_min, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    CHECK_OK(lf_params_init(&m->P));
+    CHECK_OK(lf_encoder_init(m->P, c, NULL, &m->e));
+    CHECK_OK(lf_params_finalize(m->P));
+    CHECK_OK(lf_encoder_reset_parameters(m->e, seed, 0));
+    CHECK_OK(lf_graph_init(&m->g, 1 << 16));
+    if (!m->e || !m->g) return false;
+    m->g->arena.block_min = block_min;
+    lf_graph_set_retain_grads(m->g, 0);
+    lf_graph_set_recompute(m->g, recompute);
+    return true;
+}
+
+static void train_model_free(train_model *m)
+{
+    lf_graph_free(m->g);
+    lf_encoder_free(m->e);
+    lf_params_free(m->P);
+}
+
+/* One training step of an encoder on a fixed batch (recompute, block_min: as
+ * train_model_init); gradients, features, every buffer (running statistics,
+ * num_batches_tracked), and the arena's high-water mark. */
 static step_result encoder_step(const lf_encoder_config *c, const int64_t *xshape,
                                 int recompute, size_t block_min)
 {
     step_result res = {0};
-    lf_params *P;
-    CHECK_OK(lf_params_init(&P));
-    lf_encoder *e;
-    CHECK_OK(lf_encoder_init(P, c, NULL, &e));
-    CHECK_OK(lf_params_finalize(P));
-    CHECK_OK(lf_encoder_reset_parameters(e, 5, 0));
-    lf_graph *g;
-    CHECK_OK(lf_graph_init(&g, 1 << 16));
-    g->arena.block_min = block_min;
-    lf_graph_set_retain_grads(g, 0);
-    lf_graph_set_recompute(g, recompute);
+    train_model m;
+    if (!train_model_init(&m, c, recompute, block_min, 5)) {
+        train_model_free(&m);
+        return res;
+    }
+    lf_params *P = m.P;
+    lf_encoder *e = m.e;
+    lf_graph *g = m.g;
     CHECK(lf_graph_recompute(g) == recompute);
     lf_tensor *x = lf_tensor_new(g, 4, xshape);
     lf_rng r = lf_rng_make(1, 2);
@@ -150,9 +178,7 @@ static step_result encoder_step(const lf_encoder_config *c, const int64_t *xshap
         res.n_buffers += lf_numel(t);
     }
     res.peak = g->arena.peak_all;
-    lf_graph_free(g);
-    lf_encoder_free(e);
-    lf_params_free(P);
+    train_model_free(&m);
     return res;
 }
 
@@ -335,36 +361,6 @@ TEST(recompute_errors)
     lf_graph_free(g);
 }
 
-/* An encoder, its parameters and a training graph that recomputes blocks, recycles
- * gradients and puts every tensor in the arena's block heap. */
-typedef struct heap_model {
-    lf_params *P;
-    lf_encoder *e;
-    lf_graph *g;
-} heap_model;
-
-static bool heap_model_init(heap_model *m, const lf_encoder_config *c)
-{
-    memset(m, 0, sizeof *m);
-    CHECK_OK(lf_params_init(&m->P));
-    CHECK_OK(lf_encoder_init(m->P, c, NULL, &m->e));
-    CHECK_OK(lf_params_finalize(m->P));
-    CHECK_OK(lf_encoder_reset_parameters(m->e, 3, 0));
-    CHECK_OK(lf_graph_init(&m->g, 1024));
-    if (!m->e || !m->g) return false;
-    m->g->arena.block_min = 64;
-    lf_graph_set_retain_grads(m->g, 0);
-    lf_graph_set_recompute(m->g, 1);
-    return true;
-}
-
-static void heap_model_free(heap_model *m)
-{
-    lf_graph_free(m->g);
-    lf_encoder_free(m->e);
-    lf_params_free(m->P);
-}
-
 /* Recomputed training steps with every tensor in the block heap (freed and reused out of
  * order in backward) reach a steady state that allocates nothing: the regions the first
  * steps opened become one at the reset, and the same step fits in it again. */
@@ -376,8 +372,8 @@ TEST(recompute_block_heap_steady_state_allocates_nothing)
         c.width = a == 0 ? 8 : 32;
         c.image_size = 16, c.patch = 4, c.depth = 2, c.heads = 2, c.num_classes = 0;
         snprintf(c.stem, sizeof c.stem, "cifar");
-        heap_model m;
-        if (heap_model_init(&m, &c)) {
+        train_model m;
+        if (train_model_init(&m, &c, 1, 64, 3)) {
             uint64_t before = 0;
             for (int step = 0; step < 6; step++) {
                 if (step == 3) before = lf_alloc_count();
@@ -396,7 +392,7 @@ TEST(recompute_block_heap_steady_state_allocates_nothing)
                       arch[a], (unsigned long long)(lf_alloc_count() - before));
             CHECK(lf_arena_block_regions(&m.g->arena) == 1);
         }
-        heap_model_free(&m);
+        train_model_free(&m);
     }
 }
 
@@ -405,8 +401,8 @@ TEST(recompute_block_heap_steady_state_allocates_nothing)
 TEST(recompute_second_backward_is_an_error)
 {
     lf_encoder_config c = small_resnet18();
-    heap_model m;
-    if (heap_model_init(&m, &c)) {
+    train_model m;
+    if (train_model_init(&m, &c, 1, 64, 3)) {
         lf_tensor *x = lf_tensor_zeros(m.g, 4, (int64_t[]){2, 3, 8, 8});
         lf_tensor *loss = lf_mean_all(m.g, lf_encoder_forward(m.g, m.e, x));
         CHECK(loss != NULL);
@@ -416,7 +412,7 @@ TEST(recompute_second_backward_is_an_error)
             CHECK(strstr(lf_last_error(), "freed by an earlier backward") != NULL);
         }
     }
-    heap_model_free(&m);
+    train_model_free(&m);
 }
 
 /* A segment ending in batch norm (+ ReLU), whose backward may take over the output's

@@ -24,21 +24,27 @@ static bool skip_unless_available(void)
 /* The start of a test: false (skipped) unless the path is available; else a graph, a
  * random stream and one thread, so that every batch size takes the batch-parallel AVX-512
  * path where Winograd runs (with more threads a batch too small to split takes the shared
- * BLAS path). *threads: the count to restore with finish(). */
-static bool begin(lf_graph **g, lf_rng *r, uint64_t seed, int *threads)
+ * BLAS path). finish() restores the thread count. */
+typedef struct wino_fx {
+    lf_graph *g;
+    lf_rng r;
+    int threads;
+} wino_fx;
+
+static bool begin(wino_fx *f, uint64_t seed)
 {
     if (skip_unless_available()) return false;
-    CHECK_OK(lf_graph_init(g, 0));
-    *r = lf_rng_make(seed, 1);
-    *threads = lf_get_threads();
+    CHECK_OK(lf_graph_init(&f->g, 0));
+    f->r = lf_rng_make(seed, 1);
+    f->threads = lf_get_threads();
     lf_set_threads(1);
     return true;
 }
 
-static void finish(lf_graph *g, int threads)
+static void finish(wino_fx *f)
 {
-    lf_set_threads(threads);
-    lf_graph_free(g);
+    lf_set_threads(f->threads);
+    lf_graph_free(f->g);
 }
 
 static lf_conv_geom geom3x3(int64_t ci, int64_t co, int64_t H, int64_t W)
@@ -210,10 +216,8 @@ TEST(winograd_matches_im2col_and_reference)
 #ifdef LF_DOUBLE
     lf_test_skip("float kernel; this build is float64");
 #else
-    lf_graph *g;
-    lf_rng r;
-    int threads;
-    if (!begin(&g, &r, 7, &threads)) return;
+    wino_fx fx;
+    if (!begin(&fx, 7)) return;
     /* channel counts off the gemm's 8-row / 16-lane tiles; odd sizes; 1x1 and 2x2 images;
      * wide rows (more than 16 tiles); batches that split unevenly over the threads; channel
      * counts over the gemm's 192-column blocks of the packed filters, both ways */
@@ -222,8 +226,8 @@ TEST(winograd_matches_im2col_and_reference)
                                 {8, 8, 24, 3, 38}, {1, 5, 7, 35, 33},  {9, 24, 16, 6, 6},
                                 {2, 64, 64, 4, 4}, {3, 1, 1, 11, 2},   {2, 203, 389, 3, 5}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        check_case(g, &r, cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
-    finish(g, threads);
+        check_case(fx.g, &fx.r, cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
+    finish(&fx);
     if (getenv("LF_TEST_VERBOSE"))
         printf("    worst relative error: winograd %.2e, im2col %.2e\n", worst_wino,
                worst_im2col);
@@ -238,20 +242,18 @@ TEST(winograd_split_job_keeps_weight_gradient)
 #ifdef LF_DOUBLE
     lf_test_skip("float kernel; this build is float64");
 #else
-    lf_graph *g;
-    lf_rng r;
-    int threads;
-    if (!begin(&g, &r, 8, &threads)) return;
-    problem p = make_problem(&r, 6, 20, 24, 10, 9);
+    wino_fx fx;
+    if (!begin(&fx, 8)) return;
+    problem p = make_problem(&fx.r, 6, 20, 24, 10, 9);
     const int64_t nx = p.nx, nw = p.nw;
     float *dx1 = lf_malloc((size_t)nx * sizeof(float)), *dx0 = lf_malloc((size_t)nx * sizeof(float));
     float *dw1 = lf_calloc((size_t)nw, sizeof(float)), *dw0 = lf_calloc((size_t)nw, sizeof(float));
     double *ref = lf_malloc((size_t)nx * sizeof(double));
     lf_conv_job j = {.n = p.n, .w = p.w, .img = p.x, .colside = p.dy, .img_out = dx1, .dw = dw1};
-    run_with(g, &p.q, j, 1, dx1, p.init, nx);
+    run_with(fx.g, &p.q, j, 1, dx1, p.init, nx);
     j.img_out = dx0;
     j.dw = dw0;
-    run_with(g, &p.q, j, 0, dx0, p.init, nx);
+    run_with(fx.g, &p.q, j, 0, dx0, p.init, nx);
     CHECK(memcmp(dw0, dw1, (size_t)nw * sizeof(float)) == 0);
     CHECK(memcmp(dx0, dx1, (size_t)nx * sizeof(float)) != 0); /* dx did take the path */
     ref_3x3(&p.q, p.n, p.w, p.dy, p.init, true, ref);
@@ -262,7 +264,7 @@ TEST(winograd_split_job_keeps_weight_gradient)
     lf_free(dw1);
     lf_free(dw0);
     lf_free(ref);
-    finish(g, threads);
+    finish(&fx);
 #endif
 }
 
@@ -357,25 +359,23 @@ TEST(winograd_thread_count_independent)
 #ifdef LF_DOUBLE
     lf_test_skip("float kernel; this build is float64");
 #else
-    lf_graph *g;
-    lf_rng r;
-    int threads;
-    if (!begin(&g, &r, 10, &threads)) return;
-    problem p = make_problem(&r, 10, 40, 48, 14, 14);
+    wino_fx fx;
+    if (!begin(&fx, 10)) return;
+    problem p = make_problem(&fx.r, 10, 40, 48, 14, 14);
     float *out[2][2];
     for (int t = 0; t < 2; t++) {
         lf_set_threads(t + 1);
         out[t][0] = lf_malloc((size_t)p.ny * sizeof(float));
         out[t][1] = lf_malloc((size_t)p.nx * sizeof(float));
         lf_conv_job f = {.n = p.n, .w = p.w, .img = p.x, .colside_out = out[t][0]};
-        run_with(g, &p.q, f, 1, out[t][0], p.init, p.ny);
+        run_with(fx.g, &p.q, f, 1, out[t][0], p.init, p.ny);
         lf_conv_job b = {.n = p.n, .w = p.w, .colside = p.dy, .img_out = out[t][1]};
-        run_with(g, &p.q, b, 1, out[t][1], p.init, p.nx);
+        run_with(fx.g, &p.q, b, 1, out[t][1], p.init, p.nx);
     }
     CHECK(memcmp(out[0][0], out[1][0], (size_t)p.ny * sizeof(float)) == 0);
     CHECK(memcmp(out[0][1], out[1][1], (size_t)p.nx * sizeof(float)) == 0);
     for (int t = 0; t < 2; t++) lf_free(out[t][0]), lf_free(out[t][1]);
     free_problem(&p);
-    finish(g, threads);
+    finish(&fx);
 #endif
 }

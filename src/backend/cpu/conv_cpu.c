@@ -24,15 +24,15 @@
 #include <omp.h>
 #endif
 
+static int blas_leaves_loops_alone(void)
+{
+    return openblas_get_parallel() != 1; /* 0 sequential, 1 pthreads, 2 OpenMP */
+}
+
 int lf_cpu_parallel_loops(void)
 {
-    static atomic_int ok = -1; /* threads may race to fill it: all compute the same */
-    int v = atomic_load_explicit(&ok, memory_order_relaxed);
-    if (v < 0) {
-        v = openblas_get_parallel() != 1; /* 0 sequential, 1 pthreads, 2 OpenMP */
-        atomic_store_explicit(&ok, v, memory_order_relaxed);
-    }
-    return v;
+    static atomic_int ok = -1;
+    return lf_cached(&ok, blas_leaves_loops_alone);
 }
 
 #ifndef COL_TARGET
@@ -318,13 +318,6 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
     }
 }
 
-/* Two ways to use the threads. Shared: one block of images at a time, every thread in each
- * gemm (OpenBLAS's threads) and in each gather/scatter loop. Batch-parallel: each thread
- * takes its own contiguous range of images and runs im2col, gemm and col2im on them alone
- * (OpenBLAS runs single-threaded inside an OpenMP region), so columns stay in the cache of
- * the core that wrote them and there is no barrier between the steps; weight gradients go
- * to per-thread accumulators summed in thread order at the end. Used when every thread
- * gets a share of images; a batch smaller than that (one image at serving time) is shared. */
 /* Threads for the batch-parallel path: 1 (shared path) unless every thread gets a share of
  * images and there is enough work to split. */
 static int batch_threads(const lf_conv_geom *q, const lf_conv_job *j)
@@ -354,6 +347,13 @@ static bool own_gemm(int T)
     return own;
 }
 
+/* Two ways to use the threads. Shared: one block of images at a time, every thread in each
+ * gemm (OpenBLAS's threads) and in each gather/scatter loop. Batch-parallel: each thread
+ * takes its own contiguous range of images and runs im2col, gemm and col2im on them alone
+ * (OpenBLAS runs single-threaded inside an OpenMP region), so columns stay in the cache of
+ * the core that wrote them and there is no barrier between the steps; weight gradients go
+ * to per-thread accumulators summed in thread order at the end. Used when every thread
+ * gets a share of images; a batch smaller than that (one image at serving time) is shared. */
 lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j)
 {
     const int64_t kp = q->k[0] * q->k[1] * q->k[2];

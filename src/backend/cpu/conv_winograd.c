@@ -55,16 +55,16 @@ static atomic_int forced = -1; /* lf_conv_winograd_force */
 
 void lf_conv_winograd_force(int mode) { atomic_store(&forced, mode < 0 ? -1 : mode != 0); }
 
+static int env_says_winograd(void)
+{
+    const char *e = getenv("LF_CONV");
+    return !(e && !strcmp(e, "im2col"));
+}
+
 static int env_allows(void)
 {
-    static atomic_int cached = -1; /* threads may race to fill it: all compute the same */
-    int v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v < 0) {
-        const char *e = getenv("LF_CONV");
-        v = !(e && !strcmp(e, "im2col"));
-        atomic_store_explicit(&cached, v, memory_order_relaxed);
-    }
-    return v;
+    static atomic_int cached = -1;
+    return lf_cached(&cached, env_says_winograd);
 }
 
 int lf_conv_winograd_enabled(void)

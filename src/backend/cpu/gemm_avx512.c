@@ -9,6 +9,7 @@
  * A per (MC x KC) block into MR-row panels (the block stays in L2). Edges are zero-padded in
  * the packed panels and masked on the store, so any M, N, K, stride and transpose works. */
 #include "gemm_avx512.h"
+#include "../../core/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,13 +41,8 @@ static int detect(void)
 
 int lf_gemm512_available(void)
 {
-    static atomic_int cached = -1; /* threads may race to fill it: all compute the same */
-    int v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v < 0) {
-        v = detect();
-        atomic_store_explicit(&cached, v, memory_order_relaxed);
-    }
-    return v;
+    static atomic_int cached = -1;
+    return lf_cached(&cached, detect);
 }
 
 /* everything on this path runs only where AVX-512 does: packing and driver too */
