@@ -224,7 +224,12 @@ TEST(winograd_matches_im2col_and_reference)
     const int64_t cases[][5] = {{1, 3, 5, 1, 1},   {2, 16, 16, 2, 2},  {3, 17, 33, 5, 7},
                                 {4, 32, 64, 8, 8}, {5, 19, 13, 9, 4},  {2, 70, 40, 16, 16},
                                 {8, 8, 24, 3, 38}, {1, 5, 7, 35, 33},  {9, 24, 16, 6, 6},
-                                {2, 64, 64, 4, 4}, {3, 1, 1, 11, 2},   {2, 203, 389, 3, 5}};
+                                {2, 64, 64, 4, 4}, {3, 1, 1, 11, 2},   {2, 203, 389, 3, 5},
+                                /* short rows (tw <= 8) packed several units to a vector:
+                                 * units that straddle the staging registers (tw 3, 5, 6, 7),
+                                 * groups cut by a block's or a thread's end (many images) */
+                                {11, 9, 10, 10, 5}, {7, 20, 12, 13, 13}, {13, 40, 30, 1, 1},
+                                {6, 24, 24, 12, 12}, {37, 12, 20, 7, 9}, {5, 3, 4, 16, 15}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_case(fx.g, &fx.r, cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
     finish(&fx);

@@ -32,7 +32,12 @@
  * element is written once, by the thread owning its image, and its value does not depend
  * on the block (a gemm column's sum runs over ci in a fixed order): results do not depend
  * on the thread count. The transforms are vectorised over 16 tiles of a tile row: the 4x4
- * patches' columns are the even/odd elements of the input rows (one permute per 16).
+ * patches' columns are the even/odd elements of the input rows (one permute per 16). Rows
+ * of 8 tiles or fewer (images of 16 columns or fewer: a ResNet's late layers) would leave
+ * most lanes idle, and there the transforms ran at a quarter to a sixteenth of their width
+ * (NOTES 15); such rows are packed 16 / tw units to a vector instead: the units' input row
+ * segments are loaded side by side into a 32-float pair of registers, the patches' columns
+ * permuted out of it, and the outputs go back the same way.
  *
  * Accuracy: each transformed value is a sum of a few products with coefficients 0, +-1/2,
  * +-1, so the result differs from the direct sum by a few float ulps times the sum of the
@@ -155,6 +160,102 @@ static inline __mmask16 in_row(int64_t c0, int64_t W)
     return (__mmask16)(lanes(W - c0) & ~lanes(lo));
 }
 
+/* B^T (d B) of 16 patches (s[i] = row i of d B) into V at dst, the 16 V_xi xs floats apart:
+ * rows combine as the columns did */
+WINO_FN static inline void store_bt(float *dst, int64_t xs, __mmask16 m, __m512 s[4][4])
+{
+    for (int j = 0; j < 4; j++) {
+        _mm512_mask_storeu_ps(dst + (0 + j) * xs, m, _mm512_sub_ps(s[0][j], s[2][j]));
+        _mm512_mask_storeu_ps(dst + (4 + j) * xs, m, _mm512_add_ps(s[1][j], s[2][j]));
+        _mm512_mask_storeu_ps(dst + (8 + j) * xs, m, _mm512_sub_ps(s[2][j], s[1][j]));
+        _mm512_mask_storeu_ps(dst + (12 + j) * xs, m, _mm512_sub_ps(s[1][j], s[3][j]));
+    }
+}
+
+/* Short rows (tw <= 8): U = 16 / tw units share a vector. Their row segments (seg = 2 tw
+ * floats, the input columns 0..seg-1; W = seg or seg - 1) sit side by side in a 32-float
+ * staging pair (unit k at k seg), and lane l = k tw + t, the tile t of unit k, finds column
+ * 2t - 1 + j of its patch at staging position k seg + 2t - 1 + j. Columns -1 and seg are
+ * padding (their positions belong to the neighbouring units) and are masked to zero. */
+typedef struct wino_short {
+    int64_t U, seg;
+    __m512i idx[4]; /* patch column j of each lane: its staging position */
+    __mmask16 keep[4];
+    __mmask16 live; /* the U tw lanes in use */
+} wino_short;
+
+WINO_FN static void short_rows_init(wino_short *sr, int64_t tw)
+{
+    sr->U = 16 / tw;
+    sr->seg = 2 * tw;
+    sr->live = lanes(sr->U * tw);
+    for (int j = 0; j < 4; j++) {
+        int32_t at[16] = {0};
+        __mmask16 keep = 0;
+        for (int l = 0; l < sr->U * tw; l++) {
+            const int64_t k = l / tw, col = 2 * (l % tw) - 1 + j;
+            if (col < 0 || col >= sr->seg) continue;
+            at[l] = (int32_t)(k * sr->seg + col);
+            keep |= (__mmask16)(1u << l);
+        }
+        sr->idx[j] = _mm512_loadu_si512(at);
+        sr->keep[j] = keep;
+    }
+}
+
+/* Staging lanes [16 R, 16 R + 16) of unit k's segment: the mask of the lanes holding its
+ * columns 0..n-1, and the address offset (in floats, from the row's start) of lane 0 */
+static inline __mmask16 seg_lanes(int64_t k, int64_t seg, int64_t n, int R, int64_t *off)
+{
+    *off = 16 * R - k * seg;
+    return (__mmask16)(lanes(n - *off) & ~lanes(-*off));
+}
+
+/* Unit (image b, tile row ty) of each of the block's r units */
+static void block_units(const wino_pass *w, int64_t u0, int64_t r, int32_t *ub, int32_t *uy)
+{
+    for (int64_t k = 0; k < r; k++) {
+        ub[k] = (int32_t)((u0 + k) / w->th);
+        uy[k] = (int32_t)((u0 + k) % w->th);
+    }
+}
+
+/* input_block for short rows: groups of U units, each row of their patches assembled from
+ * the units' segments with masked loads (masked-off lanes touch no memory) */
+WINO_FN static void input_block_short(const wino_pass *w, const wino_short *sr, int64_t r,
+                                      const int32_t *ub, const int32_t *uy, float *V, int64_t P)
+{
+    const int64_t H = w->H, W = w->W, HW = H * W, xs = w->ci * P, tw = w->tw;
+    for (int64_t c = 0; c < w->ci; c++)
+        for (int64_t k0 = 0; k0 < r; k0 += sr->U) {
+            const int64_t nu = r - k0 < sr->U ? r - k0 : sr->U;
+            __m512 s[4][4];
+            for (int i = 0; i < 4; i++) {
+                __m512 st[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+                for (int64_t k = 0; k < nu; k++) {
+                    const int64_t y = 2 * (int64_t)uy[k0 + k] - 1 + i;
+                    if (y < 0 || y >= H) continue; /* a padding row: zeros */
+                    const float *row = w->in + ((int64_t)ub[k0 + k] * w->ci + c) * HW + y * W;
+                    for (int R = 0; R < 2; R++) {
+                        int64_t off;
+                        const __mmask16 m = seg_lanes(k, sr->seg, W, R, &off);
+                        if (m)
+                            st[R] = _mm512_mask_loadu_ps(
+                                st[R], m, (const void *)((uintptr_t)row + (uintptr_t)(off * 4)));
+                    }
+                }
+                __m512 e[4];
+                for (int j = 0; j < 4; j++)
+                    e[j] = _mm512_maskz_permutex2var_ps(sr->keep[j], st[0], sr->idx[j], st[1]);
+                s[i][0] = _mm512_sub_ps(e[0], e[2]);
+                s[i][1] = _mm512_add_ps(e[1], e[2]);
+                s[i][2] = _mm512_sub_ps(e[2], e[1]);
+                s[i][3] = _mm512_sub_ps(e[1], e[3]);
+            }
+            store_bt(V + c * P + k0 * tw, xs, (__mmask16)(sr->live & lanes(nu * tw)), s);
+        }
+}
+
 /* V (16, ci, P) <- B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns
  * k tw..), read straight from the image (a row buffer was slower: its loads stalled on the
  * stores just made to it). Channel by channel, so that each plane is read top to bottom. */
@@ -175,14 +276,7 @@ WINO_FN __attribute__((noinline)) static void input_block(const wino_pass *w, in
                     const int64_t y = 2 * ty - 1 + i;
                     row_times_b(y >= 0 && y < H ? plane + y * W : NULL, t0, ml, s[i]);
                 }
-                float *dst = V + c * P + k * w->tw + t0;
-                for (int j = 0; j < 4; j++) { /* B^T (d B): rows combine as the columns did */
-                    _mm512_mask_storeu_ps(dst + (0 + j) * xs, m, _mm512_sub_ps(s[0][j], s[2][j]));
-                    _mm512_mask_storeu_ps(dst + (4 + j) * xs, m, _mm512_add_ps(s[1][j], s[2][j]));
-                    _mm512_mask_storeu_ps(dst + (8 + j) * xs, m, _mm512_sub_ps(s[2][j], s[1][j]));
-                    _mm512_mask_storeu_ps(dst + (12 + j) * xs, m,
-                                          _mm512_sub_ps(s[1][j], s[3][j]));
-                }
+                store_bt(V + c * P + k * w->tw + t0, xs, m, s);
             }
         }
 }
@@ -202,6 +296,20 @@ WINO_FN static inline void store_pair(float *o, __m512 y0, __m512 y1, int64_t n,
     _mm512_mask_storeu_ps(o + 16, m1, v1);
 }
 
+/* A^T m of 16 tiles from M at src (the 16 M_xi xs floats apart): its two rows, per column j */
+WINO_FN static inline void at_m(const float *src, int64_t xs, __mmask16 m, __m512 u0v[4],
+                                __m512 u1v[4])
+{
+    for (int j = 0; j < 4; j++) {
+        const __m512 m0 = _mm512_maskz_loadu_ps(m, src + (0 + j) * xs);
+        const __m512 m1 = _mm512_maskz_loadu_ps(m, src + (4 + j) * xs);
+        const __m512 m2 = _mm512_maskz_loadu_ps(m, src + (8 + j) * xs);
+        const __m512 m3 = _mm512_maskz_loadu_ps(m, src + (12 + j) * xs);
+        u0v[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+        u1v[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    }
+}
+
 /* Units u0..u0+r-1 of out <- A^T m A of their tiles, m from M (16, co, P) (unit k's tiles
  * in columns k tw..); channel by channel, each plane written top to bottom. */
 WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, int64_t u0,
@@ -215,16 +323,8 @@ WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, i
             float *row0 = w->out + ((b * w->co + c) * H + 2 * ty) * W;
             for (int64_t t0 = 0; t0 < w->tw; t0 += 16) {
                 const __mmask16 m = lanes(w->tw - t0);
-                const float *src = M + c * P + k * w->tw + t0;
-                __m512 u0v[4], u1v[4]; /* A^T m: the two row combinations, per column j */
-                for (int j = 0; j < 4; j++) {
-                    const __m512 m0 = _mm512_maskz_loadu_ps(m, src + (0 + j) * xs);
-                    const __m512 m1 = _mm512_maskz_loadu_ps(m, src + (4 + j) * xs);
-                    const __m512 m2 = _mm512_maskz_loadu_ps(m, src + (8 + j) * xs);
-                    const __m512 m3 = _mm512_maskz_loadu_ps(m, src + (12 + j) * xs);
-                    u0v[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-                    u1v[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-                }
+                __m512 u0v[4], u1v[4];
+                at_m(M + c * P + k * w->tw + t0, xs, m, u0v, u1v);
                 /* (A^T m) A */
                 const int64_t n = W - 2 * t0 < 32 ? W - 2 * t0 : 32;
                 store_pair(row0 + 2 * t0, _mm512_add_ps(_mm512_add_ps(u0v[0], u0v[1]), u0v[2]),
@@ -237,6 +337,46 @@ WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, i
         }
 }
 
+/* output_block for short rows: a group's two output rows, each interleaved into a staging
+ * pair in the input's segment layout (lane l's columns 2t, 2t+1 at positions 2l, 2l + 1)
+ * and written back unit by unit with masked stores */
+WINO_FN static void output_block_short(const wino_pass *w, const wino_short *sr, int64_t r,
+                                       const int32_t *ub, const int32_t *uy, const float *M,
+                                       int64_t P)
+{
+    const int64_t H = w->H, W = w->W, HW = H * W, xs = w->co * P, tw = w->tw;
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    for (int64_t c = 0; c < w->co; c++)
+        for (int64_t k0 = 0; k0 < r; k0 += sr->U) {
+            const int64_t nu = r - k0 < sr->U ? r - k0 : sr->U;
+            const __mmask16 m = (__mmask16)(sr->live & lanes(nu * tw));
+            __m512 u0v[4], u1v[4];
+            at_m(M + c * P + k0 * tw, xs, m, u0v, u1v);
+            for (int h = 0; h < 2; h++) {
+                const __m512 *u = h ? u1v : u0v;
+                const __m512 y0 = _mm512_add_ps(_mm512_add_ps(u[0], u[1]), u[2]);
+                const __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(u[1], u[2]), u[3]);
+                const __m512 st[2] = {_mm512_permutex2var_ps(y0, lo, y1),
+                                      _mm512_permutex2var_ps(y0, hi, y1)};
+                for (int64_t k = 0; k < nu; k++) {
+                    const int64_t y = 2 * (int64_t)uy[k0 + k] + h;
+                    if (y >= H) continue; /* odd H: the last tile row has one row */
+                    float *row = w->out + ((int64_t)ub[k0 + k] * w->co + c) * HW + y * W;
+                    for (int R = 0; R < 2; R++) {
+                        int64_t off;
+                        const __mmask16 mk = seg_lanes(k, sr->seg, W, R, &off);
+                        if (!mk) continue;
+                        float *at = (float *)((uintptr_t)row + (uintptr_t)(off * 4));
+                        __m512 v = st[R];
+                        if (w->add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, at));
+                        _mm512_mask_storeu_ps(at, mk, v);
+                    }
+                }
+            }
+        }
+}
+
 /* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M and
  * the gemm's packing space) */
 static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
@@ -244,16 +384,29 @@ static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float
     const int64_t pmax = w->rows * w->tw;
     float *V = buf, *M = V + align16(16 * w->ci * pmax);
     float *pack = M + align16(16 * w->co * pmax);
+    int32_t *ub = (int32_t *)(pack + align16((int64_t)lf_gemm512_pack_floats() + 16));
+    int32_t *uy = ub + w->rows;
+    const bool short_rows = w->tw <= 8;
+    wino_short sr;
+    if (short_rows) short_rows_init(&sr, w->tw);
     const lf_gemm_mat none = {0};
     for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
         const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
-        input_block(w, u0, r, V, P);
+        if (short_rows) {
+            block_units(w, u0, r, ub, uy);
+            input_block_short(w, &sr, r, ub, uy, V, P);
+        } else {
+            input_block(w, u0, r, V, P);
+        }
         for (int xi = 0; xi < 16; xi++) {
             lf_gemm_mat b = {V + xi * w->ci * P, P, 0, 0, false};
             lf_gemm_mat c = {M + xi * w->co * P, P, 0, 0, false};
             lf_gemm512x(w->co, P, w->ci, 1, &none, w->u + xi * w->u_stride, &b, 0, &c, pack);
         }
-        output_block(w, u0, r, M, P);
+        if (short_rows)
+            output_block_short(w, &sr, r, ub, uy, M, P);
+        else
+            output_block(w, u0, r, M, P);
     }
 }
 
@@ -261,7 +414,7 @@ static int64_t thread_floats(const wino_pass *w)
 {
     const int64_t pmax = w->rows * w->tw;
     return align16(16 * w->ci * pmax) + align16(16 * w->co * pmax) +
-           align16((int64_t)lf_gemm512_pack_floats() + 16);
+           align16((int64_t)lf_gemm512_pack_floats() + 16) + align16(2 * w->rows); /* ub, uy */
 }
 
 /* The 16 matrices U_xi = (G g G^T)[xi] of the filters w (co, ci, 3, 3), rotated by 180
