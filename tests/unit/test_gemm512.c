@@ -179,3 +179,72 @@ TEST(gemm512_split_layouts)
     lf_free(pack);
 #endif
 }
+
+#ifndef LF_DOUBLE
+/* C = alpha A op(B) + beta C with B transposed (plain, or in blocks of L along k), against
+ * the same product with op(B) copied out plain: both packers copy the same values into the
+ * same panels, so the two results must agree bit for bit; and against a double loop */
+static int check_bt(int64_t M, int64_t N, int64_t K, int64_t L, float beta, lf_rng *r,
+                    float *pack)
+{
+    lf_gemm_mat A = split_mat(M, K, 0, false, r), B = split_mat(N, K, L, true, r);
+    lf_gemm_mat C = split_mat(M, N, 0, false, r), Cp = C, Bp = {0};
+    const size_t cn = (size_t)(M * C.ld) * sizeof(float);
+    Bp.p = lf_malloc((size_t)(K * N) * sizeof(float));
+    Bp.ld = N;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < N; j++) Bp.p[k * N + j] = op_at(&B, k, j);
+    Cp.p = lf_malloc(cn);
+    memcpy(Cp.p, C.p, cn);
+    if (L) {
+        lf_gemm512x(M, N, K, 0.5f, &A, NULL, &B, beta, &C, pack);
+    } else { /* the plain entry point */
+        lf_gemm512(false, true, M, N, K, 0.5f, A.p, A.ld, B.p, B.ld, beta, C.p, C.ld, pack);
+    }
+    int bad = 0;
+    for (int64_t i = 0; i < M && !bad; i++)
+        for (int64_t j = 0; j < N && !bad; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++) s += (double)op_at(&A, i, k) * Bp.p[k * N + j];
+            const double want = 0.5 * s + beta * (double)Cp.p[i * C.ld + j];
+            bad = !(fabs(C.p[i * C.ld + j] - want) <= 2e-6 * (double)(K + 2));
+        }
+    lf_gemm512x(M, N, K, 0.5f, &A, NULL, &Bp, beta, &Cp, pack);
+    if (!bad) bad = memcmp(C.p, Cp.p, cn) != 0;
+    if (bad)
+        lf_test_fail(__FILE__, __LINE__, "transposed B M %lld N %lld K %lld L %lld beta %g",
+                     (long long)M, (long long)N, (long long)K, (long long)L, beta);
+    lf_free(A.p);
+    lf_free(B.p);
+    lf_free(Bp.p);
+    lf_free(C.p);
+    lf_free(Cp.p);
+    return bad;
+}
+#endif
+
+/* The transposed B packer (16 x 16 blocks transposed in registers): partial panels (N not a
+ * multiple of 48 or 16), blocks cut by the end of a run (K, L not multiples of 16; runs of
+ * L = 1), K past the KC block (runs then start inside an image) and N past the NC block */
+TEST(gemm512_transposed_b)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    float *pack = pack_or_skip();
+    if (!pack) return;
+    lf_rng r = lf_rng_make(3, 7);
+    static const int64_t Ns[] = {1, 16, 17, 47, 49, 100}, Ks[] = {5, 16, 17, 193, 400},
+                         Ls[] = {0, 7, 13, 49};
+    int fails = 0, n = 0;
+    for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
+        for (size_t b = 0; b < sizeof Ks / sizeof Ks[0]; b++)
+            for (size_t c = 0; c < sizeof Ls / sizeof Ls[0]; c++)
+                fails += check_bt(9, Ns[a], Ks[b], Ls[c], n++ % 2 ? -0.5f : 0, &r, pack);
+    fails += check_bt(3, 1600, 20, 0, 1, &r, pack);
+    fails += check_bt(3, 1600, 37, 13, 0, &r, pack);
+    fails += check_bt(2, 33, 70, 1, 1, &r, pack);
+    CHECK(fails == 0);
+    lf_free(pack);
+#endif
+}

@@ -133,6 +133,79 @@ AVX512_FN static void pack_a(const lf_gemm_mat *A, int64_t i0, int64_t mc, int64
     }
 }
 
+/* 16 x 16 floats transposed in registers: r[i] holds row i on entry, column i on return.
+ * Pairs of rows interleaved (unpack), then pairs of pairs (shuffle): u[4g + c] holds, in
+ * 128-bit lane l, column 4l + c of rows 4g..4g+3; two rounds of lane shuffles gather the
+ * four lanes l of u[c], u[4 + c], u[8 + c], u[12 + c] into column 4l + c. */
+AVX512_FN static inline void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {
+        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
+        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) { /* 0x88: lanes 0, 2 of a then b; 0xDD: lanes 1, 3 */
+        const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88),
+                     v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD),
+                     w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88),
+                     w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+        r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
+    }
+}
+
+/* Columns 0..15 of the panel at d (d[k * NR + i]) from a transposed B, where they are rows:
+ * row[i] is column i's row, nj of them (the rest are written as zeros: the panel's padding).
+ * Each run along k goes 16 k at a time: one vector read per row and one written per k, where
+ * an element-wise copy writes one float per k and row, NR floats apart. A run's last block
+ * is masked, so a run of any length (from any offset) reads nothing past its end. Stores
+ * are aligned: the panels are, and NR is a multiple of 16. */
+AVX512_FN static void pack_bt16(const float *const row[16], int nj, const col_run *runs,
+                                int n_runs, float *restrict d)
+{
+    for (int u = 0; u < n_runs; u++)
+        for (int t = 0; t < runs[u].len; t += 16) {
+            const int n = runs[u].len - t < 16 ? runs[u].len - t : 16;
+            const __mmask16 m = n == 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = _mm512_maskz_loadu_ps(i < nj ? m : 0, row[i] + runs[u].off + t);
+            transpose16(r);
+            float *dk = d + (int64_t)(runs[u].j + t) * NR;
+            if (n == 16) /* a loop of its own: constant indices keep r in registers */
+                for (int x = 0; x < 16; x++) _mm512_store_ps(dk + x * NR, r[x]);
+            else
+                for (int x = 0; x < n; x++) _mm512_store_ps(dk + x * NR, r[x]);
+        }
+}
+
+/* One panel (nr columns from j, kc k in runs) of a transposed B: element (k, j) is layout
+ * (j, k), so the panel is built from 16 x 16 blocks transposed in registers */
+AVX512_FN static void pack_bt_panel(const lf_gemm_mat *B, int64_t j, int nr, int64_t kc,
+                                    const col_run *runs, int n_runs, float *restrict bp)
+{
+    for (int jb = 0; jb < NR; jb += 16) {
+        if (jb >= nr) { /* 16 columns of padding */
+            const __m512 z = _mm512_setzero_ps();
+            for (int64_t k = 0; k < kc; k++) _mm512_store_ps(bp + k * NR + jb, z);
+            continue;
+        }
+        const int nj = nr - jb < 16 ? nr - jb : 16;
+        const float *row[16];
+        for (int i = 0; i < 16; i++) /* rows past nr: not read (masked), but a valid address */
+            row[i] = B->p + (j + jb + (i < nj ? i : 0)) * B->ld;
+        pack_bt16(row, nj, runs, n_runs, bp + jb);
+    }
+}
+
 /* op(B) rows k0..k0+kc-1, columns j0..j0+nc-1 -> NR-column panels, bp[k * NR + j] */
 AVX512_FN static void pack_b(const lf_gemm_mat *B, int64_t k0, int64_t kc, int64_t j0,
                              int64_t nc, float *restrict bp)
@@ -142,18 +215,8 @@ AVX512_FN static void pack_b(const lf_gemm_mat *B, int64_t k0, int64_t kc, int64
     if (B->t) n_k_runs = col_runs(B, k0, (int)kc, runs); /* along k */
     for (int64_t jr = 0; jr < nc; jr += NR) {
         const int nr = (int)(nc - jr < NR ? nc - jr : NR);
-        if (B->t) { /* element (k, j) is layout (j, k) */
-            for (int j = 0; j < nr; j++) {
-                const float *row = B->p + (j0 + jr + j) * B->ld;
-                for (int u = 0; u < n_k_runs; u++) {
-                    const float *s = row + runs[u].off;
-                    float *d = bp + (int64_t)runs[u].j * NR + j;
-                    for (int t = 0; t < runs[u].len; t++) d[t * NR] = s[t];
-                }
-            }
-            if (nr < NR)
-                for (int64_t k = 0; k < kc; k++)
-                    memset(bp + k * NR + nr, 0, (size_t)(NR - nr) * sizeof(float));
+        if (B->t) {
+            pack_bt_panel(B, j0 + jr, nr, kc, runs, n_k_runs, bp);
         } else {
             col_run jr_runs[NR];
             const int n = col_runs(B, j0 + jr, nr, jr_runs);
