@@ -24,10 +24,12 @@
  * The input gradient of a stride-1 pad-1 3x3 convolution is the same-size convolution of
  * the output gradient with the weights transposed (ci <-> co) and rotated by 180 degrees, so
  * it is the same computation with U_xi (ci x co) = the transpose of the rotated filters'
- * transform (packed transposed: no copy).
+ * transform (packed transposed: no copy). The weight gradient has its own three steps
+ * (below, at run_dw): the output gradient's transform A dY A^T, 16 products summed over
+ * the tiles, and G^T dU G.
  *
- * Layout and threads: each thread takes a fixed range of images (as lf_conv_cpu_run) and
- * walks it in blocks of whole tile rows ("units": one image, one tile row), sized so that a
+ * Layout and threads (forward and input gradient): each thread takes a fixed range of
+ * images (as lf_conv_cpu_run) and walks it in blocks of whole tile rows ("units": one image, one tile row), sized so that a
  * block's V and M (16 (ci + co) floats per tile) stay near the core's L2. Every output
  * element is written once, by the thread owning its image, and its value does not depend
  * on the block (a gemm column's sum runs over ci in a fixed order): results do not depend
@@ -87,6 +89,8 @@ bool lf_conv_winograd_fits(const lf_conv_geom *q)
            q->in[2] == q->out[2];
 }
 
+bool lf_conv_winograd_dw_fits(const lf_conv_geom *q) { return q->ci > 64 && q->co > 64; }
+
 #if defined(__x86_64__) && !defined(LF_DOUBLE)
 #include <immintrin.h>
 
@@ -98,9 +102,14 @@ bool lf_conv_winograd_fits(const lf_conv_geom *q)
 #ifndef WINO_MIN_COLS
 #define WINO_MIN_COLS 96
 #endif
+#ifndef WINO_DW_MIN_COLS
+#define WINO_DW_MIN_COLS 128
+#endif
+#ifndef WINO_DW_BLOCK_BYTES
+#define WINO_DW_BLOCK_BYTES (2 << 20)
+#endif
 
 #define WINO_FN __attribute__((target("avx512f"), optimize("O3")))
-_Static_assert(LF_GEMM512_KC % 16 == 0, "16 filter columns never straddle two packed blocks");
 
 /* One product direction: out (n, co, H, W) (+)= conv3x3(in (n, ci, H, W)) with the packed
  * filter matrices u (16 of them, u_stride floats apart). */
@@ -121,6 +130,14 @@ static inline __mmask16 lanes(int64_t n)
 }
 
 static int64_t align16(int64_t n) { return (n + 15) & ~(int64_t)15; }
+
+static int64_t gcd(int64_t a, int64_t b) { return b ? gcd(b, a % b) : a; }
+
+/* Floats between the 16 matrices V_xi (or M_xi) of a block: rows x P and 16 more. With
+ * rows x P alone the stride is a multiple of 4 KB in most layers (64 x 144 floats = 36 KB),
+ * and the transforms' 16 store streams fall in one L1 set, more than its 12 ways (NOTES 18:
+ * the 64-channel 16x16 layer 11 % faster with the 16). */
+static int64_t xi_stride(int64_t rows, int64_t P) { return rows * P + 16; }
 
 /* Row i of 16 patches (tiles t0..t0+15 of a tile row) times B: out[j] = (d B)[i][j] for
  * every tile. row: the input row (NULL: a padding row); patch column j of tile t is input
@@ -182,13 +199,23 @@ typedef struct wino_short {
     __m512i idx[4]; /* patch column j of each lane: its staging position */
     __mmask16 keep[4];
     __mmask16 live; /* the U tw lanes in use */
+    /* unit k's columns 0..W-1 in staging register R: lanes seg_m[k][R], read from the row
+     * start + seg_off[k][R] floats (masked-off lanes touch no memory) */
+    __mmask16 seg_m[16][2];
+    int64_t seg_off[16][2];
 } wino_short;
 
-WINO_FN static void short_rows_init(wino_short *sr, int64_t tw)
+WINO_FN static void short_rows_init(wino_short *sr, int64_t tw, int64_t W)
 {
     sr->U = 16 / tw;
     sr->seg = 2 * tw;
     sr->live = lanes(sr->U * tw);
+    for (int64_t k = 0; k < sr->U; k++)
+        for (int R = 0; R < 2; R++) {
+            const int64_t off = 16 * R - k * sr->seg;
+            sr->seg_off[k][R] = off;
+            sr->seg_m[k][R] = (__mmask16)(lanes(W - off) & ~lanes(-off));
+        }
     for (int j = 0; j < 4; j++) {
         int32_t at[16] = {0};
         __mmask16 keep = 0;
@@ -203,12 +230,31 @@ WINO_FN static void short_rows_init(wino_short *sr, int64_t tw)
     }
 }
 
-/* Staging lanes [16 R, 16 R + 16) of unit k's segment: the mask of the lanes holding its
- * columns 0..n-1, and the address offset (in floats, from the row's start) of lane 0 */
-static inline __mmask16 seg_lanes(int64_t k, int64_t seg, int64_t n, int R, int64_t *off)
+/* Unit k's row segment (row: its first column) merged into the staging pair */
+WINO_FN static inline void stage_load(const wino_short *sr, int64_t k, const float *row,
+                                      __m512 *st0, __m512 *st1)
 {
-    *off = 16 * R - k * seg;
-    return (__mmask16)(lanes(n - *off) & ~lanes(-*off));
+    const uintptr_t at = (uintptr_t)row;
+    *st0 = _mm512_mask_loadu_ps(*st0, sr->seg_m[k][0],
+                                (const void *)(at + (uintptr_t)(sr->seg_off[k][0] * 4)));
+    *st1 = _mm512_mask_loadu_ps(*st1, sr->seg_m[k][1],
+                                (const void *)(at + (uintptr_t)(sr->seg_off[k][1] * 4)));
+}
+
+/* Unit k's row segment from the staging pair into row (+= when add) */
+WINO_FN static inline void stage_store(const wino_short *sr, int64_t k, float *row, __m512 st0,
+                                       __m512 st1, bool add)
+{
+    const uintptr_t at = (uintptr_t)row;
+    float *p0 = (float *)(at + (uintptr_t)(sr->seg_off[k][0] * 4));
+    float *p1 = (float *)(at + (uintptr_t)(sr->seg_off[k][1] * 4));
+    const __mmask16 m0 = sr->seg_m[k][0], m1 = sr->seg_m[k][1];
+    if (add) {
+        st0 = _mm512_add_ps(st0, _mm512_maskz_loadu_ps(m0, p0));
+        st1 = _mm512_add_ps(st1, _mm512_maskz_loadu_ps(m1, p1));
+    }
+    _mm512_mask_storeu_ps(p0, m0, st0);
+    _mm512_mask_storeu_ps(p1, m1, st1);
 }
 
 /* Unit (image b, tile row ty) of each of the block's r units */
@@ -225,28 +271,25 @@ static void block_units(const wino_pass *w, int64_t u0, int64_t r, int32_t *ub, 
 WINO_FN static void input_block_short(const wino_pass *w, const wino_short *sr, int64_t r,
                                       const int32_t *ub, const int32_t *uy, float *V, int64_t P)
 {
-    const int64_t H = w->H, W = w->W, HW = H * W, xs = w->ci * P, tw = w->tw;
-    for (int64_t c = 0; c < w->ci; c++)
+    const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->ci, P), tw = w->tw;
+    for (int64_t c = 0; c < w->ci; c++) {
         for (int64_t k0 = 0; k0 < r; k0 += sr->U) {
             const int64_t nu = r - k0 < sr->U ? r - k0 : sr->U;
-            __m512 s[4][4];
+            __m512 s[4][4], st0[4], st1[4];
+            for (int i = 0; i < 4; i++) st0[i] = st1[i] = _mm512_setzero_ps();
+            /* unit by unit, its four patch rows (one address and mask lookup per unit) */
+            for (int64_t k = 0; k < nu; k++) {
+                const int64_t y0 = 2 * (int64_t)uy[k0 + k] - 1;
+                const float *row = w->in + ((int64_t)ub[k0 + k] * w->ci + c) * HW + y0 * W;
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+                    if (y0 + i >= 0 && y0 + i < H) /* else a padding row: zeros */
+                        stage_load(sr, k, row + i * W, &st0[i], &st1[i]);
+            }
             for (int i = 0; i < 4; i++) {
-                __m512 st[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-                for (int64_t k = 0; k < nu; k++) {
-                    const int64_t y = 2 * (int64_t)uy[k0 + k] - 1 + i;
-                    if (y < 0 || y >= H) continue; /* a padding row: zeros */
-                    const float *row = w->in + ((int64_t)ub[k0 + k] * w->ci + c) * HW + y * W;
-                    for (int R = 0; R < 2; R++) {
-                        int64_t off;
-                        const __mmask16 m = seg_lanes(k, sr->seg, W, R, &off);
-                        if (m)
-                            st[R] = _mm512_mask_loadu_ps(
-                                st[R], m, (const void *)((uintptr_t)row + (uintptr_t)(off * 4)));
-                    }
-                }
                 __m512 e[4];
                 for (int j = 0; j < 4; j++)
-                    e[j] = _mm512_maskz_permutex2var_ps(sr->keep[j], st[0], sr->idx[j], st[1]);
+                    e[j] = _mm512_maskz_permutex2var_ps(sr->keep[j], st0[i], sr->idx[j], st1[i]);
                 s[i][0] = _mm512_sub_ps(e[0], e[2]);
                 s[i][1] = _mm512_add_ps(e[1], e[2]);
                 s[i][2] = _mm512_sub_ps(e[2], e[1]);
@@ -254,6 +297,7 @@ WINO_FN static void input_block_short(const wino_pass *w, const wino_short *sr, 
             }
             store_bt(V + c * P + k0 * tw, xs, (__mmask16)(sr->live & lanes(nu * tw)), s);
         }
+    }
 }
 
 /* V (16, ci, P) <- B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns
@@ -262,8 +306,8 @@ WINO_FN static void input_block_short(const wino_pass *w, const wino_short *sr, 
 WINO_FN __attribute__((noinline)) static void input_block(const wino_pass *w, int64_t u0,
                                                           int64_t r, float *V, int64_t P)
 {
-    const int64_t H = w->H, W = w->W, xs = w->ci * P; /* floats between the V_xi */
-    for (int64_t c = 0; c < w->ci; c++)
+    const int64_t H = w->H, W = w->W, xs = xi_stride(w->ci, P);
+    for (int64_t c = 0; c < w->ci; c++) {
         for (int64_t k = 0; k < r; k++) {
             const int64_t b = (u0 + k) / w->th, ty = (u0 + k) % w->th;
             const float *plane = w->in + (b * w->ci + c) * H * W;
@@ -279,6 +323,7 @@ WINO_FN __attribute__((noinline)) static void input_block(const wino_pass *w, in
                 store_bt(V + c * P + k * w->tw + t0, xs, m, s);
             }
         }
+    }
 }
 
 /* Output row segment from 16 tiles: columns 2t, 2t+1 of tile t are y0[t], y1[t]; n values
@@ -315,8 +360,8 @@ WINO_FN static inline void at_m(const float *src, int64_t xs, __mmask16 m, __m51
 WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, int64_t u0,
                                                            int64_t r, const float *M, int64_t P)
 {
-    const int64_t H = w->H, W = w->W, xs = w->co * P;
-    for (int64_t c = 0; c < w->co; c++)
+    const int64_t H = w->H, W = w->W, xs = xi_stride(w->co, P);
+    for (int64_t c = 0; c < w->co; c++) {
         for (int64_t k = 0; k < r; k++) {
             const int64_t b = (u0 + k) / w->th, ty = (u0 + k) % w->th;
             const bool second = 2 * ty + 1 < H; /* odd H: the last tile row has one row */
@@ -335,6 +380,7 @@ WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, i
                                _mm512_sub_ps(_mm512_sub_ps(u1v[1], u1v[2]), u1v[3]), n, w->add);
             }
         }
+    }
 }
 
 /* output_block for short rows: a group's two output rows, each interleaved into a staging
@@ -344,37 +390,32 @@ WINO_FN static void output_block_short(const wino_pass *w, const wino_short *sr,
                                        const int32_t *ub, const int32_t *uy, const float *M,
                                        int64_t P)
 {
-    const int64_t H = w->H, W = w->W, HW = H * W, xs = w->co * P, tw = w->tw;
+    const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->co, P), tw = w->tw;
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-    for (int64_t c = 0; c < w->co; c++)
+    for (int64_t c = 0; c < w->co; c++) {
         for (int64_t k0 = 0; k0 < r; k0 += sr->U) {
             const int64_t nu = r - k0 < sr->U ? r - k0 : sr->U;
             const __mmask16 m = (__mmask16)(sr->live & lanes(nu * tw));
             __m512 u0v[4], u1v[4];
             at_m(M + c * P + k0 * tw, xs, m, u0v, u1v);
+            __m512 st0[2], st1[2]; /* output rows 0 and 1 in the staging layout */
             for (int h = 0; h < 2; h++) {
                 const __m512 *u = h ? u1v : u0v;
                 const __m512 y0 = _mm512_add_ps(_mm512_add_ps(u[0], u[1]), u[2]);
                 const __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(u[1], u[2]), u[3]);
-                const __m512 st[2] = {_mm512_permutex2var_ps(y0, lo, y1),
-                                      _mm512_permutex2var_ps(y0, hi, y1)};
-                for (int64_t k = 0; k < nu; k++) {
-                    const int64_t y = 2 * (int64_t)uy[k0 + k] + h;
-                    if (y >= H) continue; /* odd H: the last tile row has one row */
-                    float *row = w->out + ((int64_t)ub[k0 + k] * w->co + c) * HW + y * W;
-                    for (int R = 0; R < 2; R++) {
-                        int64_t off;
-                        const __mmask16 mk = seg_lanes(k, sr->seg, W, R, &off);
-                        if (!mk) continue;
-                        float *at = (float *)((uintptr_t)row + (uintptr_t)(off * 4));
-                        __m512 v = st[R];
-                        if (w->add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, at));
-                        _mm512_mask_storeu_ps(at, mk, v);
-                    }
-                }
+                st0[h] = _mm512_permutex2var_ps(y0, lo, y1);
+                st1[h] = _mm512_permutex2var_ps(y0, hi, y1);
+            }
+            for (int64_t k = 0; k < nu; k++) {
+                const int64_t y = 2 * (int64_t)uy[k0 + k];
+                float *row = w->out + ((int64_t)ub[k0 + k] * w->co + c) * HW + y * W;
+                stage_store(sr, k, row, st0[0], st1[0], w->add);
+                if (y + 1 < H) /* odd H: the last tile row has one row */
+                    stage_store(sr, k, row + W, st0[1], st1[1], w->add);
             }
         }
+    }
 }
 
 /* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M and
@@ -382,13 +423,13 @@ WINO_FN static void output_block_short(const wino_pass *w, const wino_short *sr,
 static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
 {
     const int64_t pmax = w->rows * w->tw;
-    float *V = buf, *M = V + align16(16 * w->ci * pmax);
-    float *pack = M + align16(16 * w->co * pmax);
+    float *V = buf, *M = V + align16(16 * xi_stride(w->ci, pmax));
+    float *pack = M + align16(16 * xi_stride(w->co, pmax));
     int32_t *ub = (int32_t *)(pack + align16((int64_t)lf_gemm512_pack_floats() + 16));
     int32_t *uy = ub + w->rows;
     const bool short_rows = w->tw <= 8;
     wino_short sr;
-    if (short_rows) short_rows_init(&sr, w->tw);
+    if (short_rows) short_rows_init(&sr, w->tw, w->W);
     const lf_gemm_mat none = {0};
     for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
         const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
@@ -399,8 +440,8 @@ static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float
             input_block(w, u0, r, V, P);
         }
         for (int xi = 0; xi < 16; xi++) {
-            lf_gemm_mat b = {V + xi * w->ci * P, P, 0, 0, false};
-            lf_gemm_mat c = {M + xi * w->co * P, P, 0, 0, false};
+            lf_gemm_mat b = {V + xi * xi_stride(w->ci, P), P, 0, 0, false};
+            lf_gemm_mat c = {M + xi * xi_stride(w->co, P), P, 0, 0, false};
             lf_gemm512x(w->co, P, w->ci, 1, &none, w->u + xi * w->u_stride, &b, 0, &c, pack);
         }
         if (short_rows)
@@ -413,35 +454,34 @@ static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float
 static int64_t thread_floats(const wino_pass *w)
 {
     const int64_t pmax = w->rows * w->tw;
-    return align16(16 * w->ci * pmax) + align16(16 * w->co * pmax) +
+    return align16(16 * xi_stride(w->ci, pmax)) + align16(16 * xi_stride(w->co, pmax)) +
            align16((int64_t)lf_gemm512_pack_floats() + 16) + align16(2 * w->rows); /* ub, uy */
 }
 
 /* The 16 matrices U_xi = (G g G^T)[xi] of the filters w (co, ci, 3, 3), rotated by 180
  * degrees when bwd, written straight into lf_gemm512_pack_a's layout (no raw copy to pack
- * from): forward, U_xi is co x ci (row o, column i); bwd, its transpose, ci x co. 16 input
- * channels at a time (stride-9 gathers); u_stride floats between the packed matrices. */
+ * from): forward, U_xi is co x ci (row o, column i); bwd, its transpose, ci x co. 16 rows of
+ * one column at a time, gathered from the filters (stride ci x 9 forward, 9 bwd): in the
+ * packed layout they are two panels' columns, 8 contiguous floats each (a 16-column row
+ * instead would be 16 floats MR apart: a scatter, which took twice as long, NOTES 18).
+ * u_stride floats between the packed matrices. */
 WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, bool bwd, float *u,
                                      int64_t u_stride, int T)
 {
+    const int64_t M = bwd ? ci : co, K = bwd ? co : ci;
+    const int64_t step = bwd ? 9 : ci * 9; /* floats between the filters of rows r, r + 1 */
     const __m512i idx = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(9));
-    /* forward: 16 consecutive columns of one row are MR floats apart (one KC block: i0 and
-     * KC are multiples of 16) */
-    const __m512i cols = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(LF_GEMM512_MR));
+        _mm512_set1_epi32((int)step));
     const __m512 half = _mm512_set1_ps(0.5f);
-    const int64_t M = bwd ? ci : co, K = bwd ? co : ci;
     if (M % LF_GEMM512_MR) /* the last panel's padding rows must read as zeros */
         memset(u, 0, (size_t)(16 * u_stride) * sizeof(float));
     (void)T;
 #pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-    for (int64_t o = 0; o < co; o++) {
-        for (int64_t i0 = 0; i0 < ci; i0 += 16) {
-            const __mmask16 m = lanes(ci - i0);
-            const float *g = w + (o * ci + i0) * 9;
+    for (int64_t r0 = 0; r0 < M; r0 += 16) {
+        const __mmask16 m = lanes(M - r0);
+        for (int64_t c = 0; c < K; c++) {
+            const float *g = w + (bwd ? c * ci + r0 : r0 * ci + c) * 9;
             __m512 k[9], t[4][3], v[16];
             for (int a = 0; a < 9; a++)
                 k[bwd ? 8 - a : a] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + a, 4);
@@ -459,22 +499,224 @@ WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, boo
                 v[4 * a + 2] = _mm512_mul_ps(half, _mm512_sub_ps(sum, t[a][1]));
                 v[4 * a + 3] = t[a][2];
             }
-            if (!bwd) {
-                const int64_t at = lf_gemm512_packed_a_offset(M, K, o, i0);
-                for (int xi = 0; xi < 16; xi++)
-                    _mm512_mask_i32scatter_ps(u + xi * u_stride + at, m, cols, v[xi], 4);
-            } else { /* rows i0..i0+7 and i0+8..i0+15 of column o: two panels' columns */
-                const int64_t at0 = lf_gemm512_packed_a_offset(M, K, i0, o);
-                const int64_t at1 = lf_gemm512_packed_a_offset(M, K, i0 + 8, o);
-                for (int xi = 0; xi < 16; xi++) {
-                    float *d = u + xi * u_stride;
-                    _mm512_mask_storeu_ps(d + at0, m & 0x00FF, v[xi]);
-                    /* lanes 8-15 land at at1..at1+7 (the masked-off lanes touch nothing) */
-                    if (i0 + 8 < ci) _mm512_mask_storeu_ps(d + at1 - 8, m & 0xFF00, v[xi]);
-                }
+            /* rows r0..r0+7 and r0+8..r0+15 of column c: two panels' columns */
+            const int64_t at0 = lf_gemm512_packed_a_offset(M, K, r0, c);
+            const int64_t at1 = lf_gemm512_packed_a_offset(M, K, r0 + 8, c);
+            for (int xi = 0; xi < 16; xi++) {
+                float *d = u + xi * u_stride;
+                _mm512_mask_storeu_ps(d + at0, m & 0x00FF, v[xi]);
+                /* lanes 8-15 land at at1..at1+7 (the masked-off lanes touch nothing) */
+                if (r0 + 8 < M) _mm512_mask_storeu_ps(d + at1 - 8, m & 0xFF00, v[xi]);
             }
         }
     }
+}
+
+/* ---- The weight gradient ----
+ * Y = A^T (U .* V) A per tile, so dU[xi] = sum over tiles of dM[xi] V[xi] with
+ * dM = A dY A^T (the tile's 2x2 output gradient spread over 4x4), and dW = G^T dU G:
+ *   gradient transform  dM_xi (co x tiles) = (A dY A^T)[xi]
+ *   products            dU_xi (co x ci)   += dM_xi V_xi^T   (a sum over the tiles)
+ *   filter gradient     dW += G^T dU G
+ * The products' sums run over the tiles, so blocks of units are transformed by all threads
+ * together (each its share of the units), and the 16 products of a block are then shared
+ * out by xi: one dU for all threads, and every sum runs over the same blocks in the same
+ * order whatever the thread count. */
+
+/* the even and odd elements of a 32-float staging pair: columns 2t and 2t + 1 of 16 tiles */
+WINO_FN static inline void even_odd(const __m512 st[2], __m512 *y0, __m512 *y1)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    *y0 = _mm512_permutex2var_ps(st[0], even, st[1]);
+    *y1 = _mm512_permutex2var_ps(st[0], _mm512_add_epi32(even, _mm512_set1_epi32(1)), st[1]);
+}
+
+/* A dY A^T of 16 tiles whose output rows 0 and 1 are in the staging pairs s0, s1, into dM at
+ * dst (the 16 dM_xi xs floats apart) */
+WINO_FN static inline void store_a_dy_at(float *dst, int64_t xs, __mmask16 m, const __m512 s0[2],
+                                         const __m512 s1[2])
+{
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 z[2][4]; /* (dY A^T): per row, the four columns */
+    for (int h = 0; h < 2; h++) {
+        __m512 y0, y1;
+        even_odd(h ? s1 : s0, &y0, &y1);
+        z[h][0] = y0;
+        z[h][1] = _mm512_add_ps(y0, y1);
+        z[h][2] = _mm512_sub_ps(y0, y1);
+        z[h][3] = _mm512_sub_ps(zero, y1);
+    }
+    for (int j = 0; j < 4; j++) { /* A (dY A^T) */
+        _mm512_mask_storeu_ps(dst + (0 + j) * xs, m, z[0][j]);
+        _mm512_mask_storeu_ps(dst + (4 + j) * xs, m, _mm512_add_ps(z[0][j], z[1][j]));
+        _mm512_mask_storeu_ps(dst + (8 + j) * xs, m, _mm512_sub_ps(z[0][j], z[1][j]));
+        _mm512_mask_storeu_ps(dst + (12 + j) * xs, m, _mm512_sub_ps(zero, z[1][j]));
+    }
+}
+
+/* dM (16, co, P) <- A dY A^T of units u0..u0+r-1 (unit k's tiles in columns k tw..; dY is
+ * w->in, co = w->ci channels here). Output rows past the image (odd H, W) read as zeros. */
+WINO_FN static void grad_block(const wino_pass *w, const wino_short *sr, int64_t u0, int64_t r,
+                               const int32_t *ub, const int32_t *uy, float *dM, int64_t P)
+{
+    const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->ci, P), tw = w->tw;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t c = 0; c < w->ci; c++) {
+        if (sr) { /* short rows: U units to a vector, segments side by side */
+            for (int64_t k0 = 0; k0 < r; k0 += sr->U) {
+                const int64_t nu = r - k0 < sr->U ? r - k0 : sr->U;
+                __m512 a0 = zero, a1 = zero, b0 = zero, b1 = zero; /* output rows 0 and 1 */
+                for (int64_t k = 0; k < nu; k++) {
+                    const int64_t y = 2 * (int64_t)uy[k0 + k];
+                    const float *row = w->in + ((int64_t)ub[k0 + k] * w->ci + c) * HW + y * W;
+                    stage_load(sr, k, row, &a0, &a1);
+                    if (y + 1 < H) stage_load(sr, k, row + W, &b0, &b1);
+                }
+                const __m512 s0[2] = {a0, a1}, s1[2] = {b0, b1};
+                store_a_dy_at(dM + c * P + k0 * tw, xs, (__mmask16)(sr->live & lanes(nu * tw)),
+                              s0, s1);
+            }
+            continue;
+        }
+        for (int64_t k = 0; k < r; k++) { /* one unit's row, 16 tiles at a time */
+            const int64_t b = (u0 + k) / w->th, ty = (u0 + k) % w->th;
+            const float *row0 = w->in + ((b * w->ci + c) * H + 2 * ty) * W;
+            const bool second = 2 * ty + 1 < H;
+            for (int64_t t0 = 0; t0 < tw; t0 += 16) {
+                const __mmask16 m0 = in_row(2 * t0, W), m1 = in_row(2 * t0 + 16, W);
+                const __m512 s0[2] = {_mm512_maskz_loadu_ps(m0, row0 + 2 * t0),
+                                      _mm512_maskz_loadu_ps(m1, row0 + 2 * t0 + 16)};
+                __m512 s1[2] = {zero, zero};
+                if (second) {
+                    s1[0] = _mm512_maskz_loadu_ps(m0, row0 + W + 2 * t0);
+                    s1[1] = _mm512_maskz_loadu_ps(m1, row0 + W + 2 * t0 + 16);
+                }
+                store_a_dy_at(dM + c * P + k * tw + t0, xs, lanes(tw - t0), s0, s1);
+            }
+        }
+    }
+}
+
+/* dw (co, ci, 3, 3) += G^T dU G for output channels [o_begin, o_end); dU (16, co, ci) */
+WINO_FN static void filter_grad(const float *dU, int64_t co, int64_t ci, int64_t o_begin,
+                                int64_t o_end, float *dw)
+{
+    const __m512 half = _mm512_set1_ps(0.5f);
+    const int64_t xs = co * ci;
+    for (int64_t o = o_begin; o < o_end; o++)
+        for (int64_t i0 = 0; i0 < ci; i0 += 16) {
+            const __mmask16 m = lanes(ci - i0);
+            __m512 d[16], t[3][4], g[9];
+            for (int xi = 0; xi < 16; xi++)
+                d[xi] = _mm512_maskz_loadu_ps(m, dU + xi * xs + o * ci + i0);
+            for (int j = 0; j < 4; j++) { /* G^T dU: rows 0, 1, 2 from the four */
+                const __m512 h1 = _mm512_mul_ps(half, d[4 + j]), h2 = _mm512_mul_ps(half, d[8 + j]);
+                t[0][j] = _mm512_add_ps(d[j], _mm512_add_ps(h1, h2));
+                t[1][j] = _mm512_sub_ps(h1, h2);
+                t[2][j] = _mm512_add_ps(_mm512_add_ps(h1, h2), d[12 + j]);
+            }
+            for (int a = 0; a < 3; a++) { /* (G^T dU) G: columns the same way */
+                const __m512 h1 = _mm512_mul_ps(half, t[a][1]), h2 = _mm512_mul_ps(half, t[a][2]);
+                g[3 * a + 0] = _mm512_add_ps(t[a][0], _mm512_add_ps(h1, h2));
+                g[3 * a + 1] = _mm512_sub_ps(h1, h2);
+                g[3 * a + 2] = _mm512_add_ps(_mm512_add_ps(h1, h2), t[a][3]);
+            }
+            float tmp[9][16]; /* lane l's 9 values are contiguous in dw: 144 floats in a row */
+            for (int a = 0; a < 9; a++) _mm512_storeu_ps(tmp[a], g[a]);
+            float *out = dw + (o * ci + i0) * 9;
+            const int n = (int)(ci - i0 < 16 ? ci - i0 : 16);
+            for (int l = 0; l < n; l++)
+                for (int a = 0; a < 9; a++) out[l * 9 + a] += tmp[a][l];
+        }
+}
+
+typedef struct wino_dw {
+    wino_pass x;  /* the input transform: in = the images (ci), rows = units per block */
+    wino_pass gy; /* the gradient transform: in = dY (its ci = the layer's co) */
+    int64_t units;
+    float *V, *dM, *dU; /* shared: a block's V and dM; the 16 dU_xi */
+    float *thr;         /* per thread: the gemm's packing space, then ub and uy */
+    int64_t thr_floats;
+} wino_dw;
+
+/* Thread t of T: its share of each block's units, then its share of the 16 products, then
+ * its share of the output channels' filter gradients. Every thread runs the same loop (the
+ * barriers). */
+static void dw_thread(const wino_dw *d, float *dw, int t, int T)
+{
+    const wino_pass *x = &d->x;
+    const int64_t tw = x->tw, ci = x->ci, co = x->co;
+    float *pack = d->thr + t * d->thr_floats;
+    int32_t *ub = (int32_t *)(pack + align16((int64_t)lf_gemm512_pack_floats() + 16));
+    int32_t *uy = ub + x->rows;
+    wino_short sr;
+    if (tw <= 8) short_rows_init(&sr, tw, x->W);
+    for (int64_t u0 = 0; u0 < d->units; u0 += x->rows) {
+        const int64_t r = d->units - u0 < x->rows ? d->units - u0 : x->rows, P = r * tw;
+        const int64_t a = r * t / T, n = r * (t + 1) / T - a; /* this thread's units */
+        if (n > 0) {
+            if (tw <= 8) {
+                block_units(x, u0 + a, n, ub, uy);
+                input_block_short(x, &sr, n, ub, uy, d->V + a * tw, P);
+                grad_block(&d->gy, &sr, u0 + a, n, ub, uy, d->dM + a * tw, P);
+            } else {
+                input_block(x, u0 + a, n, d->V + a * tw, P);
+                grad_block(&d->gy, NULL, u0 + a, n, NULL, NULL, d->dM + a * tw, P);
+            }
+        }
+        if (T > 1) { /* (never with T = 1: the caller may be inside another team's region) */
+#pragma omp barrier
+        }
+        for (int xi = t; xi < 16; xi += T) {
+            const lf_gemm_mat am = {d->dM + xi * xi_stride(co, P), P, 0, 0, false};
+            const lf_gemm_mat bv = {d->V + xi * xi_stride(ci, P), P, 0, 0, true};
+            const lf_gemm_mat cu = {d->dU + xi * co * ci, ci, 0, 0, false};
+            lf_gemm512x(co, ci, P, 1, &am, NULL, &bv, 1, &cu, pack);
+        }
+        if (T > 1) {
+#pragma omp barrier
+        }
+    }
+    filter_grad(d->dU, co, ci, co * t / T, co * (t + 1) / T, dw);
+}
+
+/* dw += the weight gradient of x (n, ci, H, W) -> dy (n, co, H, W). Scratch: slot 5 for
+ * dU (the filter transform's slot: the passes run one after the other), slot 6 for a
+ * block's V and dM and the threads' packing space. */
+static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T)
+{
+    wino_dw d = {.x = {.ci = q->ci, .co = q->co, .H = q->in[1], .W = q->in[2], .in = j->img}};
+    wino_pass *x = &d.x;
+    x->th = (x->H + 1) / 2;
+    x->tw = (x->W + 1) / 2;
+    d.units = j->n * x->th;
+    /* blocks of about WINO_DW_BLOCK_BYTES (whatever T: the sums must not depend on it), but
+     * at least WINO_DW_MIN_COLS tiles (the products' sums run over a block's tiles, and dU
+     * is read and written once per block) */
+    int64_t cols = WINO_DW_BLOCK_BYTES / (int64_t)sizeof(float) / (16 * (x->ci + x->co));
+    if (cols < WINO_DW_MIN_COLS) cols = WINO_DW_MIN_COLS;
+    x->rows = (cols + x->tw - 1) / x->tw;
+    if (x->rows > d.units) x->rows = d.units;
+    d.gy = *x;
+    d.gy.ci = q->co;
+    d.gy.in = j->colside;
+    const int64_t pmax = x->rows * x->tw;
+    d.thr_floats = align16((int64_t)lf_gemm512_pack_floats() + 16) + align16(2 * x->rows);
+    const int64_t vm = align16(16 * xi_stride(x->ci, pmax)) + align16(16 * xi_stride(x->co, pmax));
+    d.dU = lf_graph_scratch(g, 5, (size_t)(16 * q->co * q->ci) * sizeof(float));
+    d.V = lf_graph_scratch(g, 6, (size_t)(vm + T * d.thr_floats) * sizeof(float));
+    if (!d.dU || !d.V) return LF_ERR_NOMEM;
+    d.dM = d.V + align16(16 * xi_stride(x->ci, pmax));
+    d.thr = d.V + vm;
+    memset(d.dU, 0, (size_t)(16 * q->co * q->ci) * sizeof(float));
+    if (T == 1) {
+        dw_thread(&d, j->dw, 0, 1);
+        return LF_OK;
+    }
+#pragma omp parallel num_threads(T)
+    dw_thread(&d, j->dw, lf_conv_thread_num(), T);
+    return LF_OK;
 }
 
 /* One direction over n images: the filters (weights w (wco, wci, 3, 3)) transformed and
@@ -490,10 +732,15 @@ static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wc
     int64_t cols = WINO_BLOCK_BYTES / (int64_t)sizeof(float) / (16 * (w->ci + w->co));
     if (cols < WINO_MIN_COLS) cols = WINO_MIN_COLS;
     w->rows = (cols + w->tw - 1) / w->tw;
+    /* whole 48-column panels where a few more units give them: the gemm computes a partial
+     * panel at full cost (P = 128 at 16x16 and 64 channels: 11 % of the products wasted) */
+    const int64_t step = LF_GEMM512_NR / gcd(LF_GEMM512_NR, w->tw);
+    const int64_t whole = (w->rows + step - 1) / step * step;
+    if (whole * 4 <= w->rows * 5) w->rows = whole;
     if (w->rows > share) w->rows = share;
     if (w->rows < 1) w->rows = 1;
     const int64_t tf = thread_floats(w);
-    w->u_stride = (int64_t)lf_gemm512_packed_a_floats(w->co, w->ci);
+    w->u_stride = (int64_t)lf_gemm512_packed_a_floats(w->co, w->ci) + 16; /* (xi_stride) */
     float *u = lf_graph_scratch(g, 5, (size_t)(16 * w->u_stride) * sizeof(float));
     float *buf = lf_graph_scratch(g, 6, (size_t)(T * tf) * sizeof(float));
     if (!u || !buf) return LF_ERR_NOMEM;
@@ -528,6 +775,7 @@ lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv
         lf_status s = run_pass(g, &w, j->w, q->co, q->ci, true, j->n, T);
         if (s != LF_OK) return s;
     }
+    if (j->dw) return run_dw(g, q, j, T); /* dW += G^T (sum dM V^T) G */
     return LF_OK;
 }
 

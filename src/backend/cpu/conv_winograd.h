@@ -16,9 +16,16 @@ void lf_conv_winograd_force(int mode);
  * group and equal image- and column-side sizes: the only geometry the path computes. */
 bool lf_conv_winograd_fits(const lf_conv_geom *q);
 
-/* The products of j that the path computes, on T threads (each a fixed range of images):
- * colside_out from img (+= if accumulate) and img_out (+=) from colside. j->dw must be NULL
- * (the caller runs it on the im2col path). Scratch: g's slots 5 and 6. */
+/* True when the weight gradient of q (which fits) is worth the Winograd path: more than 64
+ * channels on both sides. dW's 16 products are co x ci, and with few channels their
+ * 48-column panels run part empty: at 64 channels the two paths took the same time, at 3
+ * (a CIFAR stem) Winograd 1.6x longer, from 128 on 11-33 % less (NOTES 17). */
+bool lf_conv_winograd_dw_fits(const lf_conv_geom *q);
+
+/* The products of j on T threads: colside_out from img (+= if accumulate), img_out (+=)
+ * from colside (each thread a fixed range of images), dw (+=) from img and colside (blocks
+ * of tiles shared by all threads; results do not depend on T; the caller checks
+ * lf_conv_winograd_dw_fits). Scratch: g's slots 5, 6. */
 lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T);
 
 #endif

@@ -19,7 +19,7 @@
 #include <stdatomic.h>
 
 #define MR LF_GEMM512_MR
-#define NR 48 /* three 16-float vectors: 24 accumulators, 3 loads + 8 broadcasts per k */
+#define NR LF_GEMM512_NR /* three 16-float vectors: 24 accumulators, 3 loads + 8 broadcasts per k */
 #define KC LF_GEMM512_KC
 #ifndef MC
 #define MC 128

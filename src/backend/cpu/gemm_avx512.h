@@ -36,6 +36,7 @@ size_t lf_gemm512_packed_a_floats(int64_t M, int64_t K);
  * column (rows M..Mpad-1 of the last panel are zeros). Lets a producer write straight into
  * the packed form (conv_winograd.c's filter transform). */
 #define LF_GEMM512_MR 8
+#define LF_GEMM512_NR 48 /* the columns of a packed B panel (a C tile's width) */
 #ifndef LF_GEMM512_KC
 #define LF_GEMM512_KC 192
 #endif
