@@ -36,6 +36,12 @@ for v in default f64 asan; do
         echo "== parity tests, default build, LF_THREADS=1"
         LF_THREADS=1 ./build/default/unit_tests parity 2>&1 | tee build/logs/unit-parity-t1.log |
             grep -vE '^(ok|SKIP) ' ; summ build/logs/unit-parity-t1.log "parity tests on one thread"
+        # a team smaller than the threads asked for (OMP_THREAD_LIMIT; the thread-count test
+        # asks for 2 and 3): the Winograd path must split its work by the team it got (under
+        # a second)
+        echo "== Winograd tests, default build, OMP_THREAD_LIMIT=1"
+        OMP_THREAD_LIMIT=1 ./build/default/unit_tests winograd 2>&1 | tee build/logs/unit-wino-limit.log |
+            grep -vE '^(ok|SKIP) ' ; summ build/logs/unit-wino-limit.log "Winograd tests, OMP_THREAD_LIMIT=1"
     fi
 done
 for t in tests/e2e/*.sh; do

@@ -12,6 +12,9 @@ static int n_threads = 0;
 void lf_set_threads(int n)
 {
     if (n <= 0) n = omp_get_num_procs();
+    /* never above OMP_THREAD_LIMIT: OpenBLAS's OpenMP build would wait forever for the
+     * threads its regions cannot get */
+    if (n > omp_get_thread_limit()) n = omp_get_thread_limit();
     n_threads = n;
     omp_set_num_threads(n);
     openblas_set_num_threads(n);

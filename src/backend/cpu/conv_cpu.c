@@ -424,15 +424,17 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         dwp = lf_graph_scratch(g, 2, (size_t)((T - 1) * nw) * sizeof(lf_real));
         if (!dwp) return LF_ERR_NOMEM;
     }
+    int team = T; /* the region may get fewer threads than asked for */
 #pragma omp parallel num_threads(T)
     {
-        const int t = lf_conv_thread_num();
+        const int t = lf_conv_thread_num(), tn = lf_conv_team_size();
+        if (t == 0) team = tn;
         lf_real *dw = NULL;
         if (j->dw) {
             dw = t == 0 ? j->dw : dwp + (t - 1) * nw;
             if (t > 0) memset(dw, 0, (size_t)nw * sizeof(lf_real));
         }
-        const int64_t lo = j->n * t / T, hi = j->n * (t + 1) / T;
+        const int64_t lo = j->n * t / tn, hi = j->n * (t + 1) / tn;
         lf_real *ct = col ? col + t * K * ncols : NULL;
         if (own)
             lf_conv_range_avx512(q, j, direct, nb, lo, hi, ct, dw, pack + t * pf,
@@ -440,7 +442,7 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         else conv_range(q, j, direct, nb, lo, hi, ct, stage ? stage + t * q->co * ncols : NULL, dw);
     }
     if (j->dw)
-        for (int t = 1; t < T; t++)
+        for (int t = 1; t < team; t++)
             for (int64_t i = 0; i < nw; i++) j->dw[i] += dwp[(t - 1) * nw + i];
     return LF_OK;
 }

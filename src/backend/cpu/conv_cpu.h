@@ -80,6 +80,18 @@ static inline int lf_conv_thread_num(void)
 #endif
 }
 
+/* The number of threads in the calling thread's team (1 outside a region). A region asked
+ * for T threads may get fewer (OMP_THREAD_LIMIT, OMP_DYNAMIC): work split by thread number
+ * must be split by this, not by T, or the missing threads' shares are never done. */
+static inline int lf_conv_team_size(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 /* 1 when OpenMP loops may run between BLAS calls without fighting BLAS's own threads for
  * the cores (see conv_cpu.c): not with the pthreads OpenBLAS. */
 int lf_cpu_parallel_loops(void);

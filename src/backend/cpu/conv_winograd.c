@@ -280,11 +280,11 @@ WINO_FN static void input_block_short(const wino_pass *w, const wino_short *sr, 
             /* unit by unit, its four patch rows (one address and mask lookup per unit) */
             for (int64_t k = 0; k < nu; k++) {
                 const int64_t y0 = 2 * (int64_t)uy[k0 + k] - 1;
-                const float *row = w->in + ((int64_t)ub[k0 + k] * w->ci + c) * HW + y0 * W;
+                const float *plane = w->in + ((int64_t)ub[k0 + k] * w->ci + c) * HW;
 #pragma GCC unroll 4
                 for (int i = 0; i < 4; i++)
                     if (y0 + i >= 0 && y0 + i < H) /* else a padding row: zeros */
-                        stage_load(sr, k, row + i * W, &st0[i], &st1[i]);
+                        stage_load(sr, k, plane + (y0 + i) * W, &st0[i], &st1[i]);
             }
             for (int i = 0; i < 4; i++) {
                 __m512 e[4];
@@ -418,8 +418,8 @@ WINO_FN static void output_block_short(const wino_pass *w, const wino_short *sr,
     }
 }
 
-/* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M and
- * the gemm's packing space) */
+/* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M, the
+ * gemm's packing space, and the block's units for short rows: ub, uy) */
 static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
 {
     const int64_t pmax = w->rows * w->tw;
@@ -584,13 +584,17 @@ WINO_FN static void grad_block(const wino_pass *w, const wino_short *sr, int64_t
             const float *row0 = w->in + ((b * w->ci + c) * H + 2 * ty) * W;
             const bool second = 2 * ty + 1 < H;
             for (int64_t t0 = 0; t0 < tw; t0 += 16) {
+                /* columns 2 t0 .. 2 t0 + 31, the lanes past the row masked off (their
+                 * addresses may lie past the buffer: uintptr_t, as in row_times_b) */
                 const __mmask16 m0 = in_row(2 * t0, W), m1 = in_row(2 * t0 + 16, W);
-                const __m512 s0[2] = {_mm512_maskz_loadu_ps(m0, row0 + 2 * t0),
-                                      _mm512_maskz_loadu_ps(m1, row0 + 2 * t0 + 16)};
+                const uintptr_t at = (uintptr_t)row0 + (uintptr_t)(2 * t0 * 4);
+                const __m512 s0[2] = {_mm512_maskz_loadu_ps(m0, (const void *)at),
+                                      _mm512_maskz_loadu_ps(m1, (const void *)(at + 64))};
                 __m512 s1[2] = {zero, zero};
                 if (second) {
-                    s1[0] = _mm512_maskz_loadu_ps(m0, row0 + W + 2 * t0);
-                    s1[1] = _mm512_maskz_loadu_ps(m1, row0 + W + 2 * t0 + 16);
+                    const uintptr_t at1 = at + (uintptr_t)(W * 4);
+                    s1[0] = _mm512_maskz_loadu_ps(m0, (const void *)at1);
+                    s1[1] = _mm512_maskz_loadu_ps(m1, (const void *)(at1 + 64));
                 }
                 store_a_dy_at(dM + c * P + k * tw + t0, xs, lanes(tw - t0), s0, s1);
             }
@@ -683,7 +687,7 @@ static void dw_thread(const wino_dw *d, float *dw, int t, int T)
 
 /* dw += the weight gradient of x (n, ci, H, W) -> dy (n, co, H, W). Scratch: slot 5 for
  * dU (the filter transform's slot: the passes run one after the other), slot 6 for a
- * block's V and dM and the threads' packing space. */
+ * block's V and dM and the threads' packing space and unit lists (ub, uy). */
 static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T)
 {
     wino_dw d = {.x = {.ci = q->ci, .co = q->co, .H = q->in[1], .W = q->in[2], .in = j->img}};
@@ -715,7 +719,7 @@ static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j
         return LF_OK;
     }
 #pragma omp parallel num_threads(T)
-    dw_thread(&d, j->dw, lf_conv_thread_num(), T);
+    dw_thread(&d, j->dw, lf_conv_thread_num(), lf_conv_team_size());
     return LF_OK;
 }
 
@@ -753,9 +757,9 @@ static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wc
     }
 #pragma omp parallel num_threads(T)
     {
-        const int t = lf_conv_thread_num();
+        const int t = lf_conv_thread_num(), team = lf_conv_team_size(); /* team <= T */
         /* the images of lf_conv_cpu_run's split, as whole units */
-        wino_range(w, n * t / T * w->th, n * (t + 1) / T * w->th, buf + t * tf);
+        wino_range(w, n * t / team * w->th, n * (t + 1) / team * w->th, buf + t * tf);
     }
     return LF_OK;
 }
