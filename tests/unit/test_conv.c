@@ -218,6 +218,10 @@ static const conv_case cases[] = {
     C2("1x1 pad1", 0, 2, 3, 2, 4, 4, 1, 1, 1, 1, 1, 0, 1, 1),
     C2("rect kernel", 0, 2, 3, 4, 8, 10, 2, 5, 1, 2, 1, 0, 1, 1),
     C2("stem 7x7 s2", 0, 2, 3, 8, 16, 16, 7, 7, 2, 3, 1, 0, 1, 0),
+    /* stride-2 rows of 16 and more outputs (vectorised gathers with tails of every length) */
+    C2("stem 7x7 s2 wide", 0, 2, 3, 4, 6, 75, 7, 7, 2, 3, 1, 0, 1, 1),
+    C2("3x3 s2 32 wide", 0, 2, 2, 3, 5, 64, 3, 3, 2, 1, 1, 0, 1, 0),
+    C2("3x3 s2 25 wide", 0, 1, 2, 2, 3, 49, 3, 3, 2, 1, 1, 0, 1, 1),
     C2("kernel = input", 0, 2, 3, 4, 3, 3, 3, 3, 1, 0, 1, 0, 1, 1),
     C2("batched blocks", 0, 9, 5, 6, 9, 11, 3, 3, 1, 1, 1, 0, 1, 1),
     C2("big (threads)", 0, 3, 16, 16, 20, 20, 3, 3, 1, 1, 1, 0, 1, 1),
