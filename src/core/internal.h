@@ -122,7 +122,7 @@ typedef struct lf_grad_free_list {
     size_t bytes;
     void *head;
 } lf_grad_free_list;
-#define LF_SCRATCH_SLOTS 7
+#define LF_SCRATCH_SLOTS 5
 
 struct lf_graph {
     lf_arena arena;
@@ -184,7 +184,7 @@ static inline bool lf_needs_grad(const lf_tensor *t)
 }
 /* The gradient buffer of t (allocated zeroed in the arena on first use); NULL on failure. */
 lf_real *lf_grad(lf_graph *g, lf_tensor *t);
-/* A kernel's temporary buffer (slot 0..LF_SCRATCH_SLOTS-1: the convolution uses 0-6, batch
+/* A kernel's temporary buffer (slot 0..LF_SCRATCH_SLOTS-1: the convolution uses 0-4, batch
  * norm's backward 0), reused by every op: the contents do not survive another op's call.
  * NULL + LF_ERR_NOMEM on failure. */
 void *lf_graph_scratch(lf_graph *g, int slot, size_t bytes);

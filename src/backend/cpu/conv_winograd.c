@@ -29,8 +29,9 @@
  * the tiles, and G^T dU G.
  *
  * Layout and threads (forward and input gradient): each thread takes a fixed range of
- * images (as lf_conv_cpu_run) and walks it in blocks of whole tile rows ("units": one image, one tile row), sized so that a
- * block's V and M (16 (ci + co) floats per tile) stay near the core's L2. Every output
+ * images (as lf_conv_cpu_run) and walks it in blocks of whole tile rows ("units": one
+ * image, one tile row), sized so that a block's V and M (16 (ci + co) floats per tile) stay
+ * near the core's L2. Every output
  * element is written once, by the thread owning its image, and its value does not depend
  * on the block (a gemm column's sum runs over ci in a fixed order): results do not depend
  * on the thread count. The transforms are vectorised over 16 tiles of a tile row: the 4x4
@@ -110,6 +111,13 @@ bool lf_conv_winograd_dw_fits(const lf_conv_geom *q) { return q->ci > 64 && q->c
 #endif
 
 #define WINO_FN __attribute__((target("avx512f"), optimize("O3")))
+
+/* Scratch slots: those of the im2col path's columns and per-thread weight gradients
+ * (conv_cpu.c). The two paths never hold them at the same time (a job split between them
+ * runs Winograd first), so each slot grows to the larger of the two uses, not their sum:
+ * 8 MB less peak RSS at 64x64 (NOTES 19). */
+#define WINO_U 0   /* the packed filters, or dU */
+#define WINO_BUF 2 /* V, M (or dM), the packing spaces and unit lists */
 
 /* One product direction: out (n, co, H, W) (+)= conv3x3(in (n, ci, H, W)) with the packed
  * filter matrices u (16 of them, u_stride floats apart). */
@@ -484,7 +492,8 @@ WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, boo
             const float *g = w + (bwd ? c * ci + r0 : r0 * ci + c) * 9;
             __m512 k[9], t[4][3], v[16];
             for (int a = 0; a < 9; a++)
-                k[bwd ? 8 - a : a] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + a, 4);
+                k[bwd ? 8 - a : a] =
+                    _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + a, 4);
             for (int j = 0; j < 3; j++) { /* G g */
                 const __m512 sum = _mm512_add_ps(k[j], k[6 + j]);
                 t[0][j] = k[j];
@@ -685,8 +694,8 @@ static void dw_thread(const wino_dw *d, float *dw, int t, int T)
     filter_grad(d->dU, co, ci, co * t / T, co * (t + 1) / T, dw);
 }
 
-/* dw += the weight gradient of x (n, ci, H, W) -> dy (n, co, H, W). Scratch: slot 5 for
- * dU (the filter transform's slot: the passes run one after the other), slot 6 for a
+/* dw += the weight gradient of x (n, ci, H, W) -> dy (n, co, H, W). Scratch: slot WINO_U for
+ * dU (the filter transform's slot: the passes run one after the other), WINO_BUF for a
  * block's V and dM and the threads' packing space and unit lists (ub, uy). */
 static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T)
 {
@@ -708,8 +717,8 @@ static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j
     const int64_t pmax = x->rows * x->tw;
     d.thr_floats = align16((int64_t)lf_gemm512_pack_floats() + 16) + align16(2 * x->rows);
     const int64_t vm = align16(16 * xi_stride(x->ci, pmax)) + align16(16 * xi_stride(x->co, pmax));
-    d.dU = lf_graph_scratch(g, 5, (size_t)(16 * q->co * q->ci) * sizeof(float));
-    d.V = lf_graph_scratch(g, 6, (size_t)(vm + T * d.thr_floats) * sizeof(float));
+    d.dU = lf_graph_scratch(g, WINO_U, (size_t)(16 * q->co * q->ci) * sizeof(float));
+    d.V = lf_graph_scratch(g, WINO_BUF, (size_t)(vm + T * d.thr_floats) * sizeof(float));
     if (!d.dU || !d.V) return LF_ERR_NOMEM;
     d.dM = d.V + align16(16 * xi_stride(x->ci, pmax));
     d.thr = d.V + vm;
@@ -724,8 +733,8 @@ static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j
 }
 
 /* One direction over n images: the filters (weights w (wco, wci, 3, 3)) transformed and
- * packed into scratch slot 5 (shared read-only by the threads); slot 6 holds the threads'
- * V, M and packing buffers. bwd: the input gradient (filters rotated, matrices
+ * packed into scratch slot WINO_U (shared read-only by the threads); WINO_BUF holds the
+ * threads' V, M and packing buffers. bwd: the input gradient (filters rotated, matrices
  * transposed). */
 static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wco, int64_t wci,
                           bool bwd, int64_t n, int T)
@@ -745,8 +754,8 @@ static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wc
     if (w->rows < 1) w->rows = 1;
     const int64_t tf = thread_floats(w);
     w->u_stride = (int64_t)lf_gemm512_packed_a_floats(w->co, w->ci) + 16; /* (xi_stride) */
-    float *u = lf_graph_scratch(g, 5, (size_t)(16 * w->u_stride) * sizeof(float));
-    float *buf = lf_graph_scratch(g, 6, (size_t)(T * tf) * sizeof(float));
+    float *u = lf_graph_scratch(g, WINO_U, (size_t)(16 * w->u_stride) * sizeof(float));
+    float *buf = lf_graph_scratch(g, WINO_BUF, (size_t)(T * tf) * sizeof(float));
     if (!u || !buf) return LF_ERR_NOMEM;
     filter_transform(wt, wco, wci, bwd, u, w->u_stride, T);
     w->u = u;

@@ -25,7 +25,8 @@ bool lf_conv_winograd_dw_fits(const lf_conv_geom *q);
 /* The products of j on T threads: colside_out from img (+= if accumulate), img_out (+=)
  * from colside (each thread a fixed range of images), dw (+=) from img and colside (blocks
  * of tiles shared by all threads; results do not depend on T; the caller checks
- * lf_conv_winograd_dw_fits). Scratch: g's slots 5, 6. */
+ * lf_conv_winograd_dw_fits). Scratch: g's slots 0 and 2, as the im2col path's columns
+ * and weight-gradient accumulators (never in use at the same time). */
 lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T);
 
 #endif
