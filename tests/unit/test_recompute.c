@@ -90,6 +90,26 @@ TEST(arena_blocks_free_merge_keep_release)
     lf_arena_free(&a);
 }
 
+/* Near ties of best fit (holes within 1/64 of the best size) go to the lowest address, which
+ * keeps a step's footprint low in its region; a hole further off loses to the best fit. */
+TEST(arena_blocks_near_tie_lowest_address)
+{
+    for (int far = 0; far < 2; far++) {
+        lf_arena a;
+        CHECK_OK(lf_arena_init(&a, 4096));
+        a.block_min = 1024;
+        /* low hole 4096 + 32 bytes (a near tie) or + 256 (not), high hole 4096 */
+        unsigned char *lo = lf_arena_alloc(&a, far ? 4096 + 256 : 4096 + 32);
+        unsigned char *s1 = lf_arena_alloc(&a, 1024), *hi = lf_arena_alloc(&a, 4096);
+        unsigned char *s2 = lf_arena_alloc(&a, 1024);
+        CHECK(lo && s1 && hi && s2 && lo < hi);
+        lf_arena_block_free(&a, lo);
+        lf_arena_block_free(&a, hi);
+        CHECK(lf_arena_alloc(&a, 4096) == (far ? hi : lo));
+        lf_arena_free(&a);
+    }
+}
+
 typedef struct step_result {
     lf_real *grads, *out, *buffers;
     int64_t n_grads, n_out, n_buffers;
