@@ -5,13 +5,13 @@
 #                              (training batches; embedding at batch 256 in both)
 #   QUICK=1 make bench         quick mode (a few minutes): cifar 32x32 batch 32, fewer steps
 # Options (environment): THREADS (default: all cores), STEPS, WARMUP, OUT (JSON results file),
-# REPEAT (default 1): run the two sides REPEAT times, alternating, and report each side's
+# REPEAT (default 2): run the two sides REPEAT times, alternating, and report each side's
 # best (on a shared machine the speed drifts over minutes; alternating gives both sides the
 # same chances).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-$(nproc)}
-REPEAT=${REPEAT:-1}
+REPEAT=${REPEAT:-2} # one round: a ratio says mostly when PyTorch happened to run (NOTES 14)
 OUT=${OUT:-bench/results.json}
 PY=/usr/bin/python3
 # Both sides use libgomp; with its default (spin at barriers) a loaded machine collapses the
