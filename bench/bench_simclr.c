@@ -14,6 +14,7 @@
 #include "labelfree.h"
 #include "bench_util.h"
 #include "../src/backend/cpu/gemm_avx512.h"
+#include "../src/core/internal.h" /* --profile: the arena's live peak, the scratch */
 
 #include <cblas.h>
 #include <omp.h>
@@ -219,10 +220,15 @@ int main(int argc, char **argv)
             }
         }
         double t = median(ts, steps);
-        if (profile)
-            fprintf(stderr, "train phases (median): forward %.3f s, backward %.3f s, optim %.3f s; arena %.1f MB\n",
+        if (profile) {
+            size_t scratch = 0;
+            for (int i = 0; i < LF_SCRATCH_SLOTS; i++) scratch += g->scratch_cap[i];
+            fprintf(stderr, "train phases (median): forward %.3f s, backward %.3f s, optim %.3f s; "
+                            "arena capacity %.1f MB, live peak of the last step %.1f MB; "
+                            "scratch %.1f MB\n",
                     median(tph[0], steps), median(tph[1], steps), median(tph[2], steps),
-                    lf_graph_arena_bytes(g) / 1e6);
+                    lf_graph_arena_bytes(g) / 1e6, g->arena.peak_all / 1e6, scratch / 1e6);
+        }
         double gf = 3.0 * fwd * 2 * B / t / 1e9;
         emit(jf, ", \"train_step_s\": %.6f, \"train_images_per_s\": %.3f, \"train_gflops\": %.3f", t,
              B / t, gf);

@@ -1,6 +1,7 @@
 /* The AVX-512 gemm (src/backend/cpu/gemm_avx512.c) against a double-precision loop: every
  * transpose, alpha/beta, tile edges (M, N, K not multiples of the tile) and block edges
- * (M > MC, N > NC, K > KC); C must not be read when beta is 0. */
+ * (M > MC, N > NC, K > KC); C must not be read when beta is 0. Transposed B, packed by
+ * register transposes, also against the same product on a plain copy, bit for bit. */
 #include "test.h"
 
 #include "../../src/backend/cpu/gemm_avx512.h"

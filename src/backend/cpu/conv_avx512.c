@@ -29,25 +29,29 @@ size_t lf_conv_avx512_wpack_floats(const lf_conv_geom *q, const lf_conv_job *j)
            (j->img_out ? lf_gemm512_packed_a_floats(Kg, q->co) : 0);
 }
 
-void lf_conv_avx512_pack_weights(const lf_conv_geom *q, const lf_conv_job *j, lf_real *wpack)
+lf_conv_wpack lf_conv_avx512_pack_weights(const lf_conv_geom *q, const lf_conv_job *j,
+                                          lf_real *buf)
 {
     const int64_t kp = q->k[0] * q->k[1] * q->k[2], Kg = q->ci / q->groups * kp;
-    if (q->groups != 1) return;
-    float *at = wpack;
+    lf_conv_wpack wp = {NULL, NULL};
+    if (q->groups != 1) return wp;
     if (j->colside_out) { /* W (co x K), for Y = W @ cols */
         lf_gemm_mat a = plain(j->w, Kg, false);
-        lf_gemm512_pack_a(q->co, Kg, &a, at);
-        at += lf_gemm512_packed_a_floats(q->co, Kg);
+        lf_gemm512_pack_a(q->co, Kg, &a, buf);
+        wp.fwd = buf;
+        buf += lf_gemm512_packed_a_floats(q->co, Kg);
     }
     if (j->img_out) { /* W^T (K x co), for dcols = W^T @ C */
         lf_gemm_mat a = plain(j->w, Kg, true);
-        lf_gemm512_pack_a(Kg, q->co, &a, at);
+        lf_gemm512_pack_a(Kg, q->co, &a, buf);
+        wp.bwd = buf;
     }
+    return wp;
 }
 
 void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
                           int64_t b_begin, int64_t b_end, lf_real *col, lf_real *dw,
-                          lf_real *pack, const lf_real *wpack)
+                          lf_real *pack, lf_conv_wpack wp)
 {
     const int64_t kp = q->k[0] * q->k[1] * q->k[2];
     const int64_t L = q->out[0] * q->out[1] * q->out[2];
@@ -55,12 +59,7 @@ void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool dire
     const int64_t G = q->groups, Kg = q->ci / G * kp, Mg = q->co / G, cg = q->ci / G;
     /* with one group the weights (forward) and their transpose (input gradient) were packed
      * once for all threads and blocks of images (lf_conv_avx512_pack_weights) */
-    const float *w_fwd = NULL, *w_bwd = NULL;
-    if (wpack && G == 1) {
-        w_fwd = j->colside_out ? wpack : NULL;
-        w_bwd = j->img_out ? wpack + (j->colside_out ? lf_gemm512_packed_a_floats(Mg, Kg) : 0)
-                           : NULL;
-    }
+    const float *w_fwd = wp.fwd, *w_bwd = wp.bwd;
     for (int64_t b0 = b_begin; b0 < b_end; b0 += nb) {
         const int64_t m = b_end - b0 < nb ? b_end - b0 : nb, nc = m * L;
         if (j->img && !direct) lf_conv_im2col(q, j->img + b0 * q->ci * Lin, m, col);
@@ -108,17 +107,19 @@ size_t lf_conv_avx512_wpack_floats(const lf_conv_geom *q, const lf_conv_job *j)
     return 0;
 }
 
-void lf_conv_avx512_pack_weights(const lf_conv_geom *q, const lf_conv_job *j, lf_real *wpack)
+lf_conv_wpack lf_conv_avx512_pack_weights(const lf_conv_geom *q, const lf_conv_job *j,
+                                          lf_real *buf)
 {
-    (void)q, (void)j, (void)wpack;
+    (void)q, (void)j, (void)buf;
+    return (lf_conv_wpack){NULL, NULL};
 }
 
 void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
                           int64_t b_begin, int64_t b_end, lf_real *col, lf_real *dw,
-                          lf_real *pack, const lf_real *wpack)
+                          lf_real *pack, lf_conv_wpack wp)
 {
     (void)q, (void)j, (void)direct, (void)nb, (void)b_begin, (void)b_end, (void)col, (void)dw;
-    (void)pack, (void)wpack;
+    (void)pack, (void)wp;
 }
 
 #endif

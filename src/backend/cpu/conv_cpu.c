@@ -408,18 +408,18 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
      * ResNet's layer 4) */
     const int64_t pf = own ? (int64_t)lf_gemm512_pack_floats() + 16 : 0;
     const int64_t wf = own ? (int64_t)lf_conv_avx512_wpack_floats(q, j) : 0;
-    lf_real *wpack = NULL;
+    lf_conv_wpack wp = {NULL, NULL};
     if (own) {
         pack = lf_graph_scratch(g, 3, (size_t)(T * pf) * sizeof(lf_real));
         if (!pack) return LF_ERR_NOMEM;
         if (wf && j->n > 0) {
-            wpack = lf_graph_scratch(g, 4, (size_t)wf * sizeof(lf_real));
-            if (!wpack) return LF_ERR_NOMEM;
-            lf_conv_avx512_pack_weights(q, j, wpack);
+            lf_real *buf = lf_graph_scratch(g, 4, (size_t)wf * sizeof(lf_real));
+            if (!buf) return LF_ERR_NOMEM;
+            wp = lf_conv_avx512_pack_weights(q, j, buf);
         }
     }
     if (T == 1) {
-        if (own) lf_conv_range_avx512(q, j, direct, nb, 0, j->n, col, j->dw, pack, wpack);
+        if (own) lf_conv_range_avx512(q, j, direct, nb, 0, j->n, col, j->dw, pack, wp);
         else conv_range(q, j, direct, nb, 0, j->n, col, stage, j->dw);
         return LF_OK;
     }
@@ -440,7 +440,7 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         const int64_t lo = j->n * t / tn, hi = j->n * (t + 1) / tn;
         lf_real *ct = col ? col + t * K * ncols : NULL;
         if (own)
-            lf_conv_range_avx512(q, j, direct, nb, lo, hi, ct, dw, pack + t * pf, wpack);
+            lf_conv_range_avx512(q, j, direct, nb, lo, hi, ct, dw, pack + t * pf, wp);
         else conv_range(q, j, direct, nb, lo, hi, ct, stage ? stage + t * q->co * ncols : NULL, dw);
     }
     if (j->dw)

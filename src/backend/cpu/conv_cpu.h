@@ -64,13 +64,19 @@ void lf_conv_col2im(const lf_conv_geom *q, lf_real *col, int64_t m, lf_real *img
 /* lf_conv_cpu_run's products for images [b_begin, b_end) on the calling thread with the
  * AVX-512 gemm (conv_avx512.c; float builds on AVX-512 machines only): col the columns of a
  * block (K x nb*L; NULL for direct 1x1), dw this thread's weight-gradient accumulator, pack
- * the gemm's packing space, wpack the weights packed by lf_conv_avx512_pack_weights (shared
- * by the threads, read only; NULL: packed per product). */
+ * the gemm's packing space, wp the weights packed by lf_conv_avx512_pack_weights (shared by
+ * the threads, read only; NULL: packed per product). */
+typedef struct lf_conv_wpack {
+    const lf_real *fwd, *bwd; /* W packed for the forward product, W^T for the input gradient */
+} lf_conv_wpack;
 size_t lf_conv_avx512_wpack_floats(const lf_conv_geom *q, const lf_conv_job *j);
-void lf_conv_avx512_pack_weights(const lf_conv_geom *q, const lf_conv_job *j, lf_real *wpack);
+/* Packs the weights j's products need into buf (lf_conv_avx512_wpack_floats floats); both
+ * NULL with groups */
+lf_conv_wpack lf_conv_avx512_pack_weights(const lf_conv_geom *q, const lf_conv_job *j,
+                                          lf_real *buf);
 void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
                           int64_t b_begin, int64_t b_end, lf_real *col, lf_real *dw,
-                          lf_real *pack, const lf_real *wpack);
+                          lf_real *pack, lf_conv_wpack wp);
 
 /* The calling thread's number in an OpenMP region (0 outside one, or without OpenMP). */
 static inline int lf_conv_thread_num(void)

@@ -147,6 +147,39 @@ static int64_t gcd(int64_t a, int64_t b) { return b ? gcd(b, a % b) : a; }
  * the 64-channel 16x16 layer 11 % faster with the 16). */
 static int64_t xi_stride(int64_t rows, int64_t P) { return rows * P + 16; }
 
+/* the even and odd elements of a 32-float pair: columns 2t and 2t + 1 of 16 tiles */
+WINO_FN static inline void even_odd(const __m512 st[2], __m512 *y0, __m512 *y1)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    *y0 = _mm512_permutex2var_ps(st[0], even, st[1]);
+    *y1 = _mm512_permutex2var_ps(st[0], _mm512_add_epi32(even, _mm512_set1_epi32(1)), st[1]);
+}
+
+/* the inverse: y0, y1 interleaved (y0[0], y1[0], y0[1], ...) into v[0], v[1] */
+WINO_FN static inline void interleave(__m512 y0, __m512 y1, __m512 v[2])
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    v[0] = _mm512_permutex2var_ps(y0, lo, y1);
+    v[1] = _mm512_permutex2var_ps(y0, _mm512_add_epi32(lo, _mm512_set1_epi32(8)), y1);
+}
+
+/* a patch row's four columns e (16 patches) times B */
+WINO_FN static inline void times_b(const __m512 e[4], __m512 out[4])
+{
+    out[0] = _mm512_sub_ps(e[0], e[2]);
+    out[1] = _mm512_add_ps(e[1], e[2]);
+    out[2] = _mm512_sub_ps(e[2], e[1]);
+    out[3] = _mm512_sub_ps(e[1], e[3]);
+}
+
+/* a row u of A^T m (16 tiles) times A: the output row's two columns */
+WINO_FN static inline void times_a(const __m512 u[4], __m512 *y0, __m512 *y1)
+{
+    *y0 = _mm512_add_ps(_mm512_add_ps(u[0], u[1]), u[2]);
+    *y1 = _mm512_sub_ps(_mm512_sub_ps(u[1], u[2]), u[3]);
+}
+
 /* Row i of 16 patches (tiles t0..t0+15 of a tile row) times B: out[j] = (d B)[i][j] for
  * every tile. row: the input row (NULL: a padding row); patch column j of tile t is input
  * column 2t - 1 + j, read as four 16-wide masked loads at columns 2 t0 - 1 + off[k] (lanes
@@ -156,9 +189,6 @@ WINO_FN static inline void row_times_b(const float *row, int64_t t0, const __mma
                                        __m512 out[4])
 {
     static const int off[4] = {0, 16, 2, 18};
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     if (!row) {
         out[0] = out[1] = out[2] = out[3] = _mm512_setzero_ps();
         return;
@@ -168,14 +198,10 @@ WINO_FN static inline void row_times_b(const float *row, int64_t t0, const __mma
         const uintptr_t at = (uintptr_t)row + (uintptr_t)((2 * t0 - 1 + off[k]) * 4);
         v[k] = _mm512_maskz_loadu_ps(m[k], (const void *)at);
     }
-    const __m512 e0 = _mm512_permutex2var_ps(v[0], even, v[1]);
-    const __m512 e1 = _mm512_permutex2var_ps(v[0], odd, v[1]);
-    const __m512 e2 = _mm512_permutex2var_ps(v[2], even, v[3]);
-    const __m512 e3 = _mm512_permutex2var_ps(v[2], odd, v[3]);
-    out[0] = _mm512_sub_ps(e0, e2);
-    out[1] = _mm512_add_ps(e1, e2);
-    out[2] = _mm512_sub_ps(e2, e1);
-    out[3] = _mm512_sub_ps(e1, e3);
+    __m512 e[4];
+    even_odd(v, &e[0], &e[1]);
+    even_odd(v + 2, &e[2], &e[3]);
+    times_b(e, out);
 }
 
 /* lanes l of a 16-wide load at column c0 with 0 <= c0 + l < W */
@@ -213,8 +239,11 @@ typedef struct wino_short {
     int64_t seg_off[16][2];
 } wino_short;
 
-WINO_FN static void short_rows_init(wino_short *sr, int64_t tw, int64_t W)
+/* sr set up for w's rows when they are short (tw <= 8), else NULL: the long-row code */
+WINO_FN static const wino_short *short_rows(wino_short *sr, const wino_pass *w)
 {
+    const int64_t tw = w->tw, W = w->W;
+    if (tw > 8) return NULL;
     sr->U = 16 / tw;
     sr->seg = 2 * tw;
     sr->live = lanes(sr->U * tw);
@@ -236,6 +265,7 @@ WINO_FN static void short_rows_init(wino_short *sr, int64_t tw, int64_t W)
         sr->idx[j] = _mm512_loadu_si512(at);
         sr->keep[j] = keep;
     }
+    return sr;
 }
 
 /* Unit k's row segment (row: its first column) merged into the staging pair */
@@ -298,21 +328,18 @@ WINO_FN static void input_block_short(const wino_pass *w, const wino_short *sr, 
                 __m512 e[4];
                 for (int j = 0; j < 4; j++)
                     e[j] = _mm512_maskz_permutex2var_ps(sr->keep[j], st0[i], sr->idx[j], st1[i]);
-                s[i][0] = _mm512_sub_ps(e[0], e[2]);
-                s[i][1] = _mm512_add_ps(e[1], e[2]);
-                s[i][2] = _mm512_sub_ps(e[2], e[1]);
-                s[i][3] = _mm512_sub_ps(e[1], e[3]);
+                times_b(e, s[i]);
             }
             store_bt(V + c * P + k0 * tw, xs, (__mmask16)(sr->live & lanes(nu * tw)), s);
         }
     }
 }
 
-/* V (16, ci, P) <- B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns
- * k tw..), read straight from the image (a row buffer was slower: its loads stalled on the
+/* input_block for long rows. V (16, ci, P) <- B^T d B of the tiles of units u0..u0+r-1
+ * (unit k's tiles in columns k tw..), read straight from the image (a row buffer was slower: its loads stalled on the
  * stores just made to it). Channel by channel, so that each plane is read top to bottom. */
-WINO_FN __attribute__((noinline)) static void input_block(const wino_pass *w, int64_t u0,
-                                                          int64_t r, float *V, int64_t P)
+WINO_FN __attribute__((noinline)) static void input_rows(const wino_pass *w, int64_t u0,
+                                                         int64_t r, float *V, int64_t P)
 {
     const int64_t H = w->H, W = w->W, xs = xi_stride(w->ci, P);
     for (int64_t c = 0; c < w->ci; c++) {
@@ -334,19 +361,19 @@ WINO_FN __attribute__((noinline)) static void input_block(const wino_pass *w, in
     }
 }
 
-/* Output row segment from 16 tiles: columns 2t, 2t+1 of tile t are y0[t], y1[t]; n values
- * (<= 32) are written, added to what is there when add */
-WINO_FN static inline void store_pair(float *o, __m512 y0, __m512 y1, int64_t n, bool add)
+/* Output row segment from 16 tiles, u a row of their A^T m: columns 2t, 2t+1 of tile t come
+ * from (u A)[t]; n values (<= 32) are written, added to what is there when add */
+WINO_FN static inline void store_pair(float *o, const __m512 u[4], int64_t n, bool add)
 {
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
     const __mmask16 m0 = lanes(n), m1 = lanes(n - 16);
-    __m512 v0 = _mm512_permutex2var_ps(y0, lo, y1), v1 = _mm512_permutex2var_ps(y0, hi, y1);
-    if (add) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, o));
-    _mm512_mask_storeu_ps(o, m0, v0);
+    __m512 y0, y1, v[2];
+    times_a(u, &y0, &y1);
+    interleave(y0, y1, v);
+    if (add) v[0] = _mm512_add_ps(v[0], _mm512_maskz_loadu_ps(m0, o));
+    _mm512_mask_storeu_ps(o, m0, v[0]);
     if (!m1) return;
-    if (add) v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, o + 16));
-    _mm512_mask_storeu_ps(o + 16, m1, v1);
+    if (add) v[1] = _mm512_add_ps(v[1], _mm512_maskz_loadu_ps(m1, o + 16));
+    _mm512_mask_storeu_ps(o + 16, m1, v[1]);
 }
 
 /* A^T m of 16 tiles from M at src (the 16 M_xi xs floats apart): its two rows, per column j */
@@ -363,10 +390,11 @@ WINO_FN static inline void at_m(const float *src, int64_t xs, __mmask16 m, __m51
     }
 }
 
-/* Units u0..u0+r-1 of out <- A^T m A of their tiles, m from M (16, co, P) (unit k's tiles
- * in columns k tw..); channel by channel, each plane written top to bottom. */
-WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, int64_t u0,
-                                                           int64_t r, const float *M, int64_t P)
+/* output_block for long rows: units u0..u0+r-1 of out <- A^T m A of their tiles, m from M
+ * (16, co, P) (unit k's tiles in columns k tw..); channel by channel, each plane written top
+ * to bottom. */
+WINO_FN __attribute__((noinline)) static void output_rows(const wino_pass *w, int64_t u0,
+                                                          int64_t r, const float *M, int64_t P)
 {
     const int64_t H = w->H, W = w->W, xs = xi_stride(w->co, P);
     for (int64_t c = 0; c < w->co; c++) {
@@ -378,14 +406,9 @@ WINO_FN __attribute__((noinline)) static void output_block(const wino_pass *w, i
                 const __mmask16 m = lanes(w->tw - t0);
                 __m512 u0v[4], u1v[4];
                 at_m(M + c * P + k * w->tw + t0, xs, m, u0v, u1v);
-                /* (A^T m) A */
                 const int64_t n = W - 2 * t0 < 32 ? W - 2 * t0 : 32;
-                store_pair(row0 + 2 * t0, _mm512_add_ps(_mm512_add_ps(u0v[0], u0v[1]), u0v[2]),
-                           _mm512_sub_ps(_mm512_sub_ps(u0v[1], u0v[2]), u0v[3]), n, w->add);
-                if (second)
-                    store_pair(row0 + W + 2 * t0,
-                               _mm512_add_ps(_mm512_add_ps(u1v[0], u1v[1]), u1v[2]),
-                               _mm512_sub_ps(_mm512_sub_ps(u1v[1], u1v[2]), u1v[3]), n, w->add);
+                store_pair(row0 + 2 * t0, u0v, n, w->add); /* (A^T m) A */
+                if (second) store_pair(row0 + W + 2 * t0, u1v, n, w->add);
             }
         }
     }
@@ -399,31 +422,48 @@ WINO_FN static void output_block_short(const wino_pass *w, const wino_short *sr,
                                        int64_t P)
 {
     const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->co, P), tw = w->tw;
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
     for (int64_t c = 0; c < w->co; c++) {
         for (int64_t k0 = 0; k0 < r; k0 += sr->U) {
             const int64_t nu = r - k0 < sr->U ? r - k0 : sr->U;
             const __mmask16 m = (__mmask16)(sr->live & lanes(nu * tw));
             __m512 u0v[4], u1v[4];
             at_m(M + c * P + k0 * tw, xs, m, u0v, u1v);
-            __m512 st0[2], st1[2]; /* output rows 0 and 1 in the staging layout */
+            __m512 st[2][2]; /* output rows 0 and 1 in the staging layout */
             for (int h = 0; h < 2; h++) {
-                const __m512 *u = h ? u1v : u0v;
-                const __m512 y0 = _mm512_add_ps(_mm512_add_ps(u[0], u[1]), u[2]);
-                const __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(u[1], u[2]), u[3]);
-                st0[h] = _mm512_permutex2var_ps(y0, lo, y1);
-                st1[h] = _mm512_permutex2var_ps(y0, hi, y1);
+                __m512 y0, y1;
+                times_a(h ? u1v : u0v, &y0, &y1);
+                interleave(y0, y1, st[h]);
             }
             for (int64_t k = 0; k < nu; k++) {
                 const int64_t y = 2 * (int64_t)uy[k0 + k];
                 float *row = w->out + ((int64_t)ub[k0 + k] * w->co + c) * HW + y * W;
-                stage_store(sr, k, row, st0[0], st1[0], w->add);
+                stage_store(sr, k, row, st[0][0], st[0][1], w->add);
                 if (y + 1 < H) /* odd H: the last tile row has one row */
-                    stage_store(sr, k, row + W, st0[1], st1[1], w->add);
+                    stage_store(sr, k, row + W, st[1][0], st[1][1], w->add);
             }
         }
     }
+}
+
+/* V <- the input transform of units u0..u0+r-1; sr: short rows (their units in ub, uy) or
+ * NULL */
+static void input_block(const wino_pass *w, const wino_short *sr, int64_t u0, int64_t r,
+                        const int32_t *ub, const int32_t *uy, float *V, int64_t P)
+{
+    if (sr)
+        input_block_short(w, sr, r, ub, uy, V, P);
+    else
+        input_rows(w, u0, r, V, P);
+}
+
+/* The output transform of units u0..u0+r-1 from M; sr as input_block's */
+static void output_block(const wino_pass *w, const wino_short *sr, int64_t u0, int64_t r,
+                         const int32_t *ub, const int32_t *uy, const float *M, int64_t P)
+{
+    if (sr)
+        output_block_short(w, sr, r, ub, uy, M, P);
+    else
+        output_rows(w, u0, r, M, P);
 }
 
 /* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M, the
@@ -435,28 +475,29 @@ static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float
     float *pack = M + align16(16 * xi_stride(w->co, pmax));
     int32_t *ub = (int32_t *)(pack + align16((int64_t)lf_gemm512_pack_floats() + 16));
     int32_t *uy = ub + w->rows;
-    const bool short_rows = w->tw <= 8;
-    wino_short sr;
-    if (short_rows) short_rows_init(&sr, w->tw, w->W);
+    wino_short sr_;
+    const wino_short *sr = short_rows(&sr_, w);
     const lf_gemm_mat none = {0};
     for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
         const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
-        if (short_rows) {
-            block_units(w, u0, r, ub, uy);
-            input_block_short(w, &sr, r, ub, uy, V, P);
-        } else {
-            input_block(w, u0, r, V, P);
-        }
+        if (sr) block_units(w, u0, r, ub, uy);
+        input_block(w, sr, u0, r, ub, uy, V, P);
         for (int xi = 0; xi < 16; xi++) {
             lf_gemm_mat b = {V + xi * xi_stride(w->ci, P), P, 0, 0, false};
             lf_gemm_mat c = {M + xi * xi_stride(w->co, P), P, 0, 0, false};
             lf_gemm512x(w->co, P, w->ci, 1, &none, w->u + xi * w->u_stride, &b, 0, &c, pack);
         }
-        if (short_rows)
-            output_block_short(w, &sr, r, ub, uy, M, P);
-        else
-            output_block(w, u0, r, M, P);
+        output_block(w, sr, u0, r, ub, uy, M, P);
     }
+}
+
+/* Units per block: V and M (16 (ci + co) floats a tile) of about `bytes`, but at least
+ * min_cols tiles */
+static int64_t block_rows(const wino_pass *w, int64_t bytes, int64_t min_cols)
+{
+    int64_t cols = bytes / (int64_t)sizeof(float) / (16 * (w->ci + w->co));
+    if (cols < min_cols) cols = min_cols;
+    return (cols + w->tw - 1) / w->tw;
 }
 
 static int64_t thread_floats(const wino_pass *w)
@@ -531,15 +572,6 @@ WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, boo
  * together (each its share of the units), and the 16 products of a block are then shared
  * out by xi: one dU for all threads, and every sum runs over the same blocks in the same
  * order whatever the thread count. */
-
-/* the even and odd elements of a 32-float staging pair: columns 2t and 2t + 1 of 16 tiles */
-WINO_FN static inline void even_odd(const __m512 st[2], __m512 *y0, __m512 *y1)
-{
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    *y0 = _mm512_permutex2var_ps(st[0], even, st[1]);
-    *y1 = _mm512_permutex2var_ps(st[0], _mm512_add_epi32(even, _mm512_set1_epi32(1)), st[1]);
-}
 
 /* A dY A^T of 16 tiles whose output rows 0 and 1 are in the staging pairs s0, s1, into dM at
  * dst (the 16 dM_xi xs floats apart) */
@@ -663,20 +695,15 @@ static void dw_thread(const wino_dw *d, float *dw, int t, int T)
     float *pack = d->thr + t * d->thr_floats;
     int32_t *ub = (int32_t *)(pack + align16((int64_t)lf_gemm512_pack_floats() + 16));
     int32_t *uy = ub + x->rows;
-    wino_short sr;
-    if (tw <= 8) short_rows_init(&sr, tw, x->W);
+    wino_short sr_;
+    const wino_short *sr = short_rows(&sr_, x);
     for (int64_t u0 = 0; u0 < d->units; u0 += x->rows) {
         const int64_t r = d->units - u0 < x->rows ? d->units - u0 : x->rows, P = r * tw;
         const int64_t a = r * t / T, n = r * (t + 1) / T - a; /* this thread's units */
         if (n > 0) {
-            if (tw <= 8) {
-                block_units(x, u0 + a, n, ub, uy);
-                input_block_short(x, &sr, n, ub, uy, d->V + a * tw, P);
-                grad_block(&d->gy, &sr, u0 + a, n, ub, uy, d->dM + a * tw, P);
-            } else {
-                input_block(x, u0 + a, n, d->V + a * tw, P);
-                grad_block(&d->gy, NULL, u0 + a, n, NULL, NULL, d->dM + a * tw, P);
-            }
+            if (sr) block_units(x, u0 + a, n, ub, uy);
+            input_block(x, sr, u0 + a, n, ub, uy, d->V + a * tw, P);
+            grad_block(&d->gy, sr, u0 + a, n, ub, uy, d->dM + a * tw, P);
         }
         if (T > 1) { /* (never with T = 1: the caller may be inside another team's region) */
 #pragma omp barrier
@@ -707,9 +734,7 @@ static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j
     /* blocks of about WINO_DW_BLOCK_BYTES (whatever T: the sums must not depend on it), but
      * at least WINO_DW_MIN_COLS tiles (the products' sums run over a block's tiles, and dU
      * is read and written once per block) */
-    int64_t cols = WINO_DW_BLOCK_BYTES / (int64_t)sizeof(float) / (16 * (x->ci + x->co));
-    if (cols < WINO_DW_MIN_COLS) cols = WINO_DW_MIN_COLS;
-    x->rows = (cols + x->tw - 1) / x->tw;
+    x->rows = block_rows(x, WINO_DW_BLOCK_BYTES, WINO_DW_MIN_COLS);
     if (x->rows > d.units) x->rows = d.units;
     d.gy = *x;
     d.gy.ci = q->co;
@@ -742,9 +767,7 @@ static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wc
     w->th = (w->H + 1) / 2;
     w->tw = (w->W + 1) / 2;
     const int64_t share = (n + T - 1) / T * w->th; /* units per thread, at most */
-    int64_t cols = WINO_BLOCK_BYTES / (int64_t)sizeof(float) / (16 * (w->ci + w->co));
-    if (cols < WINO_MIN_COLS) cols = WINO_MIN_COLS;
-    w->rows = (cols + w->tw - 1) / w->tw;
+    w->rows = block_rows(w, WINO_BLOCK_BYTES, WINO_MIN_COLS);
     /* whole 48-column panels where a few more units give them: the gemm computes a partial
      * panel at full cost (P = 128 at 16x16 and 64 channels: 11 % of the products wasted) */
     const int64_t step = LF_GEMM512_NR / gcd(LF_GEMM512_NR, w->tw);
