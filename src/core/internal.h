@@ -204,6 +204,21 @@ lf_tensor *lf_batch_norm_add_relu(lf_graph *g, lf_tensor *x, lf_tensor *weight, 
                                   lf_tensor *running_mean, lf_tensor *running_var,
                                   double momentum, double eps, lf_tensor *res, int relu);
 
+/* The constants of eval-mode batch norm, y = (x - mean[c]) a[c] + k[c], from the running
+ * statistics, as lf_batch_norm computes them (src/ops/norm.c); checks the vectors' sizes. */
+lf_status lf_bn_eval_constants(const lf_tensor *weight, const lf_tensor *bias,
+                               const lf_tensor *running_mean, const lf_tensor *running_var,
+                               double eps, int64_t C, lf_real *mean, lf_real *a, lf_real *k);
+
+/* lf_batch_norm_add_relu(lf_conv(x, w, no bias), ...) (src/ops/conv.c). In eval mode with
+ * nothing to record, one op: the convolution applies batch norm, residual and ReLU to each
+ * block of its output while the block is in the cache (bit for bit the same values, one pass
+ * over memory and one activation less); otherwise the two ops. */
+lf_tensor *lf_conv_bn_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a,
+                          lf_tensor *bn_weight, lf_tensor *bn_bias, lf_tensor *running_mean,
+                          lf_tensor *running_var, double momentum, double eps, lf_tensor *res,
+                          int relu);
+
 /* ---------------------------------------------------------------- utilities */
 /* compute() once per process (a fact of the CPU, the environment or the BLAS build), kept in
  * *cache (initialised to -1); threads may race to fill it: all compute the same value. */

@@ -79,6 +79,15 @@ lf_tensor *nn_bn_add_relu_forward(lf_graph *g, nn_bn *bn, lf_tensor *x, lf_tenso
     return y;
 }
 
+lf_tensor *nn_conv_bn_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a, nn_bn *bn,
+                              lf_tensor *res, int relu)
+{
+    lf_tensor *y = lf_conv_bn_act(g, x, w, a, bn->weight, bn->bias, bn->running_mean,
+                                  bn->running_var, bn->momentum, bn->eps, res, relu);
+    if (y && lf_graph_training(g) && !lf_graph_recomputing(g)) bn->num_batches_tracked->data[0] += 1;
+    return y;
+}
+
 lf_tensor *nn_block(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
 {
     return lf_graph_recompute(g) ? lf_recompute(g, fn, ctx, x) : fn(g, x, ctx);

@@ -120,35 +120,36 @@ void nn_resnet_reset(nn_resnet *r, lf_rng *rng)
     }
 }
 
-static lf_tensor *conv(lf_graph *g, lf_tensor *x, lf_tensor *w, int stride)
+/* relu?(bn(conv(x, w)) + res) with the conv's torch padding (k / 2) */
+static lf_tensor *cbr(lf_graph *g, lf_tensor *x, lf_tensor *w, int stride, nn_bn *bn,
+                      lf_tensor *res, int relu)
 {
     int k = (int)w->shape[2];
-    return lf_conv(g, x, w, NULL, lf_conv_args_make(2, stride, k / 2, 1, 1));
+    return nn_conv_bn_forward(g, x, w, lf_conv_args_make(2, stride, k / 2, 1, 1), bn, res, relu);
 }
 
 /* BN + ReLU and BN + residual add + ReLU run as one fused op each (same values as the
- * separate ops; one activation kept instead of two or three). */
+ * separate ops; one activation kept instead of two or three), and in eval-mode inference
+ * inside the convolution (lf_conv_bn_act). */
 static lf_tensor *block_forward(lf_graph *g, lf_tensor *x, void *kv)
 {
     rn_block *k = kv;
     lf_tensor *h;
-    lf_tensor *id = k->ds_conv ? nn_bn_forward(g, &k->ds_bn, conv(g, x, k->ds_conv, k->stride))
-                               : x;
+    lf_tensor *id = k->ds_conv ? cbr(g, x, k->ds_conv, k->stride, &k->ds_bn, NULL, 0) : x;
     if (k->conv3) { /* Bottleneck: 1x1 -> 3x3 (stride) -> 1x1 */
-        h = nn_bn_add_relu_forward(g, &k->bn1, conv(g, x, k->conv1, 1), NULL, 1);
-        h = nn_bn_add_relu_forward(g, &k->bn2, conv(g, h, k->conv2, k->stride), NULL, 1);
-        return nn_bn_add_relu_forward(g, &k->bn3, conv(g, h, k->conv3, 1), id, 1);
+        h = cbr(g, x, k->conv1, 1, &k->bn1, NULL, 1);
+        h = cbr(g, h, k->conv2, k->stride, &k->bn2, NULL, 1);
+        return cbr(g, h, k->conv3, 1, &k->bn3, id, 1);
     }
     /* BasicBlock: 3x3 (stride) -> 3x3 */
-    h = nn_bn_add_relu_forward(g, &k->bn1, conv(g, x, k->conv1, k->stride), NULL, 1);
-    return nn_bn_add_relu_forward(g, &k->bn2, conv(g, h, k->conv2, 1), id, 1);
+    h = cbr(g, x, k->conv1, k->stride, &k->bn1, NULL, 1);
+    return cbr(g, h, k->conv2, 1, &k->bn2, id, 1);
 }
 
 static lf_tensor *stem_forward(lf_graph *g, lf_tensor *x, void *rv)
 {
     nn_resnet *r = rv;
-    lf_tensor *h = conv(g, x, r->conv1, r->imagenet_stem ? 2 : 1);
-    h = nn_bn_add_relu_forward(g, &r->bn1, h, NULL, 1);
+    lf_tensor *h = cbr(g, x, r->conv1, r->imagenet_stem ? 2 : 1, &r->bn1, NULL, 1);
     if (r->imagenet_stem) h = lf_max_pool(g, h, 2, 3, 2, 1);
     return h;
 }

@@ -181,15 +181,33 @@ static lf_status conv_transpose_backward(lf_graph *g, lf_node *n)
     return conv_backward_common(g, n, 1);
 }
 
-/* The forward of both ops: the columns come from x for conv, from y for conv_transpose. */
+/* The forward of both ops: the columns come from x for conv, from y for conv_transpose.
+ * ep (conv without bias, nothing recorded; see lf_conv_bn_act): applied to the output by the
+ * kernels, with res (or NULL) as its residual. */
 static lf_tensor *conv_forward_common(lf_graph *g, int transposed, lf_tensor *x, lf_tensor *w,
-                                      lf_tensor *b, lf_conv_args a)
+                                      lf_tensor *b, lf_conv_args a, lf_conv_epilogue *ep,
+                                      lf_tensor *res)
 {
     const char *op = transposed ? "conv_transpose" : "conv";
     if (!x || !w) return NULL;
     lf_conv_geom q;
     int64_t ys[LF_MAX_DIMS];
     if (conv_setup(op, transposed, x, w, b, &a, &q, ys) != LF_OK) return NULL;
+    if (ep && res) {
+        bool same = res->ndim == x->ndim;
+        for (int i = 0; same && i < x->ndim; i++) same = res->shape[i] == ys[i];
+        if (!same) {
+            char sr[96], sy[96];
+            lf_tensor t = {.ndim = x->ndim};
+            memcpy(t.shape, ys, sizeof(int64_t) * (size_t)x->ndim);
+            lf_error(LF_ERR_SHAPE, "conv_bn_act: residual %s does not match the convolution's "
+                     "output %s", lf_shape_str(res, sr, sizeof sr),
+                     lf_shape_str(&t, sy, sizeof sy));
+            return NULL;
+        }
+        if (!(res = lf_contiguous(g, res))) return NULL;
+        ep->res = res->data;
+    }
     x = lf_contiguous(g, x);
     w = lf_contiguous(g, w);
     if (b && !(b = lf_contiguous(g, b))) return NULL;
@@ -202,6 +220,7 @@ static lf_tensor *conv_forward_common(lf_graph *g, int transposed, lf_tensor *x,
     memset(&j, 0, sizeof j);
     j.n = x->shape[0];
     j.w = w->data;
+    j.ep = ep;
     if (!transposed) {
         j.img = x->data;
         j.colside_out = y->data;
@@ -225,11 +244,39 @@ static lf_tensor *conv_forward_common(lf_graph *g, int transposed, lf_tensor *x,
 
 lf_tensor *lf_conv(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_conv_args a)
 {
-    return conv_forward_common(g, 0, x, w, b, a);
+    return conv_forward_common(g, 0, x, w, b, a, NULL, NULL);
 }
 
 lf_tensor *lf_conv_transpose(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b,
                              lf_conv_args a)
 {
-    return conv_forward_common(g, 1, x, w, b, a);
+    return conv_forward_common(g, 1, x, w, b, a, NULL, NULL);
+}
+
+lf_tensor *lf_conv_bn_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a,
+                          lf_tensor *bn_weight, lf_tensor *bn_bias, lf_tensor *running_mean,
+                          lf_tensor *running_var, double momentum, double eps, lf_tensor *res,
+                          int relu)
+{
+    if (!x || !w) return NULL;
+    const bool records = g->grad_enabled && (lf_needs_grad(x) || lf_needs_grad(w) ||
+                                             lf_needs_grad(bn_weight) || lf_needs_grad(bn_bias) ||
+                                             lf_needs_grad(res));
+    /* batch statistics or a tape to record: the two ops */
+    if (g->training || !running_mean || !running_var || records)
+        return lf_batch_norm_add_relu(g, lf_conv(g, x, w, NULL, a), bn_weight, bn_bias,
+                                      running_mean, running_var, momentum, eps, res, relu);
+    if (!(momentum >= 0 && momentum <= 1)) {
+        lf_error(LF_ERR_ARG, "batch_norm: eps %g must be > 0 and momentum %g in [0, 1]", eps,
+                 momentum);
+        return NULL;
+    }
+    const int64_t co = w->ndim >= 1 ? w->shape[0] : 0;
+    lf_real *k3 = lf_graph_alloc(g, 3 * (size_t)(co > 0 ? co : 1) * sizeof(lf_real));
+    if (!k3) return NULL;
+    if (lf_bn_eval_constants(bn_weight, bn_bias, running_mean, running_var, eps, co, k3, k3 + co,
+                             k3 + 2 * co) != LF_OK)
+        return NULL;
+    lf_conv_epilogue ep = {.mean = k3, .a = k3 + co, .k = k3 + 2 * co, .relu = relu != 0};
+    return conv_forward_common(g, 0, x, w, NULL, a, &ep, res);
 }

@@ -239,6 +239,41 @@ static lf_tensor *bn_impl(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tenso
                           lf_tensor *running_mean, lf_tensor *running_var, double momentum,
                           double eps, lf_tensor *res, bool relu);
 
+/* The per-channel constants of y = (x - mean) a + k from the statistics used: the batch's
+ * (dmean, dvar, float64) or, when dmean is NULL, the running ones (rmean, rvar) */
+static void bn_constants(const double *dmean, const double *dvar, const lf_real *rmean,
+                         const lf_real *rvar, const lf_tensor *weight, const lf_tensor *bias,
+                         double eps, int64_t C, lf_real *mean, lf_real *rstd, lf_real *a,
+                         lf_real *k)
+{
+    for (int64_t c = 0; c < C; c++) {
+        const double m = dmean ? dmean[c] : (double)rmean[c];
+        const double v = dmean ? dvar[c] : (double)rvar[c];
+        double rs = 1.0 / sqrt(v + eps); /* biased batch variance, or the running one */
+        mean[c] = (lf_real)m;
+        if (rstd) rstd[c] = (lf_real)rs;
+        a[c] = (lf_real)(rs * (weight ? weight->data[c] : 1));
+        k[c] = bias ? bias->data[c] : 0;
+    }
+}
+
+lf_status lf_bn_eval_constants(const lf_tensor *weight, const lf_tensor *bias,
+                               const lf_tensor *running_mean, const lf_tensor *running_var,
+                               double eps, int64_t C, lf_real *mean, lf_real *a, lf_real *k)
+{
+    lf_status s;
+    if (!running_mean || !running_var)
+        return lf_error(LF_ERR_ARG, "batch_norm: eval mode needs running_mean and running_var");
+    if (!(eps > 0)) return lf_error(LF_ERR_ARG, "batch_norm: eps %g must be > 0", eps);
+    if ((s = check_channel_vec(weight, C, "weight")) || (s = check_channel_vec(bias, C, "bias")) ||
+        (s = check_channel_vec(running_mean, C, "running_mean")) ||
+        (s = check_channel_vec(running_var, C, "running_var")))
+        return s;
+    bn_constants(NULL, NULL, running_mean->data, running_var->data, weight, bias, eps, C, mean,
+                 NULL, a, k);
+    return LF_OK;
+}
+
 lf_tensor *lf_batch_norm(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tensor *bias,
                          lf_tensor *running_mean, lf_tensor *running_var, double momentum,
                          double eps)
@@ -315,18 +350,10 @@ static lf_tensor *bn_impl(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tenso
     if (!y || !s || !mean || !rstd || !ca || !cb || !dmean || !dvar) return NULL;
     if (batch_stats) {
         bn_stats(x->data, N, C, S, dmean, dvar);
+        bn_constants(dmean, dvar, NULL, NULL, weight, bias, eps, C, mean, rstd, ca, cb);
     } else {
-        for (int64_t c = 0; c < C; c++) {
-            dmean[c] = running_mean->data[c];
-            dvar[c] = running_var->data[c];
-        }
-    }
-    for (int64_t c = 0; c < C; c++) {
-        double rs = 1.0 / sqrt(dvar[c] + eps); /* biased batch variance, or the running one */
-        mean[c] = (lf_real)dmean[c];
-        rstd[c] = (lf_real)rs;
-        ca[c] = (lf_real)(rs * (weight ? weight->data[c] : 1));
-        cb[c] = bias ? bias->data[c] : 0;
+        bn_constants(NULL, NULL, running_mean->data, running_var->data, weight, bias, eps, C,
+                     mean, rstd, ca, cb);
     }
     bn_apply(x->data, y->data, mean, ca, cb, res ? res->data : NULL, relu, N, C, S);
     /* torch's rule: r = (1 - momentum) r + momentum * batch_stat, with the unbiased variance;

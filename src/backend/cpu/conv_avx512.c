@@ -96,6 +96,8 @@ void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool dire
             }
         }
         if (j->img_out && !direct) lf_conv_col2im(q, col, m, j->img_out + b0 * q->ci * Lin);
+        if (j->colside_out && j->ep) /* while the block's outputs are in the cache */
+            lf_conv_epilogue_apply(j->ep, j->colside_out, q->co, L, b0, b0 + m, 0, L);
     }
 }
 

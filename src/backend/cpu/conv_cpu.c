@@ -247,6 +247,36 @@ void lf_conv_col2im(const lf_conv_geom *q, lf_real *col, int64_t m, lf_real *img
     }
 }
 
+void lf_conv_epilogue_apply(const lf_conv_epilogue *ep, lf_real *y, int64_t co, int64_t L,
+                            int64_t b0, int64_t b1, int64_t off, int64_t len)
+{
+    /* own threads only where the caller has none running (the shared path) */
+    bool par = (b1 - b0) * co * len >= LF_PAR_MIN && lf_cpu_parallel_loops();
+#ifdef _OPENMP
+    par = par && !omp_in_parallel();
+#endif
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t p = b0 * co; p < b1 * co; p++) { /* p: (image, channel) plane */
+        const int64_t c = p % co, at = p * L + off;
+        const lf_real mc = ep->mean[c], ac = ep->a[c], kc = ep->k[c];
+        lf_real *restrict yp = y + at;
+        if (ep->res) {
+            const lf_real *restrict rp = ep->res + at;
+            for (int64_t i = 0; i < len; i++) {
+                const lf_real v = (yp[i] - mc) * ac + kc + rp[i];
+                yp[i] = ep->relu ? (v > 0 ? v : 0) : v;
+            }
+        } else if (ep->relu) {
+            for (int64_t i = 0; i < len; i++) {
+                const lf_real v = (yp[i] - mc) * ac + kc;
+                yp[i] = v > 0 ? v : 0;
+            }
+        } else {
+            for (int64_t i = 0; i < len; i++) yp[i] = (yp[i] - mc) * ac + kc;
+        }
+    }
+}
+
 /* blk (rows, m*L) <-> t (m images of (rows, L)); to_blk: gather, else scatter (+= if acc) */
 static void block_copy(lf_real *blk, lf_real *t, int64_t m, int64_t rows, int64_t L, int to_blk,
                        int acc)
@@ -290,6 +320,7 @@ static void conv_range(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
                 lf_gemm(false, false, Mg, nc, Kg, 1, w + gi * Mg * Kg, Kg, cols + gi * Kg * nc, nc,
                         beta, dst + gi * Mg * nc, nc);
             if (m > 1) block_copy(stage, yo, m, q->co, L, 0, j->accumulate);
+            if (j->ep) lf_conv_epilogue_apply(j->ep, j->colside_out, q->co, L, b0, b0 + m, 0, L);
         }
         if (dw || j->img_out) {
             const lf_real *cs = j->colside + b0 * q->co * L;

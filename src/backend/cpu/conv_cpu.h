@@ -19,6 +19,23 @@ typedef struct lf_conv_geom {
     int64_t k[3], s[3], p[3], d[3];
 } lf_conv_geom;
 
+/* What a forward pass does to each output value v of channel c before the caller sees it
+ * (lf_conv_bn_act, eval-mode inference):
+ *   y = (v - mean[c]) a[c] + k[c]  (+ res at the same place)  (then max(y, 0) if relu)
+ * the operations, in the order, of batch_norm_add_relu's pass, so the result is bit for bit
+ * the same as the two ops (the library builds with -std=c11: no FMA contraction). Applied
+ * while a block of outputs is still in the cache instead of in a pass of its own. */
+typedef struct lf_conv_epilogue {
+    const lf_real *mean, *a, *k; /* (co) */
+    const lf_real *res;          /* (n, co, out...) like the output, or NULL */
+    bool relu;
+} lf_conv_epilogue;
+
+/* The epilogue on y (n, co, L) for images [b0, b1), positions [off, off + len) of each
+ * channel plane */
+void lf_conv_epilogue_apply(const lf_conv_epilogue *ep, lf_real *y, int64_t co, int64_t L,
+                            int64_t b0, int64_t b1, int64_t off, int64_t len);
+
 /* One pass over n images with weight w (co, ci/groups * kprod). Every non-NULL output is
  * produced; the others are skipped:
  *   colside_out  (n, co, out...)  = W @ cols(img)     (+= if accumulate)
@@ -27,7 +44,8 @@ typedef struct lf_conv_geom {
  * img is needed for colside_out and dw, colside for dw and img_out. Column, staging and
  * per-thread weight-gradient buffers and the AVX-512 gemm's packing buffers come from g's
  * scratch slots 0-4; the Winograd path (3x3 stride-1 pad-1, conv_winograd.h) uses 0 and 2,
- * never while the im2col path holds them (a split job runs Winograd first). */
+ * never while the im2col path holds them (a split job runs Winograd first). Every path
+ * applies ep (if set) to colside_out as it goes. */
 typedef struct lf_conv_job {
     int64_t n;
     const lf_real *w;
@@ -37,6 +55,7 @@ typedef struct lf_conv_job {
     int accumulate;
     lf_real *dw;
     lf_real *img_out;
+    const lf_conv_epilogue *ep; /* on colside_out (without accumulate), or NULL */
 } lf_conv_job;
 
 lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *job);

@@ -128,6 +128,7 @@ typedef struct wino_pass {
     const float *in;
     float *out;
     bool add;
+    const lf_conv_epilogue *ep; /* forward only, or NULL */
     const float *u;
     int64_t u_stride;
 } wino_pass;
@@ -466,6 +467,20 @@ static void output_block(const wino_pass *w, const wino_short *sr, int64_t u0, i
         output_rows(w, u0, r, M, P);
 }
 
+/* The epilogue on the output rows of units u0..u0+r-1, just written (a unit's rows are
+ * consecutive in each channel plane, and so are those of consecutive units of one image) */
+static void epilogue_units(const wino_pass *w, int64_t u0, int64_t r)
+{
+    for (int64_t u = u0; u < u0 + r;) {
+        const int64_t b = u / w->th, ty0 = u % w->th;
+        const int64_t ty1 = w->th - ty0 < u0 + r - u ? w->th : ty0 + (u0 + r - u);
+        const int64_t y1 = 2 * ty1 < w->H ? 2 * ty1 : w->H;
+        lf_conv_epilogue_apply(w->ep, w->out, w->co, w->H * w->W, b, b + 1, 2 * ty0 * w->W,
+                               (y1 - 2 * ty0) * w->W);
+        u += ty1 - ty0;
+    }
+}
+
 /* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M, the
  * gemm's packing space, and the block's units for short rows: ub, uy) */
 static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
@@ -488,6 +503,7 @@ static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float
             lf_gemm512x(w->co, P, w->ci, 1, &none, w->u + xi * w->u_stride, &b, 0, &c, pack);
         }
         output_block(w, sr, u0, r, ub, uy, M, P);
+        if (w->ep) epilogue_units(w, u0, r);
     }
 }
 
@@ -801,7 +817,7 @@ lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv
     const int64_t H = q->in[1], W = q->in[2];
     if (j->colside_out) { /* Y = conv(X, W) */
         wino_pass w = {.ci = q->ci, .co = q->co, .H = H, .W = W, .in = j->img,
-                       .out = j->colside_out, .add = j->accumulate != 0};
+                       .out = j->colside_out, .add = j->accumulate != 0, .ep = j->ep};
         lf_status s = run_pass(g, &w, j->w, q->co, q->ci, false, j->n, T);
         if (s != LF_OK) return s;
     }
