@@ -1,7 +1,11 @@
 /* Forward + backward time of convolution layers. Build by hand (not part of make test):
  *   make -s VARIANT=native lib
- *   cc -O2 -Iinclude bench/conv_bench.c build/native/liblabelfree.a -lopenblas -fopenmp -lm \
- *      -o build/conv_bench
+ *   B=/usr/lib/x86_64-linux-gnu/openblas-openmp
+ *   cc -O2 -Iinclude bench/conv_bench.c build/native/liblabelfree.a -L$B -Wl,-rpath,$B \
+ *      -lopenblas -fopenmp -lm -o build/conv_bench
+ * The OpenMP OpenBLAS, by its path: the loader's default libopenblas.so.0 can be the pthreads
+ * build, with which the library keeps its own loops serial (lf_cpu_parallel_loops) and every
+ * layer runs 1.5-3x slower.
  *   ./build/conv_bench [N C H K stride threads iters [Cout [eval]]]
  *       one layer (default: ResNet-18 layer1 3x3 conv, N=32, C=64, 32x32, pad K/2; Cout
  *       defaults to C, 2C with stride 2); eval 1: the forward alone, no tape (embedding)
