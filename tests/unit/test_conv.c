@@ -187,7 +187,11 @@ static double check_case(const conv_case *c)
         double e[4] = {max_rel_err(y->data, ry, ny), max_rel_err(x.grad, rgx, nx),
                        max_rel_err(w.grad, rgw, nw), c->bias ? max_rel_err(b.grad, rgb, c->cout) : 0};
         err = fmax(fmax(e[0], e[1]), fmax(e[2], e[3]));
-        const double tol = sizeof(lf_real) == 4 ? 2e-5 : 1e-12;
+        /* float: 3x3 same convolutions of 3x3 images and more run on Winograd F(4x4, 3x3)
+         * where the machine has AVX-512; its transforms cost a few more ulps (worst here
+         * 1.24e-5 with it, 7.7e-6 with LF_CONV=winograd2 or im2col; test_winograd.c
+         * bounds each path per geometry) */
+        const double tol = sizeof(lf_real) == 4 ? 5e-5 : 1e-12;
         CHECK_MSG(err <= tol, "%s: max rel err y %.3g gx %.3g gw %.3g gb %.3g (tol %g)", c->name,
                   e[0], e[1], e[2], e[3], tol);
     }

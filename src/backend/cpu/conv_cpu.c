@@ -395,8 +395,9 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         direct = direct && q->s[i] == 1 && q->p[i] == 0 && q->in[i] == q->out[i];
     const int T = batch_threads(q, j);
     const bool own = own_gemm(T);
-    /* 3x3 "same" convolutions: the products on Winograd F(2x2, 3x3) (conv_winograd.c); the
-     * weight gradient of a layer with few channels stays on the columns below */
+    /* 3x3 "same" convolutions: the products on Winograd (conv_winograd.c, F(4x4) in
+     * conv_winograd4.c); the weight gradient of a layer with few channels stays on the
+     * columns below */
     lf_conv_job rest;
     if (own && lf_conv_winograd_fits(q) && lf_conv_winograd_enabled()) {
         if (!j->dw || lf_conv_winograd_dw_fits(q)) return lf_conv_winograd_run(g, q, j, T);

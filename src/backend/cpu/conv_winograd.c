@@ -48,7 +48,11 @@
  * direct sum: the transforms add inputs before multiplying, so an inf input gives NaN in
  * the outputs whose tiles share its patch (im2col gives inf), and inputs within a factor 16
  * of FLT_MAX overflow. Float builds on AVX-512 machines only; LF_CONV=im2col turns the path
- * off. */
+ * off.
+ *
+ * Images of 3x3 and more take F(4x4, 3x3) for the forward pass and the input gradient
+ * (conv_winograd4.c: 0.56x the products, larger rounding errors); this file then does their
+ * weight gradient only. LF_CONV=winograd2 keeps F(2x2, 3x3) for everything. */
 #include "conv_winograd.h"
 #include "gemm_avx512.h"
 
@@ -61,25 +65,28 @@
 
 static atomic_int forced = -1; /* lf_conv_winograd_force */
 
-void lf_conv_winograd_force(int mode) { atomic_store(&forced, mode < 0 ? -1 : mode != 0); }
+void lf_conv_winograd_force(int mode) { atomic_store(&forced, mode < 0 || mode > 2 ? -1 : mode); }
 
-static int env_says_winograd(void)
+/* LF_CONV: "im2col" 0 (no Winograd), "winograd2" 2 (F(2x2, 3x3) alone), else 1 (both) */
+static int env_mode(void)
 {
     const char *e = getenv("LF_CONV");
-    return !(e && !strcmp(e, "im2col"));
+    if (e && !strcmp(e, "im2col")) return 0;
+    return e && !strcmp(e, "winograd2") ? 2 : 1;
 }
 
-static int env_allows(void)
+/* 0 off, 1 F(4x4) where it fits and F(2x2) elsewhere, 2 F(2x2) alone */
+static int mode(void)
 {
     static atomic_int cached = -1;
-    return lf_cached(&cached, env_says_winograd);
+    const int f = atomic_load(&forced);
+    return f >= 0 ? f : lf_cached(&cached, env_mode);
 }
 
 int lf_conv_winograd_enabled(void)
 {
     if (!lf_gemm512_available()) return 0; /* also 0 in float64 builds */
-    const int f = atomic_load(&forced);
-    return f >= 0 ? f : env_allows();
+    return mode() != 0;
 }
 
 bool lf_conv_winograd_fits(const lf_conv_geom *q)
@@ -93,7 +100,7 @@ bool lf_conv_winograd_fits(const lf_conv_geom *q)
 bool lf_conv_winograd_dw_fits(const lf_conv_geom *q) { return q->ci > 64 && q->co > 64; }
 
 #if defined(__x86_64__) && !defined(LF_DOUBLE)
-#include <immintrin.h>
+#include "conv_winograd_pass.h"
 
 /* A block's transformed tiles: 16 (ci + co) floats each, ~1 MB (the L2 of a core here), but
  * at least WINO_MIN_COLS tiles so the gemm's 48-column panels stay full in the late layers */
@@ -109,44 +116,6 @@ bool lf_conv_winograd_dw_fits(const lf_conv_geom *q) { return q->ci > 64 && q->c
 #ifndef WINO_DW_BLOCK_BYTES
 #define WINO_DW_BLOCK_BYTES (2 << 20)
 #endif
-
-#define WINO_FN __attribute__((target("avx512f"), optimize("O3")))
-
-/* Scratch slots: those of the im2col path's columns and per-thread weight gradients
- * (conv_cpu.c). The two paths never hold them at the same time (a job split between them
- * runs Winograd first), so each slot grows to the larger of the two uses, not their sum:
- * 8 MB less peak RSS at 64x64 (NOTES 19). */
-#define WINO_U 0   /* the packed filters, or dU */
-#define WINO_BUF 2 /* V, M (or dM), the packing spaces and unit lists */
-
-/* One product direction: out (n, co, H, W) (+)= conv3x3(in (n, ci, H, W)) with the packed
- * filter matrices u (16 of them, u_stride floats apart). */
-typedef struct wino_pass {
-    int64_t ci, co, H, W;
-    int64_t th, tw;  /* tile rows and columns per image */
-    int64_t rows;    /* tile rows (units) per block */
-    const float *in;
-    float *out;
-    bool add;
-    const lf_conv_epilogue *ep; /* forward only, or NULL */
-    const float *u;
-    int64_t u_stride;
-} wino_pass;
-
-static inline __mmask16 lanes(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
-
-static int64_t align16(int64_t n) { return (n + 15) & ~(int64_t)15; }
-
-static int64_t gcd(int64_t a, int64_t b) { return b ? gcd(b, a % b) : a; }
-
-/* Floats between the 16 matrices V_xi (or M_xi) of a block: rows x P and 16 more. With
- * rows x P alone the stride is a multiple of 4 KB in most layers (64 x 144 floats = 36 KB),
- * and the transforms' 16 store streams fall in one L1 set, more than its 12 ways (NOTES 18:
- * the 64-channel 16x16 layer 11 % faster with the 16). */
-static int64_t xi_stride(int64_t rows, int64_t P) { return rows * P + 16; }
 
 /* the even and odd elements of a 32-float pair: columns 2t and 2t + 1 of 16 tiles */
 WINO_FN static inline void even_odd(const __m512 st[2], __m512 *y0, __m512 *y1)
@@ -203,13 +172,6 @@ WINO_FN static inline void row_times_b(const float *row, int64_t t0, const __mma
     even_odd(v, &e[0], &e[1]);
     even_odd(v + 2, &e[2], &e[3]);
     times_b(e, out);
-}
-
-/* lanes l of a 16-wide load at column c0 with 0 <= c0 + l < W */
-static inline __mmask16 in_row(int64_t c0, int64_t W)
-{
-    const int64_t lo = c0 < 0 ? -c0 : 0;
-    return (__mmask16)(lanes(W - c0) & ~lanes(lo));
 }
 
 /* B^T (d B) of 16 patches (s[i] = row i of d B) into V at dst, the 16 V_xi xs floats apart:
@@ -467,20 +429,6 @@ static void output_block(const wino_pass *w, const wino_short *sr, int64_t u0, i
         output_rows(w, u0, r, M, P);
 }
 
-/* The epilogue on the output rows of units u0..u0+r-1, just written (a unit's rows are
- * consecutive in each channel plane, and so are those of consecutive units of one image) */
-static void epilogue_units(const wino_pass *w, int64_t u0, int64_t r)
-{
-    for (int64_t u = u0; u < u0 + r;) {
-        const int64_t b = u / w->th, ty0 = u % w->th;
-        const int64_t ty1 = w->th - ty0 < u0 + r - u ? w->th : ty0 + (u0 + r - u);
-        const int64_t y1 = 2 * ty1 < w->H ? 2 * ty1 : w->H;
-        lf_conv_epilogue_apply(w->ep, w->out, w->co, w->H * w->W, b, b + 1, 2 * ty0 * w->W,
-                               (y1 - 2 * ty0) * w->W);
-        u += ty1 - ty0;
-    }
-}
-
 /* Units [u_begin, u_end) on the calling thread; buf: thread_floats(w) floats (V, M, the
  * gemm's packing space, and the block's units for short rows: ub, uy) */
 static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
@@ -492,28 +440,14 @@ static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float
     int32_t *uy = ub + w->rows;
     wino_short sr_;
     const wino_short *sr = short_rows(&sr_, w);
-    const lf_gemm_mat none = {0};
     for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
         const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
         if (sr) block_units(w, u0, r, ub, uy);
         input_block(w, sr, u0, r, ub, uy, V, P);
-        for (int xi = 0; xi < 16; xi++) {
-            lf_gemm_mat b = {V + xi * xi_stride(w->ci, P), P, 0, 0, false};
-            lf_gemm_mat c = {M + xi * xi_stride(w->co, P), P, 0, 0, false};
-            lf_gemm512x(w->co, P, w->ci, 1, &none, w->u + xi * w->u_stride, &b, 0, &c, pack);
-        }
+        wino_products(w, 16, V, M, P, pack);
         output_block(w, sr, u0, r, ub, uy, M, P);
-        if (w->ep) epilogue_units(w, u0, r);
+        if (w->ep) wino_epilogue_units(w, 2, u0, r);
     }
-}
-
-/* Units per block: V and M (16 (ci + co) floats a tile) of about `bytes`, but at least
- * min_cols tiles */
-static int64_t block_rows(const wino_pass *w, int64_t bytes, int64_t min_cols)
-{
-    int64_t cols = bytes / (int64_t)sizeof(float) / (16 * (w->ci + w->co));
-    if (cols < min_cols) cols = min_cols;
-    return (cols + w->tw - 1) / w->tw;
 }
 
 static int64_t thread_floats(const wino_pass *w)
@@ -523,60 +457,28 @@ static int64_t thread_floats(const wino_pass *w)
            align16((int64_t)lf_gemm512_pack_floats() + 16) + align16(2 * w->rows); /* ub, uy */
 }
 
-/* The 16 matrices U_xi = (G g G^T)[xi] of the filters w (co, ci, 3, 3), rotated by 180
- * degrees when bwd, written straight into lf_gemm512_pack_a's layout (no raw copy to pack
- * from): forward, U_xi is co x ci (row o, column i); bwd, its transpose, ci x co. 16 rows of
- * one column at a time, gathered from the filters (stride ci x 9 forward, 9 bwd): in the
- * packed layout they are two panels' columns, 8 contiguous floats each (a 16-column row
- * instead would be 16 floats MR apart: a scatter, which took twice as long, NOTES 18).
- * u_stride floats between the packed matrices. */
-WINO_FN static void filter_transform(const float *w, int64_t co, int64_t ci, bool bwd, float *u,
-                                     int64_t u_stride, int T)
+/* The 16 values (G g G^T)[xi] of 16 filters' taps k (wino_filter_transform) */
+WINO_FN static inline void filter_math(const __m512 k[9], __m512 *v)
 {
-    const int64_t M = bwd ? ci : co, K = bwd ? co : ci;
-    const int64_t step = bwd ? 9 : ci * 9; /* floats between the filters of rows r, r + 1 */
-    const __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32((int)step));
     const __m512 half = _mm512_set1_ps(0.5f);
-    if (M % LF_GEMM512_MR) /* the last panel's padding rows must read as zeros */
-        memset(u, 0, (size_t)(16 * u_stride) * sizeof(float));
-    (void)T;
-#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
-    for (int64_t r0 = 0; r0 < M; r0 += 16) {
-        const __mmask16 m = lanes(M - r0);
-        for (int64_t c = 0; c < K; c++) {
-            const float *g = w + (bwd ? c * ci + r0 : r0 * ci + c) * 9;
-            __m512 k[9], t[4][3], v[16];
-            for (int a = 0; a < 9; a++)
-                k[bwd ? 8 - a : a] =
-                    _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + a, 4);
-            for (int j = 0; j < 3; j++) { /* G g */
-                const __m512 sum = _mm512_add_ps(k[j], k[6 + j]);
-                t[0][j] = k[j];
-                t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(sum, k[3 + j]));
-                t[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(sum, k[3 + j]));
-                t[3][j] = k[6 + j];
-            }
-            for (int a = 0; a < 4; a++) { /* (G g) G^T */
-                const __m512 sum = _mm512_add_ps(t[a][0], t[a][2]);
-                v[4 * a + 0] = t[a][0];
-                v[4 * a + 1] = _mm512_mul_ps(half, _mm512_add_ps(sum, t[a][1]));
-                v[4 * a + 2] = _mm512_mul_ps(half, _mm512_sub_ps(sum, t[a][1]));
-                v[4 * a + 3] = t[a][2];
-            }
-            /* rows r0..r0+7 and r0+8..r0+15 of column c: two panels' columns */
-            const int64_t at0 = lf_gemm512_packed_a_offset(M, K, r0, c);
-            const int64_t at1 = lf_gemm512_packed_a_offset(M, K, r0 + 8, c);
-            for (int xi = 0; xi < 16; xi++) {
-                float *d = u + xi * u_stride;
-                _mm512_mask_storeu_ps(d + at0, m & 0x00FF, v[xi]);
-                /* lanes 8-15 land at at1..at1+7 (the masked-off lanes touch nothing) */
-                if (r0 + 8 < M) _mm512_mask_storeu_ps(d + at1 - 8, m & 0xFF00, v[xi]);
-            }
-        }
+    __m512 t[4][3];
+    for (int j = 0; j < 3; j++) { /* G g */
+        const __m512 sum = _mm512_add_ps(k[j], k[6 + j]);
+        t[0][j] = k[j];
+        t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(sum, k[3 + j]));
+        t[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(sum, k[3 + j]));
+        t[3][j] = k[6 + j];
+    }
+    for (int a = 0; a < 4; a++) { /* (G g) G^T */
+        const __m512 sum = _mm512_add_ps(t[a][0], t[a][2]);
+        v[4 * a + 0] = t[a][0];
+        v[4 * a + 1] = _mm512_mul_ps(half, _mm512_add_ps(sum, t[a][1]));
+        v[4 * a + 2] = _mm512_mul_ps(half, _mm512_sub_ps(sum, t[a][1]));
+        v[4 * a + 3] = t[a][2];
     }
 }
+
+WINO_DEFINE_FILTERS(filter_transform, 16, filter_math)
 
 /* ---- The weight gradient ----
  * Y = A^T (U .* V) A per tile, so dU[xi] = sum over tiles of dM[xi] V[xi] with
@@ -750,7 +652,7 @@ static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j
     /* blocks of about WINO_DW_BLOCK_BYTES (whatever T: the sums must not depend on it), but
      * at least WINO_DW_MIN_COLS tiles (the products' sums run over a block's tiles, and dU
      * is read and written once per block) */
-    x->rows = block_rows(x, WINO_DW_BLOCK_BYTES, WINO_DW_MIN_COLS);
+    x->rows = wino_block_rows(x, 16, WINO_DW_BLOCK_BYTES, WINO_DW_MIN_COLS);
     if (x->rows > d.units) x->rows = d.units;
     d.gy = *x;
     d.gy.ci = q->co;
@@ -773,60 +675,15 @@ static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j
     return LF_OK;
 }
 
-/* One direction over n images: the filters (weights w (wco, wci, 3, 3)) transformed and
- * packed into scratch slot WINO_U (shared read-only by the threads); WINO_BUF holds the
- * threads' V, M and packing buffers. bwd: the input gradient (filters rotated, matrices
- * transposed). */
-static lf_status run_pass(lf_graph *g, wino_pass *w, const float *wt, int64_t wco, int64_t wci,
-                          bool bwd, int64_t n, int T)
-{
-    w->th = (w->H + 1) / 2;
-    w->tw = (w->W + 1) / 2;
-    const int64_t share = (n + T - 1) / T * w->th; /* units per thread, at most */
-    w->rows = block_rows(w, WINO_BLOCK_BYTES, WINO_MIN_COLS);
-    /* whole 48-column panels where a few more units give them: the gemm computes a partial
-     * panel at full cost (P = 128 at 16x16 and 64 channels: 11 % of the products wasted) */
-    const int64_t step = LF_GEMM512_NR / gcd(LF_GEMM512_NR, w->tw);
-    const int64_t whole = (w->rows + step - 1) / step * step;
-    if (whole * 4 <= w->rows * 5) w->rows = whole;
-    if (w->rows > share) w->rows = share;
-    if (w->rows < 1) w->rows = 1;
-    const int64_t tf = thread_floats(w);
-    w->u_stride = (int64_t)lf_gemm512_packed_a_floats(w->co, w->ci) + 16; /* (xi_stride) */
-    float *u = lf_graph_scratch(g, WINO_U, (size_t)(16 * w->u_stride) * sizeof(float));
-    float *buf = lf_graph_scratch(g, WINO_BUF, (size_t)(T * tf) * sizeof(float));
-    if (!u || !buf) return LF_ERR_NOMEM;
-    filter_transform(wt, wco, wci, bwd, u, w->u_stride, T);
-    w->u = u;
-    const int64_t units = n * w->th;
-    if (T == 1) {
-        wino_range(w, 0, units, buf);
-        return LF_OK;
-    }
-#pragma omp parallel num_threads(T)
-    {
-        const int t = lf_conv_thread_num(), team = lf_conv_team_size(); /* team <= T */
-        /* the images of lf_conv_cpu_run's split, as whole units */
-        wino_range(w, n * t / team * w->th, n * (t + 1) / team * w->th, buf + t * tf);
-    }
-    return LF_OK;
-}
+static const wino_kind f2 = {2, 16, WINO_BLOCK_BYTES, WINO_MIN_COLS, thread_floats, filter_transform,
+                             wino_range};
 
 lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T)
 {
-    const int64_t H = q->in[1], W = q->in[2];
-    if (j->colside_out) { /* Y = conv(X, W) */
-        wino_pass w = {.ci = q->ci, .co = q->co, .H = H, .W = W, .in = j->img,
-                       .out = j->colside_out, .add = j->accumulate != 0, .ep = j->ep};
-        lf_status s = run_pass(g, &w, j->w, q->co, q->ci, false, j->n, T);
-        if (s != LF_OK) return s;
-    }
-    if (j->img_out) { /* dX += conv(dY, rot180(W)^T) */
-        wino_pass w = {.ci = q->co, .co = q->ci, .H = H, .W = W, .in = j->colside,
-                       .out = j->img_out, .add = true};
-        lf_status s = run_pass(g, &w, j->w, q->co, q->ci, true, j->n, T);
-        if (s != LF_OK) return s;
-    }
+    /* the forward product and the input gradient on F(4x4) where it fits */
+    const bool f4 = (j->colside_out || j->img_out) && mode() == 1 && lf_conv_winograd4_fits(q);
+    lf_status s = wino_passes(g, q, j, f4 ? lf_conv_winograd4_kind() : &f2, T);
+    if (s != LF_OK) return s;
     if (j->dw) return run_dw(g, q, j, T); /* dW += G^T (sum dM V^T) G */
     return LF_OK;
 }

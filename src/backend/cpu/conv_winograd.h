@@ -1,4 +1,5 @@
-/* Winograd F(2x2, 3x3) for 3x3 stride-1 "same" convolutions on the CPU (conv_winograd.c).
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 "same" convolutions on the CPU
+ * (conv_winograd.c, conv_winograd4.c).
  * Not part of the public API. */
 #ifndef LF_CONV_WINOGRAD_H
 #define LF_CONV_WINOGRAD_H
@@ -6,10 +7,11 @@
 #include "conv_cpu.h"
 
 /* 1 when lf_conv_cpu_run may take the Winograd path: a float build on an AVX-512 machine
- * (lf_gemm512_available) whose environment does not set LF_CONV=im2col. Read once. */
+ * (lf_gemm512_available) whose environment does not set LF_CONV=im2col (LF_CONV=winograd2:
+ * F(2x2, 3x3) alone). Read once. */
 int lf_conv_winograd_enabled(void);
-/* Tests: 1 forces the path on where the machine allows it, 0 off, -1 back to the
- * environment's choice. */
+/* Tests: 1 forces the path on where the machine allows it, 2 on with F(2x2, 3x3) alone (no
+ * F(4x4, 3x3)), 0 off, -1 back to the environment's choice. */
 void lf_conv_winograd_force(int mode);
 
 /* True when q is a 2-D 3x3 convolution with stride 1, dilation 1, padding 1 in H and W, one
@@ -28,5 +30,9 @@ bool lf_conv_winograd_dw_fits(const lf_conv_geom *q);
  * lf_conv_winograd_dw_fits). Scratch: g's slots 0 and 2, as the im2col path's columns
  * and weight-gradient accumulators (never in use at the same time). */
 lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T);
+
+/* F(4x4, 3x3) (conv_winograd4.c) for the forward pass and the input gradient: true when q
+ * (which fits) has images of at least 3x3 (a 2x2 image is one exact F(2x2) tile). */
+bool lf_conv_winograd4_fits(const lf_conv_geom *q);
 
 #endif
