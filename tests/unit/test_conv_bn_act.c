@@ -60,8 +60,8 @@ static int64_t compare_once(lf_graph *g, lf_rng *r, const cba_case *c, int with_
 TEST(conv_bn_act_eval_same_bits_every_path)
 {
     const cba_case cases[] = {
-        {6, 16, 24, 9, 11, 3, 1},  /* Winograd, short rows (6 tiles a row) */
-        {6, 8, 16, 40, 34, 3, 1},  /* Winograd, long rows (17 tiles) */
+        {6, 16, 24, 9, 11, 3, 1},  /* Winograd, short rows (F(2x2): 6 tiles a row) */
+        {6, 8, 16, 40, 34, 3, 1},  /* Winograd, long rows (F(2x2): 17 tiles, F(4x4): 9) */
         {6, 32, 32, 2, 2, 3, 1},   /* a ResNet's layer 4 */
         {6, 8, 16, 15, 15, 3, 2},  /* stride 2 on im2col */
         {6, 16, 32, 7, 7, 1, 1},   /* direct 1x1 */
@@ -75,7 +75,7 @@ TEST(conv_bn_act_eval_same_bits_every_path)
     const int threads = lf_get_threads();
     for (int T = 1; T <= 2; T++) {
         lf_set_threads(T);
-        for (int wino = 0; wino < 2; wino++) {
+        for (int wino = 0; wino < 3; wino++) { /* off, F(4x4) where it fits, F(2x2) alone */
             lf_conv_winograd_force(wino);
             for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
                 for (int v = 0; v < 3; v++) { /* res + relu, relu, neither */
@@ -84,7 +84,7 @@ TEST(conv_bn_act_eval_same_bits_every_path)
                               "variant %d, %d threads, Winograd %s: %lld values differ%s", i,
                               (long long)cases[i].ci, (long long)cases[i].co,
                               (long long)cases[i].H, (long long)cases[i].W, cases[i].k,
-                              cases[i].stride, v, T, wino ? "allowed" : "off", (long long)bad,
+                              cases[i].stride, v, T, wino == 0 ? "off" : wino == 1 ? "on" : "F(2x2)", (long long)bad,
                               bad < 0 ? lf_last_error() : "");
                 }
         }

@@ -82,6 +82,10 @@ static const pool_case cases[] = {
     {"max stride default", 0, 2, {2, 2, 6, 6}, 2, 0, 0},
     {"max 3d k3 s2 p1", 0, 3, {1, 2, 5, 6, 7}, 3, 2, 1},
     {"max big (threads)", 0, 2, {4, 32, 16, 16}, 3, 2, 1},
+    /* rows of several 16-output chunks (the AVX-512 inference rows), kernels 1 and 4 */
+    {"max k3 s2 p1 wide", 0, 2, {2, 2, 7, 70}, 3, 2, 1},
+    {"max k4 s2 p2", 0, 2, {1, 2, 6, 37}, 4, 2, 2},
+    {"max k1 s2", 0, 2, {1, 2, 5, 33}, 1, 2, 0},
     {"avg k3 s2 p1", 1, 2, {2, 3, 9, 8}, 3, 2, 1},
     {"avg k2 s1", 1, 2, {2, 2, 5, 5}, 2, 1, 0},
     {"avg 3d k2 s2 p1", 1, 3, {1, 2, 5, 4, 6}, 2, 2, 1},
@@ -173,8 +177,9 @@ TEST(max_pool_ties_and_padding)
     lf_graph_free(g);
 }
 
-/* Inference (nothing recorded) takes a separate branch-free path: same values as the
- * recorded path on every max case above, plus NaN (a NaN in a window wins), -inf, ties. */
+/* Inference (nothing recorded) takes a separate branch-free path (on AVX-512 with stride 2,
+ * vector rows): the same bits as the recorded path on every max case above, with NaN (a NaN
+ * in a window wins), -inf, ties, and -0 / +0 ties (the first one wins). */
 TEST(max_pool_inference_path_matches_recorded)
 {
     int n_cases = 0;
@@ -187,10 +192,11 @@ TEST(max_pool_inference_path_matches_recorded)
         lf_tensor *x = lf_tensor_new(g, c->nd + 2, c->shape);
         lf_rng r = lf_rng_make(12, ci);
         lf_rng_fill_uniform(&r, x->data, lf_numel(x), -1, 1);
-        for (int64_t i = 0; i < lf_numel(x); i++) { /* ties, NaN, -inf sprinkled in */
+        for (int64_t i = 0; i < lf_numel(x); i++) { /* ties, NaN, -inf, signed zeros */
             if (i % 7 == 3) x->data[i] = 0.5f;
             if (i % 23 == 5) x->data[i] = NAN;
             if (i % 29 == 11) x->data[i] = -INFINITY;
+            if (i % 5 == 1 && x->data[i] < 0.7f) x->data[i] = i % 10 == 1 ? -0.0f : 0.0f;
         }
         x->flags |= LF_TENSOR_REQUIRES_GRAD;
         lf_tensor *y1 = run_pool(g, c, x);
@@ -199,7 +205,8 @@ TEST(max_pool_inference_path_matches_recorded)
         CHECK_MSG(y1 && y0 && lf_numel(y0) == lf_numel(y1), "%s: %s", c->name, lf_last_error());
         int64_t nans = 0;
         for (int64_t i = 0; y1 && y0 && i < lf_numel(y1); i++) {
-            const int same = isnan(y1->data[i]) ? isnan(y0->data[i]) : y0->data[i] == y1->data[i];
+            const int same = isnan(y1->data[i]) ? isnan(y0->data[i])
+                                                 : !memcmp(&y0->data[i], &y1->data[i], sizeof(lf_real));
             nans += isnan(y1->data[i]);
             CHECK_MSG(same, "%s: output %lld: %g (inference) vs %g (recorded)", c->name,
                       (long long)i, (double)y0->data[i], (double)y1->data[i]);

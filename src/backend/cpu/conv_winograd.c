@@ -47,7 +47,10 @@
  * |products| (tests/unit/test_winograd.c measures it). Non-finite values differ from the
  * direct sum: the transforms add inputs before multiplying, so an inf input gives NaN in
  * the outputs whose tiles share its patch (im2col gives inf), and inputs within a factor 16
- * of FLT_MAX overflow. Float builds on AVX-512 machines only; LF_CONV=im2col turns the path
+ * of FLT_MAX overflow. F(4x4, 3x3) (conv_winograd4.c) errs by several times more (4.2e-6
+ * of the largest output at 389 channels against 7e-7), spreads an inf or NaN over its 6x6
+ * patches' 4x4 tiles, and overflowed from about FLT_MAX / 14 in a review's test where
+ * F(2x2) and im2col stayed finite to about FLT_MAX / 3. Float builds on AVX-512 machines only; LF_CONV=im2col turns the path
  * off.
  *
  * Images of 3x3 and more take F(4x4, 3x3) for the forward pass and the input gradient
