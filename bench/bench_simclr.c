@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 {
     const char *arch = "resnet18", *stem = "cifar", *mode = "both", *json = NULL;
     int S = 32, C = 3, B = 256, T = 2, steps = 5, warmup = 2, sgemm = 1, profile = 0;
-    int recompute = 0, EB = 0; /* EB: embedding batch (0: B) */
+    int recompute = 0, EB = 0, frozen = 1; /* EB: embedding batch (0: B) */
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--arch")) arch = v;
@@ -144,6 +144,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--sgemm")) sgemm = atoi(v);
         else if (!strcmp(k, "--profile")) profile = atoi(v); /* per-phase times on stderr */
         else if (!strcmp(k, "--recompute")) recompute = atoi(v); /* 1: blocks recomputed */
+        else if (!strcmp(k, "--frozen")) frozen = atoi(v); /* 0: embedding without kept forms */
         else if (!strcmp(k, "--embed-batch-size")) EB = atoi(v);
         else {
             fprintf(stderr, "bench_simclr: unknown option %s\n", k);
@@ -236,6 +237,9 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "embed") || !strcmp(mode, "both")) {
         lf_graph_set_training(g, 0);
         lf_graph_set_grad_enabled(g, 0);
+        /* serving: the weights stay as they are, so the convolutions keep their transformed
+         * and packed forms between batches (--frozen 0: remade every batch, NOTES 24) */
+        lf_graph_set_frozen_weights(g, frozen);
         const int64_t es[4] = {EB, C, S, S};
         for (int it = -warmup; it < steps; it++) {
             double t0 = now();

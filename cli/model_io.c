@@ -67,6 +67,7 @@ lf_status model_infer(loaded_model *m, const lf_dataset *ds, const int64_t *idx,
     }
     lf_graph_set_training(g, 0);
     lf_graph_set_grad_enabled(g, 0);
+    lf_graph_set_frozen_weights(g, 1); /* the model does not change while this graph lives */
     int64_t d = logits ? m->ecfg.num_classes : lf_encoder_feature_dim(m->enc);
     *dim = d;
     int64_t done = 0, nb = lf_loader_batches_per_epoch(L);

@@ -43,6 +43,7 @@ static lf_status new_graph(lf_graph **g)
     if (s) return s;
     lf_graph_set_grad_enabled(*g, 0);
     lf_graph_set_training(*g, 0);
+    lf_graph_set_frozen_weights(*g, 1); /* a loaded encoder: its weights never change */
     return LF_OK;
 }
 

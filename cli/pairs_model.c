@@ -252,6 +252,7 @@ lf_status pm_embed_rows(pairs_model *m, const lf_pairs *p, const float *fp, cons
     if (s) return s;
     lf_graph_set_grad_enabled(g, 0);
     lf_graph_set_training(g, 0);
+    lf_graph_set_frozen_weights(g, 1); /* the weights stay as they are during this call */
     int64_t E = m->c.embed_dim, B = 128, nb = m->c.fp_bits;
     for (int64_t at = 0; at < n && !s; at += B) {
         int64_t k = n - at < B ? n - at : B;

@@ -167,6 +167,16 @@ int lf_graph_grad_enabled(const lf_graph *g);
 void lf_graph_set_retain_grads(lf_graph *g, int on);
 void lf_graph_set_training(lf_graph *g, int on);  /* batch norm / dropout behaviour */
 int lf_graph_training(const lf_graph *g);
+/* Frozen weights, off by default: a promise that the parameters' values do not change while
+ * it is on (serving, embedding a data set). Convolutions then keep their weights in the
+ * kernels' own form (Winograd-transformed, gemm-packed) from one step to the next instead of
+ * remaking them every call: 3-9 % of a ResNet-18 embedding step (bench/NOTES.md 24), for
+ * about 1.8x the convolution weights' memory. Used only while the graph is in eval mode with
+ * gradients off. A kept form is remade when the weights' fingerprint (64 sampled values)
+ * changes, but that is a net, not a check: change the weights with it off, or turn it off
+ * and on again. Off frees the kept forms; so does lf_graph_free. */
+void lf_graph_set_frozen_weights(lf_graph *g, int on);
+int lf_graph_frozen_weights(const lf_graph *g);
 /* Recomputation (activation checkpointing), off by default. On: the encoders run each block
  * (a ResNet stage block, the stem, a ViT block) through lf_recompute while recording, so a
  * training step keeps only the blocks' outputs and recomputes the inside during backward:

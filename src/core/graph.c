@@ -26,6 +26,7 @@ void lf_graph_free(lf_graph *g)
     if (!g) return;
     lf_arena_free(&g->arena);
     for (int i = 0; i < LF_SCRATCH_SLOTS; i++) lf_free(g->scratch[i]);
+    lf_graph_weight_forms_free(g);
     lf_free(g);
 }
 

@@ -123,6 +123,7 @@ typedef struct lf_grad_free_list {
     void *head;
 } lf_grad_free_list;
 #define LF_SCRATCH_SLOTS 5
+typedef struct lf_weight_form lf_weight_form; /* src/core/weight_forms.c */
 
 struct lf_graph {
     lf_arena arena;
@@ -142,7 +143,21 @@ struct lf_graph {
      * before it cannot be allocated above it: lf_grad refuses), else NULL */
     const lf_arena_mark *segment;
     lf_rng rng;
+    /* lf_graph_set_frozen_weights: kernels' forms of the weights kept between steps */
+    bool frozen_weights;
+    lf_weight_form *forms;
+    int n_forms, cap_forms;
 };
+
+/* The buffer (bytes) kept for the weights w (nw values) in the form `kind` (one per kernel
+ * form: LF_FORM_*) while g's weights are frozen and g runs inference (eval mode, gradients
+ * off); *fresh: the caller must (re)make its contents (new, resized, or the weights'
+ * fingerprint changed). NULL (and *fresh true) when nothing is kept: the caller uses its
+ * scratch. src/core/weight_forms.c */
+enum { LF_FORM_WINOGRAD2 = 2, LF_FORM_WINOGRAD4 = 4, LF_FORM_GEMM = 1 };
+void *lf_graph_weight_form(lf_graph *g, const lf_real *w, int64_t nw, int kind, size_t bytes,
+                           bool *fresh);
+void lf_graph_weight_forms_free(lf_graph *g);
 
 /* Runs the tape from g->tail to its start for `root`, whose gradient is already set
  * (lf_backward_with seeds it; lf_recompute aliases its output's gradient). root_consumable:

@@ -445,9 +445,13 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         pack = lf_graph_scratch(g, 3, (size_t)(T * pf) * sizeof(lf_real));
         if (!pack) return LF_ERR_NOMEM;
         if (wf && j->n > 0) {
-            lf_real *buf = lf_graph_scratch(g, 4, (size_t)wf * sizeof(lf_real));
+            bool fresh = true; /* a forward's packed weights kept with frozen weights */
+            lf_real *buf = j->img_out || j->dw ? NULL
+                           : lf_graph_weight_form(g, j->w, nw, LF_FORM_GEMM,
+                                                  (size_t)wf * sizeof(lf_real), &fresh);
+            if (!buf) buf = lf_graph_scratch(g, 4, (size_t)wf * sizeof(lf_real));
             if (!buf) return LF_ERR_NOMEM;
-            wp = lf_conv_avx512_pack_weights(q, j, buf);
+            wp = fresh ? lf_conv_avx512_pack_weights(q, j, buf) : (lf_conv_wpack){buf, NULL};
         }
     }
     if (T == 1) {

@@ -226,10 +226,16 @@ static inline lf_status wino_run_pass(lf_graph *g, wino_pass *w, const wino_kind
     wino_plan(w, k->n_xi, k->block_bytes, k->min_cols, n, T);
     const int64_t tf = k->thread_floats(w);
     w->u_stride = (int64_t)lf_gemm512_packed_a_floats(w->co, w->ci) + 16; /* (xi_stride) */
-    float *u = lf_graph_scratch(g, WINO_U, (size_t)(k->n_xi * w->u_stride) * sizeof(float));
+    const size_t u_bytes = (size_t)(k->n_xi * w->u_stride) * sizeof(float);
+    bool fresh = true; /* the forward's filters kept between steps with frozen weights */
+    float *u = bwd ? NULL
+                   : lf_graph_weight_form(g, wt, wco * wci * 9,
+                                          k->tile == 4 ? LF_FORM_WINOGRAD4 : LF_FORM_WINOGRAD2,
+                                          u_bytes, &fresh);
+    if (!u) u = lf_graph_scratch(g, WINO_U, u_bytes);
     float *buf = lf_graph_scratch(g, WINO_BUF, (size_t)(T * tf) * sizeof(float));
     if (!u || !buf) return LF_ERR_NOMEM;
-    k->filters(wt, wco, wci, bwd, u, w->u_stride, T);
+    if (fresh) k->filters(wt, wco, wci, bwd, u, w->u_stride, T);
     w->u = u;
     wino_threads(w, n, T, buf, tf, k->range);
     return LF_OK;
