@@ -64,7 +64,8 @@ int main(int argc, char **argv)
         const int64_t nx = n * C * H * H, nw = C * C * 9;
         float *x = malloc((size_t)nx * sizeof(float)), *y = malloc((size_t)nx * sizeof(float));
         float *w = malloc((size_t)nw * sizeof(float));
-        double *t[2] = {malloc((size_t)reps * sizeof(double)), malloc((size_t)reps * sizeof(double))};
+        double *t[2] = {malloc((size_t)reps * sizeof(double)),
+                        malloc((size_t)reps * sizeof(double))};
         if (!x || !y || !w || !t[0] || !t[1]) return 1;
         lf_rng_fill_uniform(&r, x, nx, -1, 1);
         lf_rng_fill_uniform(&r, w, nw, -1, 1);

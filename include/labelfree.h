@@ -170,8 +170,9 @@ int lf_graph_training(const lf_graph *g);
 /* Frozen weights, off by default: a promise that the parameters' values do not change while
  * it is on (serving, embedding a data set). Convolutions then keep their weights in the
  * kernels' own form (Winograd-transformed, gemm-packed) from one step to the next instead of
- * remaking them every call: 3-9 % of a ResNet-18 embedding step (bench/NOTES.md 24), for
- * about 1.8x the convolution weights' memory. Used only while the graph is in eval mode with
+ * remaking them every call (the filter transforms were 3.4 % of a 64x64 ResNet-18
+ * embedding profile, bench/NOTES.md 24), for 80-120 MB more memory with a ResNet-18 (45 MB
+ * of weights). Used only while the graph is in eval mode with
  * gradients off. A kept form is remade when the weights' fingerprint (64 sampled values)
  * changes, but that is a net, not a check: change the weights with it off, or turn it off
  * and on again. Off frees the kept forms; so does lf_graph_free. */

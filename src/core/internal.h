@@ -154,7 +154,7 @@ struct lf_graph {
  * off); *fresh: the caller must (re)make its contents (new, resized, or the weights'
  * fingerprint changed). NULL (and *fresh true) when nothing is kept: the caller uses its
  * scratch. src/core/weight_forms.c */
-enum { LF_FORM_WINOGRAD2 = 2, LF_FORM_WINOGRAD4 = 4, LF_FORM_GEMM = 1 };
+enum { LF_FORM_GEMM, LF_FORM_WINOGRAD2, LF_FORM_WINOGRAD4 };
 void *lf_graph_weight_form(lf_graph *g, const lf_real *w, int64_t nw, int kind, size_t bytes,
                            bool *fresh);
 void lf_graph_weight_forms_free(lf_graph *g);
@@ -220,10 +220,12 @@ lf_tensor *lf_batch_norm_add_relu(lf_graph *g, lf_tensor *x, lf_tensor *weight, 
                                   double momentum, double eps, lf_tensor *res, int relu);
 
 /* The constants of eval-mode batch norm, y = (x - mean[c]) a[c] + k[c], from the running
- * statistics, as lf_batch_norm computes them (src/ops/norm.c); checks the vectors' sizes. */
+ * statistics, as lf_batch_norm computes them (src/ops/norm.c), after lf_batch_norm's checks
+ * of the parameters. */
 lf_status lf_bn_eval_constants(const lf_tensor *weight, const lf_tensor *bias,
                                const lf_tensor *running_mean, const lf_tensor *running_var,
-                               double eps, int64_t C, lf_real *mean, lf_real *a, lf_real *k);
+                               double momentum, double eps, int64_t C, lf_real *mean,
+                               lf_real *a, lf_real *k);
 
 /* lf_batch_norm_add_relu(lf_conv(x, w, no bias), ...) (src/ops/conv.c). In eval mode with
  * nothing to record, one op: the convolution applies batch norm, residual and ReLU to each

@@ -1,7 +1,7 @@
 /* Weights kept in a kernel's own form between steps (lf_graph_set_frozen_weights): the
  * convolutions' Winograd-transformed and gemm-packed filters, remade every call otherwise
- * (3-4 % of a 64x64 ResNet-18 embedding step, most of it at the 512-channel layers where a
- * call transforms 9.4 MB of filters into 16.8 MB: NOTES 24).
+ * (the filter transforms were 3.4 % of a 64x64 ResNet-18 embedding profile; a 512-channel
+ * layer's call turns 9.4 MB of filters into 16.8 MB: NOTES 24).
  *
  * An entry is found by the weights' address and the form's kind. The caller promises that
  * the weights do not change while the graph's weights are frozen; as a net under that

@@ -63,29 +63,26 @@ lf_tensor *nn_conv_declare(nn_namer *nm, int64_t cout, int64_t cin, int k, const
     return nn_param(nm, 0, 4, (int64_t[]){cout, cin, k, k}, "%s.weight", stem);
 }
 
-lf_tensor *nn_bn_forward(lf_graph *g, nn_bn *bn, lf_tensor *x)
+/* y, after counting the batch in bn's num_batches_tracked as torch does: once per training
+ * step (not again when a recomputed segment runs the forward a second time) */
+static lf_tensor *counted(lf_graph *g, nn_bn *bn, lf_tensor *y)
 {
-    lf_tensor *y = lf_batch_norm(g, x, bn->weight, bn->bias, bn->running_mean,
-                                 bn->running_var, bn->momentum, bn->eps);
-    if (y && lf_graph_training(g) && !lf_graph_recomputing(g)) bn->num_batches_tracked->data[0] += 1;
+    if (y && lf_graph_training(g) && !lf_graph_recomputing(g))
+        bn->num_batches_tracked->data[0] += 1;
     return y;
 }
 
-lf_tensor *nn_bn_add_relu_forward(lf_graph *g, nn_bn *bn, lf_tensor *x, lf_tensor *res, int relu)
+lf_tensor *nn_bn_forward(lf_graph *g, nn_bn *bn, lf_tensor *x)
 {
-    lf_tensor *y = lf_batch_norm_add_relu(g, x, bn->weight, bn->bias, bn->running_mean,
-                                          bn->running_var, bn->momentum, bn->eps, res, relu);
-    if (y && lf_graph_training(g) && !lf_graph_recomputing(g)) bn->num_batches_tracked->data[0] += 1;
-    return y;
+    return counted(g, bn, lf_batch_norm(g, x, bn->weight, bn->bias, bn->running_mean,
+                                        bn->running_var, bn->momentum, bn->eps));
 }
 
 lf_tensor *nn_conv_bn_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a, nn_bn *bn,
                               lf_tensor *res, int relu)
 {
-    lf_tensor *y = lf_conv_bn_act(g, x, w, a, bn->weight, bn->bias, bn->running_mean,
-                                  bn->running_var, bn->momentum, bn->eps, res, relu);
-    if (y && lf_graph_training(g) && !lf_graph_recomputing(g)) bn->num_batches_tracked->data[0] += 1;
-    return y;
+    return counted(g, bn, lf_conv_bn_act(g, x, w, a, bn->weight, bn->bias, bn->running_mean,
+                                         bn->running_var, bn->momentum, bn->eps, res, relu));
 }
 
 lf_tensor *nn_block(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)

@@ -36,8 +36,6 @@ lf_tensor *nn_conv_declare(nn_namer *nm, int64_t cout, int64_t cin, int k, const
 
 /* Batch norm forward that also counts num_batches_tracked in training, as torch does. */
 lf_tensor *nn_bn_forward(lf_graph *g, nn_bn *bn, lf_tensor *x);
-/* relu(bn(x) + res) as one fused op (res may be NULL; relu 0/1), see lf_batch_norm_add_relu */
-lf_tensor *nn_bn_add_relu_forward(lf_graph *g, nn_bn *bn, lf_tensor *x, lf_tensor *res, int relu);
 /* relu(bn(conv(x, w)) + res) (res may be NULL; relu 0/1), see lf_conv_bn_act: one op in
  * eval-mode inference */
 lf_tensor *nn_conv_bn_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a, nn_bn *bn,

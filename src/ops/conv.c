@@ -266,16 +266,11 @@ lf_tensor *lf_conv_bn_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args 
     if (g->training || !running_mean || !running_var || records)
         return lf_batch_norm_add_relu(g, lf_conv(g, x, w, NULL, a), bn_weight, bn_bias,
                                       running_mean, running_var, momentum, eps, res, relu);
-    if (!(momentum >= 0 && momentum <= 1)) {
-        lf_error(LF_ERR_ARG, "batch_norm: eps %g must be > 0 and momentum %g in [0, 1]", eps,
-                 momentum);
-        return NULL;
-    }
     const int64_t co = w->ndim >= 1 ? w->shape[0] : 0;
     lf_real *k3 = lf_graph_alloc(g, 3 * (size_t)(co > 0 ? co : 1) * sizeof(lf_real));
     if (!k3) return NULL;
-    if (lf_bn_eval_constants(bn_weight, bn_bias, running_mean, running_var, eps, co, k3, k3 + co,
-                             k3 + 2 * co) != LF_OK)
+    if (lf_bn_eval_constants(bn_weight, bn_bias, running_mean, running_var, momentum, eps, co, k3,
+                             k3 + co, k3 + 2 * co) != LF_OK)
         return NULL;
     lf_conv_epilogue ep = {.mean = k3, .a = k3 + co, .k = k3 + 2 * co, .relu = relu != 0};
     return conv_forward_common(g, 0, x, w, NULL, a, &ep, res);

@@ -257,18 +257,34 @@ static void bn_constants(const double *dmean, const double *dvar, const lf_real 
     }
 }
 
-lf_status lf_bn_eval_constants(const lf_tensor *weight, const lf_tensor *bias,
-                               const lf_tensor *running_mean, const lf_tensor *running_var,
-                               double eps, int64_t C, lf_real *mean, lf_real *a, lf_real *k)
+/* The checks of batch norm's parameters for C channels (the input's are the caller's) */
+static lf_status bn_check_params(const lf_tensor *weight, const lf_tensor *bias,
+                                 const lf_tensor *running_mean, const lf_tensor *running_var,
+                                 double momentum, double eps, int64_t C)
 {
     lf_status s;
-    if (!running_mean || !running_var)
-        return lf_error(LF_ERR_ARG, "batch_norm: eval mode needs running_mean and running_var");
-    if (!(eps > 0)) return lf_error(LF_ERR_ARG, "batch_norm: eps %g must be > 0", eps);
+    if (!running_mean != !running_var)
+        return lf_error(LF_ERR_ARG, "batch_norm: running_mean and running_var must both be "
+                                    "given or both be NULL");
+    if (!(eps > 0) || !(momentum >= 0 && momentum <= 1))
+        return lf_error(LF_ERR_ARG, "batch_norm: eps %g must be > 0 and momentum %g in [0, 1]",
+                        eps, momentum);
     if ((s = check_channel_vec(weight, C, "weight")) || (s = check_channel_vec(bias, C, "bias")) ||
         (s = check_channel_vec(running_mean, C, "running_mean")) ||
         (s = check_channel_vec(running_var, C, "running_var")))
         return s;
+    return LF_OK;
+}
+
+lf_status lf_bn_eval_constants(const lf_tensor *weight, const lf_tensor *bias,
+                               const lf_tensor *running_mean, const lf_tensor *running_var,
+                               double momentum, double eps, int64_t C, lf_real *mean,
+                               lf_real *a, lf_real *k)
+{
+    lf_status s = bn_check_params(weight, bias, running_mean, running_var, momentum, eps, C);
+    if (s != LF_OK) return s;
+    if (!running_mean)
+        return lf_error(LF_ERR_ARG, "batch_norm: eval mode needs running_mean and running_var");
     bn_constants(NULL, NULL, running_mean->data, running_var->data, weight, bias, eps, C, mean,
                  NULL, a, k);
     return LF_OK;
@@ -313,21 +329,9 @@ static lf_tensor *bn_impl(lf_graph *g, lf_tensor *x, lf_tensor *weight, lf_tenso
                  lf_shape_str(x, sx, sizeof sx));
         return NULL;
     }
-    if (!running_mean != !running_var) {
-        lf_error(LF_ERR_ARG, "batch_norm: running_mean and running_var must both be given or "
-                             "both be NULL");
-        return NULL;
-    }
-    if (!(eps > 0) || !(momentum >= 0 && momentum <= 1)) {
-        lf_error(LF_ERR_ARG, "batch_norm: eps %g must be > 0 and momentum %g in [0, 1]", eps,
-                 momentum);
-        return NULL;
-    }
     int64_t N = x->shape[0], C = x->shape[1], S = 1;
     for (int i = 2; i < x->ndim; i++) S *= x->shape[i];
-    if (check_channel_vec(weight, C, "weight") || check_channel_vec(bias, C, "bias") ||
-        check_channel_vec(running_mean, C, "running_mean") ||
-        check_channel_vec(running_var, C, "running_var"))
+    if (bn_check_params(weight, bias, running_mean, running_var, momentum, eps, C) != LF_OK)
         return NULL;
     /* torch: batch statistics in training, and always without running statistics */
     bool batch_stats = g->training || !running_mean;

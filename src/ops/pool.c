@@ -141,11 +141,8 @@ static void max_row(const pool_geom *q, const lf_real *src, int64_t d0, int64_t 
  * same values from lf_max_pool_row_avx512). */
 static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst, int32_t *id)
 {
-#ifndef LF_DOUBLE
-    const bool fast = !id && q->k[0] * q->k[1] <= 16 && lf_max_pool_row_avx512_fits(q->k[2], q->s[2]);
-#else
-    const bool fast = false;
-#endif
+    const bool fast = !id && q->k[0] * q->k[1] <= 16 && /* false in float64 builds */
+                      lf_max_pool_row_avx512_fits(q->k[2], q->s[2]);
     for (int64_t od = 0; od < q->out[0]; od++) {
         int64_t d0, d1;
         window(q, 0, od, &d0, &d1);

@@ -53,7 +53,8 @@ static int64_t compare_once(lf_graph *g, lf_rng *r, const cba_case *c, int with_
     lf_tensor *y1 = lf_conv_bn_act(g, x, w, a, bn.w, bn.b, bn.mean, bn.var, 0.1, 1e-5, res, relu);
     if (!y0 || !y1 || !lf_same_shape(y0, y1)) return -1;
     int64_t bad = 0;
-    for (int64_t i = 0; i < lf_numel(y0); i++) bad += memcmp(&y0->data[i], &y1->data[i], sizeof(lf_real)) != 0;
+    for (int64_t i = 0; i < lf_numel(y0); i++)
+        bad += memcmp(&y0->data[i], &y1->data[i], sizeof(lf_real)) != 0;
     return bad;
 }
 
@@ -84,7 +85,8 @@ TEST(conv_bn_act_eval_same_bits_every_path)
                               "variant %d, %d threads, Winograd %s: %lld values differ%s", i,
                               (long long)cases[i].ci, (long long)cases[i].co,
                               (long long)cases[i].H, (long long)cases[i].W, cases[i].k,
-                              cases[i].stride, v, T, wino == 0 ? "off" : wino == 1 ? "on" : "F(2x2)", (long long)bad,
+                              cases[i].stride, v, T,
+                              wino == 0 ? "off" : wino == 1 ? "on" : "F(2x2)", (long long)bad,
                               bad < 0 ? lf_last_error() : "");
                 }
         }

@@ -20,7 +20,8 @@ static void conv_into(lf_graph *g, const fw_case *c, const lf_real *x, const lf_
     lf_graph_reset(g);
     const int64_t xs[4] = {c->n, c->ci, c->H, c->H}, ws[4] = {c->co, c->ci, c->k, c->k};
     lf_tensor *tx = lf_tensor_from(g, 4, xs, x), *tw = lf_tensor_from(g, 4, ws, w);
-    lf_tensor *y = lf_conv(g, tx, tw, NULL, lf_conv_args_make(2, (int)c->stride, (int)(c->k / 2), 1, 1));
+    const lf_conv_args a = lf_conv_args_make(2, (int)c->stride, (int)(c->k / 2), 1, 1);
+    lf_tensor *y = lf_conv(g, tx, tw, NULL, a);
     CHECK_MSG(y != NULL, "%s", lf_last_error());
     *ny = y ? lf_numel(y) : 0;
     if (y) memcpy(out, y->data, (size_t)*ny * sizeof(lf_real));
@@ -44,8 +45,10 @@ TEST(frozen_weights_same_bits_and_refresh)
         const fw_case *c = &cases[i];
         const int64_t nx = c->n * c->ci * c->H * c->H, nw = c->co * c->ci * c->k * c->k;
         const int64_t ny_max = c->n * c->co * c->H * c->H;
-        lf_real *x = lf_malloc((size_t)nx * sizeof(lf_real)), *w = lf_malloc((size_t)nw * sizeof(lf_real));
-        lf_real *a = lf_malloc((size_t)ny_max * sizeof(lf_real)), *b = lf_malloc((size_t)ny_max * sizeof(lf_real));
+        lf_real *x = lf_malloc((size_t)nx * sizeof(lf_real));
+        lf_real *w = lf_malloc((size_t)nw * sizeof(lf_real));
+        lf_real *a = lf_malloc((size_t)ny_max * sizeof(lf_real));
+        lf_real *b = lf_malloc((size_t)ny_max * sizeof(lf_real));
         lf_rng_fill_uniform(&r, x, nx, -1, 1);
         lf_rng_fill_uniform(&r, w, nw, -1, 1);
         int64_t na, nb;

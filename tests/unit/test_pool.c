@@ -205,8 +205,8 @@ TEST(max_pool_inference_path_matches_recorded)
         CHECK_MSG(y1 && y0 && lf_numel(y0) == lf_numel(y1), "%s: %s", c->name, lf_last_error());
         int64_t nans = 0;
         for (int64_t i = 0; y1 && y0 && i < lf_numel(y1); i++) {
-            const int same = isnan(y1->data[i]) ? isnan(y0->data[i])
-                                                 : !memcmp(&y0->data[i], &y1->data[i], sizeof(lf_real));
+            const lf_real *p0 = &y0->data[i], *p1 = &y1->data[i];
+            const int same = isnan(*p1) ? isnan(*p0) : !memcmp(p0, p1, sizeof(lf_real));
             nans += isnan(y1->data[i]);
             CHECK_MSG(same, "%s: output %lld: %g (inference) vs %g (recorded)", c->name,
                       (long long)i, (double)y0->data[i], (double)y1->data[i]);

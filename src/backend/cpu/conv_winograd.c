@@ -50,8 +50,8 @@
  * of FLT_MAX overflow. F(4x4, 3x3) (conv_winograd4.c) errs by several times more (4.2e-6
  * of the largest output at 389 channels against 7e-7), spreads an inf or NaN over its 6x6
  * patches' 4x4 tiles, and overflowed from about FLT_MAX / 14 in a review's test where
- * F(2x2) and im2col stayed finite to about FLT_MAX / 3. Float builds on AVX-512 machines only; LF_CONV=im2col turns the path
- * off.
+ * F(2x2) and im2col stayed finite to about FLT_MAX / 3. Float builds on AVX-512 machines
+ * only; LF_CONV=im2col turns the path off.
  *
  * Images of 3x3 and more take F(4x4, 3x3) for the forward pass and the input gradient
  * (conv_winograd4.c: 0.56x the products, larger rounding errors); this file then does their
@@ -678,8 +678,10 @@ static lf_status run_dw(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j
     return LF_OK;
 }
 
-static const wino_kind f2 = {2, 16, WINO_BLOCK_BYTES, WINO_MIN_COLS, thread_floats, filter_transform,
-                             wino_range};
+static const wino_kind f2 = {.tile = 2, .n_xi = 16, .form = LF_FORM_WINOGRAD2,
+                             .block_bytes = WINO_BLOCK_BYTES, .min_cols = WINO_MIN_COLS,
+                             .thread_floats = thread_floats, .filters = filter_transform,
+                             .range = wino_range};
 
 lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T)
 {

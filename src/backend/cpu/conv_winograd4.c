@@ -35,13 +35,6 @@
  * tiles are regrouped in registers so that each of their output rows goes out in one store
  * (output_block4). */
 #include "conv_winograd.h"
-#include "gemm_avx512.h"
-
-#include <stdint.h>
-#include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 bool lf_conv_winograd4_fits(const lf_conv_geom *q)
 {
@@ -132,7 +125,10 @@ typedef struct w4_cols {
     __mmask16 m[6][3];  /* the lanes of column j whose position is in register pair p */
 } w4_cols;
 
-typedef struct w4_stage { /* short rows: unit k's columns 0..W-1 in staging register R */
+typedef struct w4_stage {
+    bool short_rows;
+    w4_cols cs;
+    /* short rows: unit k's columns 0..W-1 in staging register R */
     int64_t U, seg;
     __mmask16 seg_m[16][6];
     int64_t seg_off[16][6]; /* read from the row's start + seg_off (masked-off lanes: none) */
@@ -151,29 +147,30 @@ static void cols_setup(w4_cols *cs, const int32_t pos[16][6], __mmask16 live)
     }
 }
 
-/* the column set-up of w's rows, and for short rows (returned true) the staging set-up */
-static bool stage_setup(const wino_pass *w, w4_cols *cs, w4_stage *st)
+/* The set-up of w's rows (once per thread's range): the columns' and, for short rows, the
+ * staging's */
+static void stage_setup(const wino_pass *w, w4_stage *st)
 {
     int32_t pos[16][6] = {{0}};
-    if (w->tw > 8) {
+    st->short_rows = w->tw <= 8;
+    if (!st->short_rows) {
         for (int l = 0; l < 16; l++)
             for (int j = 0; j < 6; j++) pos[l][j] = 4 * l + j;
-        cols_setup(cs, pos, 0xFFFF);
-        return false;
+        cols_setup(&st->cs, pos, 0xFFFF);
+        return;
     }
     st->U = 16 / w->tw;
     st->seg = 4 * w->tw + 2;
     for (int64_t l = 0; l < st->U * w->tw; l++)
         for (int j = 0; j < 6; j++)
             pos[l][j] = (int32_t)(l / w->tw * st->seg + 4 * (l % w->tw) + j);
-    cols_setup(cs, pos, lanes(st->U * w->tw));
+    cols_setup(&st->cs, pos, lanes(st->U * w->tw));
     for (int64_t k = 0; k < st->U; k++)
         for (int R = 0; R < 6; R++) { /* lanes L of R: column 16 R + L - (k seg + 1) */
             const int64_t off = 16 * R - (k * st->seg + 1);
             st->seg_off[k][R] = off;
             st->seg_m[k][R] = (__mmask16)(lanes(w->W - off) & ~lanes(-off));
         }
-    return true;
 }
 
 /* patch column j of 16 tiles from the staging registers */
@@ -199,14 +196,13 @@ WINO_FN static inline void store_v(float *dst, int64_t xs, __mmask16 keep, __m51
 }
 
 /* V (36, ci, P) <- B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns
- * k tw..), channel by channel */
-WINO_FN static void input_block4(const wino_pass *w, int64_t u0, int64_t r, float *V, int64_t P)
+ * k tw..), channel by channel; st: stage_setup's */
+WINO_FN static void input_block4(const wino_pass *w, const w4_stage *st, int64_t u0, int64_t r,
+                                 float *V, int64_t P)
 {
     const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->ci, P), tw = w->tw;
-    w4_cols cs;
-    w4_stage st;
-    const bool short_rows = stage_setup(w, &cs, &st);
-    const int64_t step = short_rows ? st.U : 1; /* units per group */
+    const bool short_rows = st->short_rows;
+    const int64_t step = short_rows ? st->U : 1; /* units per group */
     for (int64_t k0 = 0; k0 < r; k0 += step) {
         const int64_t nu = r - k0 < step ? r - k0 : step;
         for (int64_t t0 = 0; t0 < tw; t0 += 16) { /* one pass for short rows */
@@ -218,7 +214,7 @@ WINO_FN static void input_block4(const wino_pass *w, int64_t u0, int64_t r, floa
              * (ranges from the first channel's plane: short rows a unit's six rows, long rows
              * each row's 66 columns). The hardware prefetchers missed the pattern (rows 4
              * apart, then the next channel's plane): F(4x4) took 0.9-1.0x F(2x2)'s time at 256
-             * images where it took 0.63x with the data in the cache; with this 0.67-0.87x
+             * images where it took 0.63x with the data in the cache; with this 0.61-0.87x
              * (NOTES 22). */
             int64_t pf_at[16], pf_len[16], n_pf = 0;
             for (int64_t k = 0; k < nu; k++) {
@@ -261,13 +257,13 @@ WINO_FN static void input_block4(const wino_pass *w, int64_t u0, int64_t r, floa
                             continue;
                         }
                         for (int R = 0; R < 6; R++)
-                            if (st.seg_m[k][R])
+                            if (st->seg_m[k][R])
                                 S[R] = _mm512_mask_loadu_ps(
-                                    S[R], st.seg_m[k][R],
-                                    (const void *)(row + (uintptr_t)(st.seg_off[k][R] * 4)));
+                                    S[R], st->seg_m[k][R],
+                                    (const void *)(row + (uintptr_t)(st->seg_off[k][R] * 4)));
                     }
                     __m512 d[6];
-                    for (int j = 0; j < 6; j++) d[j] = column(S, &cs, j);
+                    for (int j = 0; j < 6; j++) d[j] = column(S, &st->cs, j);
                     bt6(d, t[i]);
                 }
                 store_v(V + c * P + k0 * tw + t0, xs, keep, t);
@@ -289,8 +285,10 @@ WINO_FN static inline void quad_rows(__m512 y[4][4], __m512 v[4][4])
         /* T_i, 128-bit lane q: row a of tile 4q + i */
         const __m512 T0 = _mm512_shuffle_ps(t0, t2, 0x44), T1 = _mm512_shuffle_ps(t0, t2, 0xEE),
                      T2 = _mm512_shuffle_ps(t1, t3, 0x44), T3 = _mm512_shuffle_ps(t1, t3, 0xEE);
-        const __m512 u0 = _mm512_shuffle_f32x4(T0, T1, 0x44), u1 = _mm512_shuffle_f32x4(T0, T1, 0xEE),
-                     u2 = _mm512_shuffle_f32x4(T2, T3, 0x44), u3 = _mm512_shuffle_f32x4(T2, T3, 0xEE);
+        const __m512 u0 = _mm512_shuffle_f32x4(T0, T1, 0x44),
+                     u1 = _mm512_shuffle_f32x4(T0, T1, 0xEE),
+                     u2 = _mm512_shuffle_f32x4(T2, T3, 0x44),
+                     u3 = _mm512_shuffle_f32x4(T2, T3, 0xEE);
         v[0][a] = _mm512_shuffle_f32x4(u0, u2, 0x88);
         v[1][a] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
         v[2][a] = _mm512_shuffle_f32x4(u1, u3, 0x88);
@@ -379,9 +377,11 @@ static void range4(const wino_pass *w, int64_t u_begin, int64_t u_end, float *bu
     const int64_t pmax = w->rows * w->tw;
     float *V = buf, *M = V + align16(36 * xi_stride(w->ci, pmax));
     float *pack = M + align16(36 * xi_stride(w->co, pmax));
+    w4_stage st;
+    stage_setup(w, &st);
     for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
         const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
-        input_block4(w, u0, r, V, P);
+        input_block4(w, &st, u0, r, V, P);
         wino_products(w, 36, V, M, P, pack);
         output_block4(w, u0, P, M);
         if (w->ep) wino_epilogue_units(w, 4, u0, r);
@@ -402,8 +402,10 @@ WINO_FN static inline void filter_math4(const __m512 k[9], __m512 *v)
 
 WINO_DEFINE_FILTERS(filter_transform4, 36, filter_math4)
 
-static const wino_kind f4 = {4, 36, W4_BLOCK_BYTES, W4_MIN_COLS, thread_floats4, filter_transform4,
-                             range4};
+static const wino_kind f4 = {.tile = 4, .n_xi = 36, .form = LF_FORM_WINOGRAD4,
+                             .block_bytes = W4_BLOCK_BYTES, .min_cols = W4_MIN_COLS,
+                             .thread_floats = thread_floats4, .filters = filter_transform4,
+                             .range = range4};
 
 const wino_kind *lf_conv_winograd4_kind(void) { return &f4; }
 

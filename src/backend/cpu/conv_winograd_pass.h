@@ -121,8 +121,8 @@ WINO_FN static inline void wino_filter_store(float *u, int64_t u_stride, int n_x
  * ci x co. 16 rows of one column at a time, gathered from the filters (stride ci x 9
  * forward, 9 bwd); math turns their 9 taps into the n_xi values. This is one block of 16
  * rows (r0..); each tile size defines its loop over the blocks with WINO_DEFINE_FILTERS, so
- * that math, a constant there, is inlined (through a pointer it cost 1 % of a
- * 64x64 embedding step). */
+ * that math, a constant there, is inlined (through a pointer the filter transforms took
+ * 4.5 % of a 64x64 embedding profile instead of 3.4 %, NOTES 22). */
 typedef void (*wino_filter_math)(const __m512 k[9], __m512 *v);
 WINO_FN static inline __attribute__((always_inline)) void
 wino_filter_rows(const float *w, int64_t co, int64_t ci, bool bwd, float *u, int64_t u_stride,
@@ -204,6 +204,7 @@ static inline void wino_threads(const wino_pass *w, int64_t n, int T, float *buf
 /* A tile size's way of running a product direction */
 typedef struct wino_kind {
     int tile, n_xi;                /* output rows and columns of a tile; transformed positions */
+    int form;                      /* LF_FORM_*: its filters' kind kept with frozen weights */
     int64_t block_bytes, min_cols; /* wino_plan's */
     int64_t (*thread_floats)(const wino_pass *w); /* a thread's buffer, after the plan */
     /* the filter transform: wino_filter_rows on every block of 16 rows (M = ci when bwd,
@@ -228,10 +229,7 @@ static inline lf_status wino_run_pass(lf_graph *g, wino_pass *w, const wino_kind
     w->u_stride = (int64_t)lf_gemm512_packed_a_floats(w->co, w->ci) + 16; /* (xi_stride) */
     const size_t u_bytes = (size_t)(k->n_xi * w->u_stride) * sizeof(float);
     bool fresh = true; /* the forward's filters kept between steps with frozen weights */
-    float *u = bwd ? NULL
-                   : lf_graph_weight_form(g, wt, wco * wci * 9,
-                                          k->tile == 4 ? LF_FORM_WINOGRAD4 : LF_FORM_WINOGRAD2,
-                                          u_bytes, &fresh);
+    float *u = bwd ? NULL : lf_graph_weight_form(g, wt, wco * wci * 9, k->form, u_bytes, &fresh);
     if (!u) u = lf_graph_scratch(g, WINO_U, u_bytes);
     float *buf = lf_graph_scratch(g, WINO_BUF, (size_t)(T * tf) * sizeof(float));
     if (!u || !buf) return LF_ERR_NOMEM;

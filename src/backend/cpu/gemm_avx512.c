@@ -31,12 +31,23 @@
 /* A block, B block, one C tile */
 size_t lf_gemm512_pack_floats(void) { return (size_t)MC * KC + (size_t)KC * (NC + NR) + MR * NR; }
 
+static int cpu_detect(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+}
+
+int lf_cpu_avx512f(void)
+{
+    static atomic_int cached = -1;
+    return lf_cached(&cached, cpu_detect);
+}
+
 static int detect(void)
 {
     const char *e = getenv("LF_GEMM");
     if (e && !strcmp(e, "blas")) return 0;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return lf_cpu_avx512f();
 }
 
 int lf_gemm512_available(void)
@@ -379,6 +390,7 @@ void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
 #else /* no AVX-512 path in this build: callers use BLAS */
 
 size_t lf_gemm512_pack_floats(void) { return 0; }
+int lf_cpu_avx512f(void) { return 0; }
 int lf_gemm512_available(void) { return 0; }
 void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat *A,
                  const float *a_packed, const lf_gemm_mat *B, float beta, const lf_gemm_mat *C,

@@ -20,6 +20,9 @@ typedef struct lf_gemm_mat {
 /* 1 when the CPU (and OS) run AVX-512F and the environment does not set LF_GEMM=blas;
  * 0 in float64 builds and on other machines: callers use lf_gemm (BLAS). */
 int lf_gemm512_available(void);
+/* 1 when the CPU (and OS) run AVX-512F, whatever LF_GEMM says (0 in float64 builds); read
+ * once. Other AVX-512 kernels (max pooling) check this. */
+int lf_cpu_avx512f(void);
 /* Floats of packing space one call needs (give this + 16, for alignment). */
 size_t lf_gemm512_pack_floats(void);
 /* C (M,N) = alpha op(A) op(B) + beta C on the calling thread only; C is not read when beta

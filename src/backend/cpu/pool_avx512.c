@@ -10,22 +10,14 @@
  * order given, then its columns), each taken when larger or NaN, so the result is the
  * same bit for bit (the first of equal values, -0 and +0 included; the last NaN). */
 #include "pool_cpu.h"
-
-#include <stdatomic.h>
+#include "gemm_avx512.h"
 
 #if defined(__x86_64__) && !defined(LF_DOUBLE)
 #include <immintrin.h>
 
-static int detect(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
-}
-
 bool lf_max_pool_row_avx512_fits(int64_t k, int64_t s)
 {
-    static atomic_int cached = -1;
-    return s == 2 && k >= 1 && k <= 4 && lf_cached(&cached, detect);
+    return s == 2 && k >= 1 && k <= 4 && lf_cpu_avx512f();
 }
 
 __attribute__((target("avx512f"), optimize("O3"))) void
