@@ -12,24 +12,13 @@
  * minimum of reps runs of each (after two warm-up pairs), and their ratios F4 / F2. */
 #include "backend/cpu/conv_winograd.h"
 #include "core/internal.h"
+#include "bench_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -83,8 +72,8 @@ int main(int argc, char **argv)
                 if (rep >= 0) t[m][rep] = now() - t0;
             }
         lf_conv_winograd_force(-1);
-        qsort(t[0], (size_t)reps, sizeof(double), cmp);
-        qsort(t[1], (size_t)reps, sizeof(double), cmp);
+        qsort(t[0], (size_t)reps, sizeof(double), cmp_double);
+        qsort(t[1], (size_t)reps, sizeof(double), cmp_double);
         printf("%s C=%3lld %2lldx%-2lld n=%lld T=%d: F4 median %.3f min %.3f ms | F2 median %.3f "
                "min %.3f ms | F4/F2 median %.3f min %.3f\n",
                dx ? "dx " : "fwd", (long long)C, (long long)H, (long long)H, (long long)n, T,

@@ -3,6 +3,7 @@
 static const lf_backend cpu_backend = {
     .gemm = lf_gemm,
     .conv = lf_conv_cpu_run,
+    .conv_chunk = lf_conv_cpu_chunk,
     .conv_bias_forward = lf_conv_bias_forward,
     .conv_bias_backward = lf_conv_bias_backward,
 };

@@ -19,6 +19,10 @@ typedef struct lf_backend {
                  lf_real *C, int64_t ldc);
     /* one convolution pass (forward, weight gradient and/or input gradient: lf_conv_job) */
     lf_status (*conv)(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *job);
+    /* the smallest batch of at least `want` images (or n) that conv runs the way it runs n
+     * images, so that a batch run in chunks of it (the last one up to twice as long) gives
+     * the same bits as in one pass */
+    int64_t (*conv_chunk)(const lf_conv_geom *q, int64_t n, int64_t want);
     void (*conv_bias_forward)(lf_real *y, const lf_real *bias, int64_t n, int64_t c, int64_t L);
     void (*conv_bias_backward)(const lf_real *dy, lf_real *db, int64_t n, int64_t c, int64_t L);
 } lf_backend;

@@ -235,6 +235,24 @@ lf_tensor *lf_conv_bn_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args 
                           lf_tensor *bn_weight, lf_tensor *bn_bias, lf_tensor *running_mean,
                           lf_tensor *running_var, double momentum, double eps, lf_tensor *res,
                           int relu);
+/* lf_max_pool(lf_conv_bn_act(x, ..., no residual, relu), ndim_spatial, pool_kernel,
+ * pool_stride, pool_padding) (src/ops/conv.c), a ResNet's ImageNet stem. In eval mode with
+ * nothing to record, the convolution runs on chunks of images whose outputs stay in the
+ * cache, each chunk pooled before the next: the full-size convolution output (the largest
+ * activation of a ResNet at inference) is never written to memory. The same bits as the
+ * two ops. */
+lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a,
+                               lf_tensor *bn_weight, lf_tensor *bn_bias,
+                               lf_tensor *running_mean, lf_tensor *running_var, double momentum,
+                               double eps, int relu, int pool_kernel, int pool_stride,
+                               int pool_padding);
+/* lf_conv_bn_act_pool's convolution output per thread and chunk (0: the default, 1 MB) */
+void lf_conv_pool_chunk_force(int64_t bytes_per_thread);
+/* The maxima lf_max_pool computes in inference, without a graph: x is a header whose shape
+ * (and nothing else) is read, xd its contiguous data, y the output. Writes the output shape
+ * to yshape (if not NULL); computes only when xd and y are both set. Errors as lf_max_pool. */
+lf_status lf_max_pool_into(const lf_tensor *x, int ndim_spatial, int kernel, int stride,
+                           int padding, int64_t *yshape, const lf_real *xd, lf_real *y);
 
 /* ---------------------------------------------------------------- utilities */
 /* compute() once per process (a fact of the CPU, the environment or the BLAS build), kept in

@@ -85,6 +85,16 @@ lf_tensor *nn_conv_bn_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_a
                                          bn->running_var, bn->momentum, bn->eps, res, relu));
 }
 
+lf_tensor *nn_conv_bn_relu_pool_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a,
+                                        nn_bn *bn, int pool_kernel, int pool_stride,
+                                        int pool_padding)
+{
+    return counted(g, bn, lf_conv_bn_act_pool(g, x, w, a, bn->weight, bn->bias,
+                                              bn->running_mean, bn->running_var, bn->momentum,
+                                              bn->eps, 1, pool_kernel, pool_stride,
+                                              pool_padding));
+}
+
 lf_tensor *nn_block(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
 {
     return lf_graph_recompute(g) ? lf_recompute(g, fn, ctx, x) : fn(g, x, ctx);

@@ -40,6 +40,11 @@ lf_tensor *nn_bn_forward(lf_graph *g, nn_bn *bn, lf_tensor *x);
  * eval-mode inference */
 lf_tensor *nn_conv_bn_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a, nn_bn *bn,
                               lf_tensor *res, int relu);
+/* max_pool(relu(bn(conv(x, w)))) with a cubic pooling window, see lf_conv_bn_act_pool: in
+ * eval-mode inference without the full convolution output */
+lf_tensor *nn_conv_bn_relu_pool_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a,
+                                        nn_bn *bn, int pool_kernel, int pool_stride,
+                                        int pool_padding);
 /* One encoder block: through lf_recompute when the graph's recompute mode is on (the block
  * then keeps only its output), else called directly. */
 lf_tensor *nn_block(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x);

@@ -149,9 +149,11 @@ static lf_tensor *block_forward(lf_graph *g, lf_tensor *x, void *kv)
 static lf_tensor *stem_forward(lf_graph *g, lf_tensor *x, void *rv)
 {
     nn_resnet *r = rv;
-    lf_tensor *h = cbr(g, x, r->conv1, r->imagenet_stem ? 2 : 1, &r->bn1, NULL, 1);
-    if (r->imagenet_stem) h = lf_max_pool(g, h, 2, 3, 2, 1);
-    return h;
+    if (!r->imagenet_stem) return cbr(g, x, r->conv1, 1, &r->bn1, NULL, 1);
+    /* 7x7 stride 2, max pooling 3x3 stride 2 */
+    const int k = (int)r->conv1->shape[2];
+    return nn_conv_bn_relu_pool_forward(g, x, r->conv1, lf_conv_args_make(2, 2, k / 2, 1, 1),
+                                        &r->bn1, 3, 2, 1);
 }
 
 lf_tensor *nn_resnet_features(lf_graph *g, nn_resnet *r, lf_tensor *x)

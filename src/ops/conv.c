@@ -253,25 +253,110 @@ lf_tensor *lf_conv_transpose(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor 
     return conv_forward_common(g, 1, x, w, b, a, NULL, NULL);
 }
 
+/* True when conv + batch norm can run as one op: eval mode (running statistics) and nothing
+ * to record */
+static bool bn_fusable(const lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *bn_weight,
+                       lf_tensor *bn_bias, lf_tensor *running_mean, lf_tensor *running_var,
+                       lf_tensor *res)
+{
+    const bool records = g->grad_enabled && (lf_needs_grad(x) || lf_needs_grad(w) ||
+                                             lf_needs_grad(bn_weight) || lf_needs_grad(bn_bias) ||
+                                             lf_needs_grad(res));
+    return !g->training && running_mean && running_var && !records;
+}
+
+/* The epilogue of eval-mode batch norm (+ relu) for w's output channels; constants in g's
+ * arena. LF_OK or the parameters' error. */
+static lf_status bn_epilogue(lf_graph *g, lf_tensor *w, lf_tensor *bn_weight, lf_tensor *bn_bias,
+                             lf_tensor *running_mean, lf_tensor *running_var, double momentum,
+                             double eps, int relu, lf_conv_epilogue *ep)
+{
+    const int64_t co = w->ndim >= 1 ? w->shape[0] : 0;
+    lf_real *k3 = lf_graph_alloc(g, 3 * (size_t)(co > 0 ? co : 1) * sizeof(lf_real));
+    if (!k3) return LF_ERR_NOMEM;
+    lf_status s = lf_bn_eval_constants(bn_weight, bn_bias, running_mean, running_var, momentum,
+                                       eps, co, k3, k3 + co, k3 + 2 * co);
+    *ep = (lf_conv_epilogue){.mean = k3, .a = k3 + co, .k = k3 + 2 * co, .relu = relu != 0};
+    return s;
+}
+
 lf_tensor *lf_conv_bn_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a,
                           lf_tensor *bn_weight, lf_tensor *bn_bias, lf_tensor *running_mean,
                           lf_tensor *running_var, double momentum, double eps, lf_tensor *res,
                           int relu)
 {
     if (!x || !w) return NULL;
-    const bool records = g->grad_enabled && (lf_needs_grad(x) || lf_needs_grad(w) ||
-                                             lf_needs_grad(bn_weight) || lf_needs_grad(bn_bias) ||
-                                             lf_needs_grad(res));
     /* batch statistics or a tape to record: the two ops */
-    if (g->training || !running_mean || !running_var || records)
+    if (!bn_fusable(g, x, w, bn_weight, bn_bias, running_mean, running_var, res))
         return lf_batch_norm_add_relu(g, lf_conv(g, x, w, NULL, a), bn_weight, bn_bias,
                                       running_mean, running_var, momentum, eps, res, relu);
-    const int64_t co = w->ndim >= 1 ? w->shape[0] : 0;
-    lf_real *k3 = lf_graph_alloc(g, 3 * (size_t)(co > 0 ? co : 1) * sizeof(lf_real));
-    if (!k3) return NULL;
-    if (lf_bn_eval_constants(bn_weight, bn_bias, running_mean, running_var, momentum, eps, co, k3,
-                             k3 + co, k3 + 2 * co) != LF_OK)
+    lf_conv_epilogue ep;
+    if (bn_epilogue(g, w, bn_weight, bn_bias, running_mean, running_var, momentum, eps, relu,
+                    &ep) != LF_OK)
         return NULL;
-    lf_conv_epilogue ep = {.mean = k3, .a = k3 + co, .k = k3 + 2 * co, .relu = relu != 0};
     return conv_forward_common(g, 0, x, w, NULL, a, &ep, res);
+}
+
+/* Images per chunk of lf_conv_bn_act_pool: about 1 MB of convolution output per thread,
+ * which the caches hold until it is pooled, and at least 4 images a thread; then as many as
+ * the backend needs to run a chunk the way it runs the batch (the same bits; see
+ * conv_chunk). Tests set less to get several chunks from small images. */
+static _Atomic int64_t pool_chunk_bytes = 1 << 20;
+
+void lf_conv_pool_chunk_force(int64_t bytes_per_thread)
+{
+    pool_chunk_bytes = bytes_per_thread > 0 ? bytes_per_thread : 1 << 20;
+}
+
+lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a,
+                               lf_tensor *bn_weight, lf_tensor *bn_bias,
+                               lf_tensor *running_mean, lf_tensor *running_var, double momentum,
+                               double eps, int relu, int pool_kernel, int pool_stride,
+                               int pool_padding)
+{
+    const int nd = a.ndim_spatial;
+    if (!x || !w) return NULL;
+    if (!bn_fusable(g, x, w, bn_weight, bn_bias, running_mean, running_var, NULL))
+        return lf_max_pool(g,
+                           lf_conv_bn_act(g, x, w, a, bn_weight, bn_bias, running_mean,
+                                          running_var, momentum, eps, NULL, relu),
+                           nd, pool_kernel, pool_stride, pool_padding);
+    lf_conv_geom q;
+    lf_tensor yc = {.ndim = x->ndim}; /* the convolution's output: its shape only */
+    int64_t ps[LF_MAX_DIMS];
+    lf_conv_epilogue ep;
+    if (conv_setup("conv", 0, x, w, NULL, &a, &q, yc.shape) != LF_OK ||
+        lf_max_pool_into(&yc, nd, pool_kernel, pool_stride, pool_padding, ps, NULL, NULL) !=
+            LF_OK ||
+        bn_epilogue(g, w, bn_weight, bn_bias, running_mean, running_var, momentum, eps, relu,
+                    &ep) != LF_OK)
+        return NULL;
+    x = lf_contiguous(g, x);
+    w = lf_contiguous(g, w);
+    if (!x || !w) return NULL;
+    lf_tensor *y = lf_op_output(g, x->ndim, ps, LF_IN(x, w));
+    if (!y) return NULL;
+    const int64_t n = x->shape[0], per_in = lf_numel(x) / (n > 0 ? n : 1);
+    const int64_t per_out = lf_numel(y) / (n > 0 ? n : 1);
+    const int64_t per_conv = q.co * q.out[0] * q.out[1] * q.out[2];
+    const int64_t T = lf_get_threads() > 0 ? lf_get_threads() : 1;
+    int64_t chunk = T * (pool_chunk_bytes / (per_conv * (int64_t)sizeof(lf_real) + 1));
+    if (chunk < 4 * T) chunk = 4 * T;
+    chunk = lf_backend_for(x->device)->conv_chunk(&q, n, chunk);
+    /* a last chunk shorter than chunk joins the one before it (2 chunks at most) */
+    const int64_t most = n < 2 * chunk ? n : 2 * chunk - 1;
+    lf_real *buf = lf_graph_alloc(g, (size_t)(most * per_conv) * sizeof(lf_real));
+    if (!buf && n > 0) return NULL;
+    for (int64_t b0 = 0; b0 < n;) {
+        const int64_t m = n - b0 < 2 * chunk ? n - b0 : chunk;
+        lf_conv_job j = {.n = m, .w = w->data, .img = x->data + b0 * per_in,
+                         .colside_out = buf, .ep = &ep};
+        if (lf_backend_for(x->device)->conv(g, &q, &j) != LF_OK) return NULL;
+        yc.shape[0] = m;
+        if (lf_max_pool_into(&yc, nd, pool_kernel, pool_stride, pool_padding, NULL, buf,
+                             y->data + b0 * per_out) != LF_OK)
+            return NULL;
+        b0 += m;
+    }
+    return y;
 }

@@ -165,18 +165,44 @@ static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst,
     }
 }
 
+/* All planes of src into dst (id: NULL, or the indices of the maxima), in parallel */
+static void max_pool_planes(const pool_geom *q, const lf_real *src, lf_real *dst, int32_t *id)
+{
+    const int64_t L = q->out[0] * q->out[1] * q->out[2], Lin = q->in[0] * q->in[1] * q->in[2];
+#pragma omp parallel for schedule(static) if (q->planes * L * q->k[0] * q->k[1] * q->k[2] >= LF_PAR_MIN && lf_cpu_parallel_loops())
+    for (int64_t pl = 0; pl < q->planes; pl++)
+        max_pool_plane(q, src + pl * Lin, dst + pl * L, id ? id + pl * L : NULL);
+}
+
+static lf_status max_pool_check(const pool_geom *q)
+{
+    const int64_t Lin = q->in[0] * q->in[1] * q->in[2];
+    if (Lin > INT32_MAX)
+        return lf_error(LF_ERR_SHAPE, "max_pool: a plane of %lld values is over the 2^31 limit",
+                        (long long)Lin);
+    return LF_OK;
+}
+
+lf_status lf_max_pool_into(const lf_tensor *x, int ndim_spatial, int kernel, int stride,
+                           int padding, int64_t *yshape, const lf_real *xd, lf_real *y)
+{
+    pool_geom q;
+    int64_t ys[LF_MAX_DIMS];
+    lf_status s = pool_setup("max_pool", x, ndim_spatial, kernel, stride, padding, &q, ys);
+    if (s == LF_OK) s = max_pool_check(&q);
+    if (s != LF_OK) return s;
+    if (yshape) memcpy(yshape, ys, sizeof(int64_t) * (size_t)x->ndim);
+    if (xd && y) max_pool_planes(&q, xd, y, NULL);
+    return LF_OK;
+}
+
 lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, int stride,
                        int padding)
 {
     pool_geom q;
     lf_tensor *y = pool_begin(g, "max_pool", &x, ndim_spatial, kernel, stride, padding, &q);
-    if (!y) return NULL;
-    const int64_t L = q.out[0] * q.out[1] * q.out[2], Lin = q.in[0] * q.in[1] * q.in[2];
-    if (Lin > INT32_MAX) {
-        lf_error(LF_ERR_SHAPE, "max_pool: a plane of %lld values is over the 2^31 limit",
-                 (long long)Lin);
-        return NULL;
-    }
+    if (!y || max_pool_check(&q) != LF_OK) return NULL;
+    const int64_t L = q.out[0] * q.out[1] * q.out[2];
     const bool rec = lf_needs_grad(y); /* set by lf_op_output only when recording */
     /* geometry and indices in one arena block: saved for backward */
     pool_geom *s = NULL;
@@ -187,9 +213,7 @@ lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, 
         *s = q;
         idx = (int32_t *)(s + 1);
     }
-#pragma omp parallel for schedule(static) if (q.planes * L * q.k[0] * q.k[1] * q.k[2] >= LF_PAR_MIN && lf_cpu_parallel_loops())
-    for (int64_t pl = 0; pl < q.planes; pl++)
-        max_pool_plane(&q, x->data + pl * Lin, y->data + pl * L, idx ? idx + pl * L : NULL);
+    max_pool_planes(&q, x->data, y->data, idx);
     lf_node *n = lf_record(g, "max_pool", max_pool_backward, y, LF_IN(x));
     if (n) n->saved = s;
     return y;

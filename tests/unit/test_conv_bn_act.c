@@ -147,3 +147,107 @@ TEST(conv_bn_act_errors)
     CHECK_MSG(strstr(lf_last_error(), "eps"), "message: %s", lf_last_error());
     lf_graph_free(g);
 }
+
+/* ---- lf_conv_bn_act_pool: in eval-mode inference the convolution runs on chunks of images
+ * and each chunk is pooled before the next; the result must be bit for bit max_pool of
+ * lf_conv_bn_act, for batches that make one chunk, several, and a short last chunk that
+ * joins the one before it */
+typedef struct cbp_case {
+    int nd;
+    int64_t ci, co, size;
+    int k, stride, pk, ps, pp;
+} cbp_case;
+
+static int64_t compare_pool_once(lf_graph *g, lf_rng *r, const cbp_case *c, int64_t n)
+{
+    lf_graph_reset(g);
+    lf_graph_set_training(g, 0);
+    lf_graph_set_grad_enabled(g, 0);
+    int64_t xs[5] = {n, c->ci, c->size, c->size, c->size},
+            ws[5] = {c->co, c->ci, c->k, c->k, c->k};
+    lf_tensor *x = randn(g, r, c->nd + 2, xs, -1, 1), *w = randn(g, r, c->nd + 2, ws, -0.3, 0.3);
+    bn_set bn = make_bn(g, r, c->co);
+    const lf_conv_args a = lf_conv_args_make(c->nd, c->stride, c->k / 2, 1, 1);
+    lf_tensor *y0 = lf_max_pool(
+        g, lf_conv_bn_act(g, x, w, a, bn.w, bn.b, bn.mean, bn.var, 0.1, 1e-5, NULL, 1), c->nd,
+        c->pk, c->ps, c->pp);
+    lf_tensor *y1 = lf_conv_bn_act_pool(g, x, w, a, bn.w, bn.b, bn.mean, bn.var, 0.1, 1e-5, 1,
+                                        c->pk, c->ps, c->pp);
+    if (!y0 || !y1 || !lf_same_shape(y0, y1)) return -1;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < lf_numel(y0); i++)
+        bad += memcmp(&y0->data[i], &y1->data[i], sizeof(lf_real)) != 0;
+    return bad;
+}
+
+TEST(conv_bn_act_pool_same_bits_any_chunking)
+{
+    const cbp_case cases[] = {
+        {2, 3, 8, 20, 7, 2, 3, 2, 1},  /* an ImageNet stem (im2col, stride 2) */
+        {2, 8, 16, 12, 3, 1, 2, 2, 0}, /* Winograd */
+        {2, 16, 8, 9, 1, 1, 3, 2, 1},  /* direct 1x1, odd size */
+        {3, 2, 4, 6, 3, 1, 2, 2, 0},   /* 3-D */
+    };
+    const int64_t batches[] = {1, 3, 5, 8, 13, 26};
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_rng r = lf_rng_make(21, 4);
+    const int threads = lf_get_threads();
+    for (int T = 1; T <= 2; T++) {
+        lf_set_threads(T);
+        for (int small = 0; small < 2; small++) { /* chunks of 4 images a thread, or 1 MB */
+            lf_conv_pool_chunk_force(small ? 1 : 0);
+            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+                for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+                    const int64_t bad = compare_pool_once(g, &r, &cases[i], batches[b]);
+                    CHECK_MSG(bad == 0, "case %zu, %lld images, %d threads, %s chunks: %lld "
+                              "values differ%s", i, (long long)batches[b], T,
+                              small ? "small" : "default", (long long)bad,
+                              bad < 0 ? lf_last_error() : "");
+                }
+        }
+    }
+    lf_conv_pool_chunk_force(0);
+    lf_set_threads(threads);
+    lf_graph_free(g);
+}
+
+/* In training, or with a gradient to record, the ops one after the other: the backward
+ * reaches the weights. Errors name the op that found them. */
+TEST(conv_bn_act_pool_training_and_errors)
+{
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_rng r = lf_rng_make(6, 2);
+    const int64_t xs[4] = {4, 3, 10, 10}, ws[4] = {5, 3, 7, 7};
+    const lf_conv_args a = lf_conv_args_make(2, 2, 3, 1, 1);
+    for (int training = 0; training < 2; training++) {
+        lf_graph_reset(g);
+        lf_graph_set_training(g, training);
+        lf_graph_set_grad_enabled(g, 1);
+        lf_tensor *x = randn(g, &r, 4, xs, -1, 1), *w = randn(g, &r, 4, ws, -0.3, 0.3);
+        w->flags |= LF_TENSOR_REQUIRES_GRAD;
+        bn_set bn = make_bn(g, &r, 5);
+        lf_tensor *y = lf_conv_bn_act_pool(g, x, w, a, bn.w, bn.b, bn.mean, bn.var, 0.1, 1e-5,
+                                           1, 3, 2, 1);
+        CHECK(y != NULL && lf_needs_grad(y));
+        if (!y) continue;
+        CHECK(y->shape[2] == 3 && y->shape[3] == 3);
+        CHECK_OK(lf_backward(g, lf_sum_all(g, y)));
+        double gsum = 0;
+        for (int64_t i = 0; i < lf_numel(w); i++) gsum += fabs(w->grad[i]);
+        CHECK(gsum > 0);
+    }
+    lf_graph_reset(g);
+    lf_graph_set_training(g, 0);
+    lf_graph_set_grad_enabled(g, 0);
+    lf_tensor *x = randn(g, &r, 4, xs, -1, 1), *w = randn(g, &r, 4, ws, -0.3, 0.3);
+    bn_set bn = make_bn(g, &r, 5), bn4 = make_bn(g, &r, 4);
+    CHECK(!lf_conv_bn_act_pool(g, x, w, a, bn.w, bn.b, bn.mean, bn.var, 0.1, 1e-5, 1, 9, 2, 1));
+    CHECK_MSG(strstr(lf_last_error(), "max_pool: kernel 9"), "message: %s", lf_last_error());
+    CHECK(!lf_conv_bn_act_pool(g, x, w, a, bn4.w, bn4.b, bn4.mean, bn4.var, 0.1, 1e-5, 1, 3,
+                               2, 1));
+    CHECK_MSG(strstr(lf_last_error(), "batch_norm: weight has shape (4), expected (5)"),
+              "message: %s", lf_last_error());
+    lf_graph_free(g);
+}

@@ -378,6 +378,18 @@ static bool own_gemm(int T)
     return own;
 }
 
+int64_t lf_conv_cpu_chunk(const lf_conv_geom *q, int64_t n, int64_t want)
+{
+    lf_conv_job j = {.n = n};
+    const int T = batch_threads(q, &j);
+    if (T == 1 || !own_gemm(T)) return n;
+    for (int64_t m = want > 1 ? want : 1; m < n; m *= 2) {
+        j.n = m;
+        if (batch_threads(q, &j) == T) return m;
+    }
+    return n;
+}
+
 /* Two ways to use the threads. Shared: one block of images at a time, every thread in each
  * gemm (OpenBLAS's threads) and in each gather/scatter loop. Batch-parallel: each thread
  * takes its own contiguous range of images and runs im2col, gemm and col2im on them alone
@@ -427,9 +439,16 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     }
     const int64_t ncols = nb * L;
     lf_real *col = NULL, *stage = NULL, *dwp = NULL, *pack = NULL;
+    /* per thread: the columns (or the packed columns of conv_im2col_packed.c), 64-byte
+     * aligned for the packed layout's aligned loads */
+    int64_t col_floats = K * ncols;
+    if (own && (int64_t)lf_conv_im2col_packed_floats(q, nb) > col_floats)
+        col_floats = (int64_t)lf_conv_im2col_packed_floats(q, nb);
+    col_floats = (col_floats + 15) / 16 * 16;
     if (!direct && (j->img || j->img_out)) {
-        col = lf_graph_scratch(g, 0, (size_t)(T * K * ncols) * sizeof(lf_real));
+        col = lf_graph_scratch(g, 0, (size_t)(T * col_floats + 16) * sizeof(lf_real));
         if (!col) return LF_ERR_NOMEM;
+        col = (lf_real *)(((uintptr_t)col + 63) & ~(uintptr_t)63);
     }
     if (!own && nb > 1 && (j->colside_out || j->dw || j->img_out)) {
         stage = lf_graph_scratch(g, 1, (size_t)(T * q->co * ncols) * sizeof(lf_real));
@@ -474,7 +493,7 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
             if (t > 0) memset(dw, 0, (size_t)nw * sizeof(lf_real));
         }
         const int64_t lo = j->n * t / tn, hi = j->n * (t + 1) / tn;
-        lf_real *ct = col ? col + t * K * ncols : NULL;
+        lf_real *ct = col ? col + t * col_floats : NULL;
         if (own)
             lf_conv_range_avx512(q, j, direct, nb, lo, hi, ct, dw, pack + t * pf, wp);
         else conv_range(q, j, direct, nb, lo, hi, ct, stage ? stage + t * q->co * ncols : NULL, dw);

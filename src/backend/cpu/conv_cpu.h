@@ -59,6 +59,11 @@ typedef struct lf_conv_job {
 } lf_conv_job;
 
 lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *job);
+/* The smallest batch m >= want (or n) that lf_conv_cpu_run splits over as many threads as n
+ * images, so on the same kernel path: the AVX-512 batch-parallel path computes every image
+ * alone, so chunks of m (and a last one of up to 2m - 1) give n's bits. n itself on the
+ * BLAS paths, whose sums depend on which images share a product (measured: OpenBLAS's). */
+int64_t lf_conv_cpu_chunk(const lf_conv_geom *q, int64_t n, int64_t want);
 
 /* Output positions o in [0, out) with 0 <= o*s + off < in: [*lo, *hi). */
 static inline void lf_conv_valid_range(int64_t off, int64_t s, int64_t in, int64_t out,
@@ -96,6 +101,16 @@ lf_conv_wpack lf_conv_avx512_pack_weights(const lf_conv_geom *q, const lf_conv_j
 void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool direct, int64_t nb,
                           int64_t b_begin, int64_t b_end, lf_real *col, lf_real *dw,
                           lf_real *pack, lf_conv_wpack wp);
+
+/* The forward product's columns of m images straight in the AVX-512 gemm's packed B layout
+ * (conv_im2col_packed.c; 2-D, one group, AVX-512 float builds): the floats it needs at buf
+ * (0 where it does not apply), and the call, which returns the packed matrix for
+ * lf_gemm512x_bp. buf must be 64-byte aligned. */
+size_t lf_conv_im2col_packed_floats(const lf_conv_geom *q, int64_t m);
+float *lf_conv_im2col_packed(const lf_conv_geom *q, const float *img, int64_t m, float *buf);
+/* 0: the forward product takes lf_conv_im2col and the gemm's own packing instead (tests and
+ * A/B timing; the same bits); 1: as chosen (the default) */
+void lf_conv_im2col_packed_force(int on);
 
 /* The calling thread's number in an OpenMP region (0 outside one, or without OpenMP). */
 static inline int lf_conv_thread_num(void)

@@ -333,9 +333,12 @@ AVX512_FN void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, flo
     }
 }
 
-AVX512_FN void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat *A,
-                           const float *a_packed, const lf_gemm_mat *B, float beta,
-                           const lf_gemm_mat *C, float *pack)
+/* The driver of lf_gemm512x and lf_gemm512x_bp: B from the layout B, or already packed
+ * whole at b_packed (lf_gemm512_packed_b_offset) */
+AVX512_FN static void gemm_driver(int64_t M, int64_t N, int64_t K, float alpha,
+                                  const lf_gemm_mat *A, const float *a_packed,
+                                  const lf_gemm_mat *B, const float *b_packed, float beta,
+                                  const lf_gemm_mat *C, float *pack)
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* C = beta C, as BLAS */
@@ -355,7 +358,10 @@ AVX512_FN void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const l
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = K - pc < KC ? K - pc : KC;
             const float be = pc == 0 ? beta : 1;
-            pack_b(B, pc, kc, jc, nc, bp);
+            if (b_packed)
+                bp = (float *)b_packed + lf_gemm512_packed_b_offset(K, N, pc, jc);
+            else
+                pack_b(B, pc, kc, jc, nc, bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = M - ic < MC ? M - ic : MC;
                 const float *apan = ap;
@@ -375,6 +381,21 @@ AVX512_FN void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const l
             }
         }
     }
+}
+
+AVX512_FN void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat *A,
+                           const float *a_packed, const lf_gemm_mat *B, float beta,
+                           const lf_gemm_mat *C, float *pack)
+{
+    gemm_driver(M, N, K, alpha, A, a_packed, B, NULL, beta, C, pack);
+}
+
+AVX512_FN void lf_gemm512x_bp(int64_t M, int64_t N, int64_t K, float alpha,
+                              const lf_gemm_mat *A, const float *a_packed,
+                              const float *b_packed, float beta, const lf_gemm_mat *C,
+                              float *pack)
+{
+    gemm_driver(M, N, K, alpha, A, a_packed, NULL, b_packed, beta, C, pack);
 }
 
 void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -408,6 +429,14 @@ void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, float *dst)
 {
     (void)M, (void)K, (void)A, (void)dst;
 }
+void lf_gemm512x_bp(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat *A,
+                    const float *a_packed, const float *b_packed, float beta,
+                    const lf_gemm_mat *C, float *pack)
+{
+    (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)a_packed, (void)b_packed;
+    (void)beta, (void)C, (void)pack;
+}
+
 void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                 float *pack)

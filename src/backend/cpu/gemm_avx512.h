@@ -52,6 +52,22 @@ static inline int64_t lf_gemm512_packed_a_offset(int64_t M, int64_t K, int64_t r
            r % LF_GEMM512_MR;
 }
 void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, float *dst);
+/* A whole K x N matrix B in the packed layout the gemm reads, for a producer that writes it
+ * there itself (conv_im2col_packed.c's columns): the KC-blocks of K one after the other,
+ * each holding the NR-column panels of all N columns (kc x NR floats a panel, element
+ * (k, j) at (k - pc) * NR + j % NR in its panel; the columns past N zeros). Offset of
+ * element (k, j) for k at the start of a block, j at the start of a panel; the size is
+ * the offset of (K, 0). */
+static inline int64_t lf_gemm512_packed_b_offset(int64_t K, int64_t N, int64_t k, int64_t j)
+{
+    const int64_t Npad = (N + LF_GEMM512_NR - 1) / LF_GEMM512_NR * LF_GEMM512_NR;
+    const int64_t kc = K - k < LF_GEMM512_KC ? K - k : LF_GEMM512_KC;
+    return k * Npad + j / LF_GEMM512_NR * kc * LF_GEMM512_NR;
+}
+/* lf_gemm512x with B given packed whole in that layout (b_packed; B itself not needed) */
+void lf_gemm512x_bp(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_mat *A,
+                    const float *a_packed, const float *b_packed, float beta,
+                    const lf_gemm_mat *C, float *pack);
 /* The same with plain row-major operands, as lf_gemm. */
 void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
