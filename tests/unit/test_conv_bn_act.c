@@ -44,6 +44,12 @@ static int64_t compare_once(lf_graph *g, lf_rng *r, const cba_case *c, int with_
     const int64_t xs[4] = {c->n, c->ci, c->H, c->W}, ws[4] = {c->co, c->ci, c->k, c->k};
     lf_tensor *x = randn(g, r, 4, xs, -1, 1), *w = randn(g, r, 4, ws, -0.3, 0.3);
     bn_set bn = make_bn(g, r, c->co);
+    /* values where the order of operations shows: channel 0 comes out as +0 and -0 (scale 0,
+     * shift -0), and a NaN in the first image spreads through its convolution (ReLU turns
+     * both into +0) */
+    bn.w->data[0] = 0;
+    bn.b->data[0] = -0.0f;
+    x->data[0] = NAN;
     const lf_conv_args a = lf_conv_args_make(2, c->stride, c->k / 2, 1, 1);
     lf_tensor *plain = lf_conv(g, x, w, NULL, a);
     if (!plain) return -1;

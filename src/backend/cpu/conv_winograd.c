@@ -447,7 +447,7 @@ static void wino_range(const wino_pass *w, int64_t u_begin, int64_t u_end, float
         const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
         if (sr) block_units(w, u0, r, ub, uy);
         input_block(w, sr, u0, r, ub, uy, V, P);
-        wino_products(w, 16, V, M, P, pack);
+        wino_products(w, 16, V, false, M, P, pack);
         output_block(w, sr, u0, r, ub, uy, M, P);
         if (w->ep) wino_epilogue_units(w, 2, u0, r);
     }

@@ -184,23 +184,29 @@ WINO_FN static inline __m512 column(const __m512 S[6], const w4_cols *cs, int j)
     return e;
 }
 
-/* The 36 transformed values of 16 tiles (t: their patch rows times B, per row) into V at dst */
-WINO_FN static inline void store_v(float *dst, int64_t xs, __mmask16 keep, __m512 t[6][6])
+/* The 36 transformed values of 16 tiles (t: their patch rows times B, per row) into the 36
+ * matrices of V (xs apart), each in the gemm's packed B layout at dst (wino_packed_at): the
+ * gemm then reads V as it is instead of copying it into panels first (NOTES 27) */
+WINO_FN static inline void store_v(wino_vdst dst, int64_t xs, __m512 t[6][6])
 {
     for (int j = 0; j < 6; j++) { /* B^T times column j */
         const __m512 col[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
         __m512 o[6];
         bt6(col, o);
-        for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(dst + (6 * i + j) * xs, keep, o[i]);
+        for (int i = 0; i < 6; i++) {
+            _mm512_mask_storeu_ps(dst.d[0] + (6 * i + j) * xs, dst.m[0], o[i]);
+            if (dst.m[1]) _mm512_mask_storeu_ps(dst.d[1] + (6 * i + j) * xs, dst.m[1], o[i]);
+        }
     }
 }
 
-/* V (36, ci, P) <- B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns
- * k tw..), channel by channel; st: stage_setup's */
+/* V (36 matrices ci x P, each in the gemm's packed B layout, xi_stride_packed apart) <-
+ * B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns k tw..), channel by
+ * channel; st: stage_setup's */
 WINO_FN static void input_block4(const wino_pass *w, const w4_stage *st, int64_t u0, int64_t r,
                                  float *V, int64_t P)
 {
-    const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->ci, P), tw = w->tw;
+    const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride_packed(w->ci, P), tw = w->tw;
     const bool short_rows = st->short_rows;
     const int64_t step = short_rows ? st->U : 1; /* units per group */
     for (int64_t k0 = 0; k0 < r; k0 += step) {
@@ -266,7 +272,7 @@ WINO_FN static void input_block4(const wino_pass *w, const w4_stage *st, int64_t
                     for (int j = 0; j < 6; j++) d[j] = column(S, &st->cs, j);
                     bt6(d, t[i]);
                 }
-                store_v(V + c * P + k0 * tw + t0, xs, keep, t);
+                store_v(wino_packed_at(V, w->ci, P, c, k0 * tw + t0, keep), xs, t);
             }
         }
     }
@@ -307,7 +313,8 @@ typedef struct w4_run {
 /* The outputs of the block's P tiles <- A^T m A, m from M (36, co, P), 16 tiles at a time:
  * their 16 outputs (a, b) are regrouped so that a row of four neighbouring tiles is one
  * vector (quad_rows) and goes out in one masked store (added to what is there when w->add).
- * A store per tile row instead took 64 stores of 16 bytes per 16 tiles and channel. */
+ * A store per tile row instead took 64 stores of 16 bytes per 16 tiles and channel. The
+ * epilogue (w->ep) is applied to each vector before its store. */
 WINO_FN static void output_block4(const wino_pass *w, int64_t u0, int64_t P, const float *M)
 {
     const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->co, P);
@@ -358,6 +365,7 @@ WINO_FN static void output_block4(const wino_pass *w, int64_t u0, int64_t P, con
                     float *at = (float *)(pl + (uintptr_t)((runs[e].at + a * W) * 4));
                     __m512 x = v[runs[e].q][a];
                     if (w->add) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, at));
+                    if (w->ep) x = wino_epilogue16(w, c, at, m, x);
                     _mm512_mask_storeu_ps(at, m, x);
                 }
         }
@@ -367,7 +375,7 @@ WINO_FN static void output_block4(const wino_pass *w, int64_t u0, int64_t P, con
 static int64_t thread_floats4(const wino_pass *w)
 {
     const int64_t pmax = w->rows * w->tw;
-    return align16(36 * xi_stride(w->ci, pmax)) + align16(36 * xi_stride(w->co, pmax)) +
+    return align16(36 * xi_stride_packed(w->ci, pmax)) + align16(36 * xi_stride(w->co, pmax)) +
            align16((int64_t)lf_gemm512_pack_floats() + 16);
 }
 
@@ -375,16 +383,15 @@ static int64_t thread_floats4(const wino_pass *w)
 static void range4(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
 {
     const int64_t pmax = w->rows * w->tw;
-    float *V = buf, *M = V + align16(36 * xi_stride(w->ci, pmax));
+    float *V = buf, *M = V + align16(36 * xi_stride_packed(w->ci, pmax));
     float *pack = M + align16(36 * xi_stride(w->co, pmax));
     w4_stage st;
     stage_setup(w, &st);
     for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
         const int64_t r = u_end - u0 < w->rows ? u_end - u0 : w->rows, P = r * w->tw;
         input_block4(w, &st, u0, r, V, P);
-        wino_products(w, 36, V, M, P, pack);
-        output_block4(w, u0, P, M);
-        if (w->ep) wino_epilogue_units(w, 4, u0, r);
+        wino_products(w, 36, V, true, M, P, pack);
+        output_block4(w, u0, P, M); /* with the epilogue */
     }
 }
 

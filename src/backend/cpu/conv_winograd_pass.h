@@ -157,16 +157,73 @@ wino_filter_rows(const float *w, int64_t co, int64_t ci, bool bwd, float *u, int
             wino_filter_rows(w, co, ci, bwd, u, u_stride, n_xi, math, r0);                   \
     }
 
-/* The products of a block: M_xi (co x P) = U_xi V_xi for the n_xi positions */
-static inline void wino_products(const wino_pass *w, int n_xi, const float *V, float *M,
-                                 int64_t P, float *pack)
+/* Floats between the matrices V_xi of a block written in the gemm's packed B layout
+ * (lf_gemm512_packed_b_offset): ci x P padded to whole panels, and 16 more as xi_stride's */
+static inline int64_t xi_stride_packed(int64_t ci, int64_t P)
+{
+    return lf_gemm512_packed_b_offset(ci, P, ci, 0) + 16;
+}
+
+/* Where 16 values of row c, columns j0..j0+15 of a ci x P matrix go in the packed B layout:
+ * d[0] with lanes m[0], and, when the 16 columns cross into the next panel, the rest at
+ * d[1] with lanes m[1] (d[1] is placed so that lane l lands on that panel's column
+ * l - (lanes in the first)); keep: the lanes to write at all */
+typedef struct wino_vdst {
+    float *d[2];
+    __mmask16 m[2];
+} wino_vdst;
+
+static inline wino_vdst wino_packed_at(float *V, int64_t ci, int64_t P, int64_t c, int64_t j0,
+                                       __mmask16 keep)
+{
+    const int64_t nr = LF_GEMM512_NR, b = c - c % LF_GEMM512_KC;
+    const int64_t kc = ci - b < LF_GEMM512_KC ? ci - b : LF_GEMM512_KC;
+    const int64_t panel = lf_gemm512_packed_b_offset(ci, P, b, j0 - j0 % nr) + (c - b) * nr;
+    const int first = (int)(nr - j0 % nr); /* lanes left in this panel */
+    wino_vdst v = {{V + panel + j0 % nr, NULL}, {keep, 0}};
+    if (first < 16) {
+        v.m[0] = keep & lanes(first);
+        v.m[1] = keep & (__mmask16)~lanes(first);
+        v.d[1] = V + panel + kc * nr - first;
+    }
+    return v;
+}
+
+/* The products of a block: M_xi (co x P) = U_xi V_xi for the n_xi positions; V in the
+ * packed B layout (v_packed, xi_stride_packed apart) or row-major (xi_stride apart) */
+static inline void wino_products(const wino_pass *w, int n_xi, const float *V, bool v_packed,
+                                 float *M, int64_t P, float *pack)
 {
     const lf_gemm_mat none = {0};
     for (int xi = 0; xi < n_xi; xi++) {
-        lf_gemm_mat b = {(float *)V + xi * xi_stride(w->ci, P), P, 0, 0, false};
         lf_gemm_mat c = {M + xi * xi_stride(w->co, P), P, 0, 0, false};
-        lf_gemm512x(w->co, P, w->ci, 1, &none, w->u + xi * w->u_stride, &b, 0, &c, pack);
+        const float *u = w->u + xi * w->u_stride;
+        if (v_packed) {
+            lf_gemm512x_bp(w->co, P, w->ci, 1, &none, u, V + xi * xi_stride_packed(w->ci, P), 0,
+                           &c, pack);
+            continue;
+        }
+        lf_gemm_mat b = {(float *)V + xi * xi_stride(w->ci, P), P, 0, 0, false};
+        lf_gemm512x(w->co, P, w->ci, 1, &none, u, &b, 0, &c, pack);
     }
+}
+
+/* The epilogue on 16 outputs x of channel c about to be stored at `at` (lanes m): the
+ * operations of lf_conv_epilogue_apply, in its order, so the same bits (max(x, 0) is its
+ * x > 0 ? x : 0, NaN and -0 included). Applied in the registers instead of in a pass over
+ * the block's outputs after they are stored (2.7 % of a 64x64 embedding profile, NOTES 27). */
+WINO_FN static inline __m512 wino_epilogue16(const wino_pass *w, int64_t c, const float *at,
+                                             __mmask16 m, __m512 x)
+{
+    const lf_conv_epilogue *ep = w->ep;
+    x = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x, _mm512_set1_ps(ep->mean[c])),
+                                    _mm512_set1_ps(ep->a[c])),
+                      _mm512_set1_ps(ep->k[c]));
+    if (ep->res) { /* at the output's place, formed as an integer as `at` is */
+        const uintptr_t r = (uintptr_t)ep->res + ((uintptr_t)at - (uintptr_t)w->out);
+        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, (const void *)r));
+    }
+    return ep->relu ? _mm512_max_ps(x, _mm512_setzero_ps()) : x;
 }
 
 /* The epilogue on the output rows of units u0..u0+r-1 (tile: output rows per unit), just
@@ -231,8 +288,10 @@ static inline lf_status wino_run_pass(lf_graph *g, wino_pass *w, const wino_kind
     bool fresh = true; /* the forward's filters kept between steps with frozen weights */
     float *u = bwd ? NULL : lf_graph_weight_form(g, wt, wco * wci * 9, k->form, u_bytes, &fresh);
     if (!u) u = lf_graph_scratch(g, WINO_U, u_bytes);
-    float *buf = lf_graph_scratch(g, WINO_BUF, (size_t)(T * tf) * sizeof(float));
+    /* 64-byte aligned: V in the packed layout is read with aligned loads */
+    float *buf = lf_graph_scratch(g, WINO_BUF, (size_t)(T * tf + 16) * sizeof(float));
     if (!u || !buf) return LF_ERR_NOMEM;
+    buf = (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
     if (fresh) k->filters(wt, wco, wci, bwd, u, w->u_stride, T);
     w->u = u;
     wino_threads(w, n, T, buf, tf, k->range);
