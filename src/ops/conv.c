@@ -336,8 +336,10 @@ lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_
     if (!x || !w) return NULL;
     lf_tensor *y = lf_op_output(g, x->ndim, ps, LF_IN(x, w));
     if (!y) return NULL;
-    const int64_t n = x->shape[0], per_in = lf_numel(x) / (n > 0 ? n : 1);
-    const int64_t per_out = lf_numel(y) / (n > 0 ? n : 1);
+    const int64_t n = x->shape[0];
+    if (n == 0) return y;
+    const int64_t per_in = lf_numel(x) / n;
+    const int64_t per_out = lf_numel(y) / n;
     const int64_t per_conv = q.co * q.out[0] * q.out[1] * q.out[2];
     const int64_t T = lf_get_threads() > 0 ? lf_get_threads() : 1;
     int64_t chunk = T * (pool_chunk_bytes / (per_conv * (int64_t)sizeof(lf_real) + 1));
@@ -346,7 +348,7 @@ lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_
     /* a last chunk shorter than chunk joins the one before it (2 chunks at most) */
     const int64_t most = n < 2 * chunk ? n : 2 * chunk - 1;
     lf_real *buf = lf_graph_alloc(g, (size_t)(most * per_conv) * sizeof(lf_real));
-    if (!buf && n > 0) return NULL;
+    if (!buf) return NULL;
     for (int64_t b0 = 0; b0 < n;) {
         const int64_t m = n - b0 < 2 * chunk ? n - b0 : chunk;
         lf_conv_job j = {.n = m, .w = w->data, .img = x->data + b0 * per_in,

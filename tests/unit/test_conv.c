@@ -242,6 +242,12 @@ static const conv_case cases[] = {
     C3("3d stride2", 0, 2, 2, 3, 5, 6, 4, 3, 2, 1, 1, 0, 1, 1),
     C3("3d g2 dil2", 0, 1, 4, 4, 6, 6, 6, 2, 1, 1, 2, 0, 2, 0),
     C3("3d 1x1x1", 0, 2, 3, 2, 3, 4, 5, 1, 1, 0, 1, 0, 1, 1),
+    /* depth 1 padded by 1, depth stride 3: the one output depth lies on the padding (all
+     * bias); the 2-D column paths once ignored the depth padding */
+    {"3d depth 1 on padding", 3, 0, 2, 2, 3, {1, 9, 10}, {1, 3, 3}, {3, 1, 1}, {1, 1, 1},
+     {1, 1, 1}, {0, 0, 0}, 1, 1},
+    {"3d depth 1 on padding 1x1", 3, 0, 2, 2, 3, {1, 6, 6}, {1, 1, 1}, {3, 3, 3}, {1, 1, 1},
+     {1, 1, 1}, {0, 0, 0}, 1, 1},
     C2("T 3x3 s2 op1", 1, 2, 4, 3, 5, 5, 3, 3, 2, 1, 1, 1, 1, 1),
     C2("T groups2", 1, 2, 4, 4, 4, 3, 3, 3, 2, 0, 1, 1, 2, 1),
     C2("T dil2", 1, 2, 3, 2, 5, 5, 3, 3, 1, 1, 2, 0, 1, 0),

@@ -194,7 +194,7 @@ TEST(conv_bn_act_pool_same_bits_any_chunking)
         {2, 16, 8, 9, 1, 1, 3, 2, 1},  /* direct 1x1, odd size */
         {3, 2, 4, 6, 3, 1, 2, 2, 0},   /* 3-D */
     };
-    const int64_t batches[] = {1, 3, 5, 8, 13, 26};
+    const int64_t batches[] = {0, 1, 3, 5, 8, 13, 26};
     lf_graph *g;
     CHECK_OK(lf_graph_init(&g, 0));
     lf_rng r = lf_rng_make(21, 4);

@@ -83,3 +83,37 @@ TEST(im2col_packed_same_bits_as_rows)
     lf_set_threads(threads);
     lf_graph_free(g);
 }
+
+/* A 3-D convolution of depth 1 padded in depth (stride 3 there): its one output depth lies
+ * on the padding, so every output is 0. The 2-D column paths (this one and lf_conv_im2col)
+ * once took it as a 2-D convolution and ignored the depth padding. One thread: the AVX-512
+ * path, where the packed columns would be taken. */
+TEST(im2col_paths_respect_depth_padding)
+{
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_graph_set_training(g, 0);
+    lf_graph_set_grad_enabled(g, 0);
+    const int threads = lf_get_threads();
+    lf_rng r = lf_rng_make(3, 9);
+    for (int T = 1; T <= 2; T++) {
+        lf_set_threads(T);
+        lf_graph_reset(g);
+        const int64_t xs[5] = {3, 2, 1, 9, 10}, ws[5] = {4, 2, 1, 3, 3};
+        lf_tensor *x = lf_tensor_new(g, 5, xs), *w = lf_tensor_new(g, 5, ws);
+        lf_rng_fill_uniform(&r, x->data, lf_numel(x), 0.5, 1);
+        lf_rng_fill_uniform(&r, w->data, lf_numel(w), 0.5, 1);
+        lf_conv_args a = lf_conv_args_make(3, 1, 1, 1, 1);
+        a.stride[0] = 3;
+        lf_tensor *y = lf_conv(g, x, w, NULL, a);
+        CHECK_MSG(y != NULL, "%s", lf_last_error());
+        if (!y) continue;
+        CHECK(y->shape[2] == 1 && y->shape[3] == 9 && y->shape[4] == 10);
+        int64_t nonzero = 0;
+        for (int64_t i = 0; i < lf_numel(y); i++) nonzero += y->data[i] != 0;
+        CHECK_MSG(nonzero == 0, "%d threads: %lld of %lld outputs are not 0", T,
+                  (long long)nonzero, (long long)lf_numel(y));
+    }
+    lf_set_threads(threads);
+    lf_graph_free(g);
+}

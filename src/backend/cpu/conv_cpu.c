@@ -137,7 +137,8 @@ NO_LIBCALLS void lf_conv_im2col(const lf_conv_geom *q, const lf_real *img, int64
     const int64_t k0 = q->k[0], k1 = q->k[1], k2 = q->k[2], kp = k0 * k1 * k2;
     const int64_t rows = q->ci * kp, L = q->out[0] * q->out[1] * q->out[2], ldc = m * L;
     const int64_t plane = q->in[0] * q->in[1] * q->in[2], istride = q->ci * plane;
-    const int two_d = q->in[0] == 1 && q->out[0] == 1 && k0 == 1;
+    /* depth 1 without depth padding (with it, an output of depth 1 can lie on the padding) */
+    const int two_d = q->in[0] == 1 && q->out[0] == 1 && k0 == 1 && q->p[0] == 0;
     /* one parallel region for all m images (a region per image costs a thread wake-up
      * each); a row of the column matrix is written by one thread, in a fixed order */
 #pragma omp parallel for schedule(static) if (rows * ldc >= LF_PAR_MIN && lf_cpu_parallel_loops())
@@ -213,7 +214,8 @@ void lf_conv_col2im(const lf_conv_geom *q, lf_real *col, int64_t m, lf_real *img
     const int64_t k0 = q->k[0], k1 = q->k[1], k2 = q->k[2], kp = k0 * k1 * k2;
     const int64_t L = q->out[0] * q->out[1] * q->out[2], ldc = m * L;
     const int64_t plane = q->in[0] * q->in[1] * q->in[2], istride = q->ci * plane;
-    const int two_d = q->in[0] == 1 && q->out[0] == 1 && k0 == 1;
+    /* depth 1 without depth padding (with it, an output of depth 1 can lie on the padding) */
+    const int two_d = q->in[0] == 1 && q->out[0] == 1 && k0 == 1 && q->p[0] == 0;
     /* one (image, channel) plane per iteration: its kp rows all land in that plane */
 #pragma omp parallel for schedule(static) if (q->ci * kp * ldc >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pc = 0; pc < m * q->ci; pc++) {
@@ -382,7 +384,7 @@ int64_t lf_conv_cpu_chunk(const lf_conv_geom *q, int64_t n, int64_t want)
 {
     lf_conv_job j = {.n = n};
     const int T = batch_threads(q, &j);
-    if (T == 1 || !own_gemm(T)) return n;
+    if (!own_gemm(T)) return n;
     for (int64_t m = want > 1 ? want : 1; m < n; m *= 2) {
         j.n = m;
         if (batch_threads(q, &j) == T) return m;

@@ -44,13 +44,13 @@ static void phase_extent(const lf_conv_geom *q, int64_t *xmin, int64_t *wq)
     *wq = hi - lo + q->out[2];
 }
 
-/* 2-D, one group, a kernel at least as wide and tall as the stride, and output rows of 8 or
+/* 2-D (a 3-D problem of depth 1 without depth padding), one group, a kernel at least as wide and tall as the stride, and output rows of 8 or
  * more: a 1x1 stride-2 downsampling reads one phase of every other row, and splitting whole
  * rows into phases made it 2.1-2.3x slower than lf_conv_im2col; rows of 2 or 4 outputs cut
  * a panel into 12-24 pieces, and were 0.98-1.13x its time (NOTES 26) */
 static bool fits(const lf_conv_geom *q)
 {
-    return q->groups == 1 && q->in[0] == 1 && q->out[0] == 1 && q->k[0] == 1 &&
+    return q->groups == 1 && q->in[0] == 1 && q->out[0] == 1 && q->k[0] == 1 && q->p[0] == 0 &&
            q->k[1] >= q->s[1] && q->k[2] >= q->s[2] && q->out[2] >= 8;
 }
 
