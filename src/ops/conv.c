@@ -345,7 +345,7 @@ lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_
     int64_t chunk = T * (pool_chunk_bytes / (per_conv * (int64_t)sizeof(lf_real) + 1));
     if (chunk < 4 * T) chunk = 4 * T;
     chunk = lf_backend_for(x->device)->conv_chunk(&q, n, chunk);
-    /* a last chunk shorter than chunk joins the one before it (2 chunks at most) */
+    /* a last chunk shorter than chunk joins the one before it: up to 2 chunk - 1 images */
     const int64_t most = n < 2 * chunk ? n : 2 * chunk - 1;
     lf_real *buf = lf_graph_alloc(g, (size_t)(most * per_conv) * sizeof(lf_real));
     if (!buf) return NULL;

@@ -71,7 +71,8 @@ TEST(im2col_packed_same_bits_as_rows)
             lf_rng_fill_uniform(&r, w, nw, -1, 1);
             const int64_t na = run(g, c, x, w, 1, a), nb = run(g, c, x, w, 0, b);
             int64_t bad = 0;
-            for (int64_t k = 0; k < na && na == nb; k++) bad += memcmp(&a[k], &b[k], sizeof *a) != 0;
+            for (int64_t k = 0; k < na && na == nb; k++)
+                bad += memcmp(&a[k], &b[k], sizeof *a) != 0;
             CHECK_MSG(na > 0 && na == nb && bad == 0, "case %zu (%lld -> %lld, %lldx%lld, "
                       "%dx%d, stride %d, pad %d, dilation %d), %d threads: %lld of %lld values "
                       "differ", i, (long long)c->ci, (long long)c->co, (long long)c->H,

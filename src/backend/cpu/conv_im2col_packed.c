@@ -3,8 +3,8 @@
  *
  * Why: lf_conv_im2col writes the columns row by row and the gemm then copies them into its
  * panels; with stride 2 (an ImageNet stem, the first convolution of each ResNet stage) the
- * gather reads every other float one at a time. In a 64x64 embedding the stem's im2col and
- * packing took about as long as a third of its gemm (NOTES 26).
+ * gather reads every other float one at a time. In a profile of the ImageNet stem its
+ * im2col and the packing took 16 % and 8 % of the samples against the gemm's 49 % (NOTES 26).
  *
  * How: each input row is first split by column phase: for stride s, phase f of row ih holds
  * the input columns s x + f, with zeros where x falls on the padding. A kernel column kw
@@ -28,7 +28,10 @@ void lf_conv_im2col_packed_force(int on) { atomic_store(&enabled, on != 0); }
 #define AVX512_FN __attribute__((target("avx512f"), optimize("O3")))
 
 /* floor(a / b) for b > 0 */
-static inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static inline int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 /* The phase rows' extent: x in [xmin, xmin + wq) covers every kernel column's run */
 static void phase_extent(const lf_conv_geom *q, int64_t *xmin, int64_t *wq)
@@ -44,10 +47,11 @@ static void phase_extent(const lf_conv_geom *q, int64_t *xmin, int64_t *wq)
     *wq = hi - lo + q->out[2];
 }
 
-/* 2-D (a 3-D problem of depth 1 without depth padding), one group, a kernel at least as wide and tall as the stride, and output rows of 8 or
- * more: a 1x1 stride-2 downsampling reads one phase of every other row, and splitting whole
- * rows into phases made it 2.1-2.3x slower than lf_conv_im2col; rows of 2 or 4 outputs cut
- * a panel into 12-24 pieces, and were 0.98-1.13x its time (NOTES 26) */
+/* 2-D (a 3-D problem of depth 1 without depth padding), one group, a kernel at least as wide
+ * and tall as the stride, and output rows of 8 or more: a 1x1 stride-2 downsampling reads
+ * one phase of every other row, and splitting whole rows into phases made it 2.1-2.3x
+ * slower than lf_conv_im2col; rows of 2 or 4 outputs cut a panel into 12-24 pieces, and
+ * were 0.98-1.13x its time (NOTES 26) */
 static bool fits(const lf_conv_geom *q)
 {
     return q->groups == 1 && q->in[0] == 1 && q->out[0] == 1 && q->k[0] == 1 && q->p[0] == 0 &&
@@ -85,8 +89,8 @@ AVX512_FN static void every_other(float *restrict d, const float *restrict s, in
 
 /* Phase rows of m images: row ((i ci + c) s + f) H + ih holds image i, channel c, input row
  * ih at columns s (x + xmin) + f for x in [0, wq), zeros off the image */
-AVX512_FN static void split_phases(const lf_conv_geom *q, const float *img, int64_t m, int64_t xmin,
-                         int64_t wq, float *ph)
+AVX512_FN static void split_phases(const lf_conv_geom *q, const float *img, int64_t m,
+                                   int64_t xmin, int64_t wq, float *ph)
 {
     const int64_t H = q->in[1], W = q->in[2], sw = q->s[2];
     for (int64_t pl = 0; pl < m * q->ci; pl++)
@@ -106,6 +110,7 @@ AVX512_FN static void split_phases(const lf_conv_geom *q, const float *img, int6
         }
 }
 
+/* d[0:n] = s[0:n], or zeros when s is NULL (n <= NR), in masked vector moves */
 AVX512_FN static inline void copy_or_zero(float *restrict d, const float *restrict s, int n)
 {
     for (int x = 0; x < n; x += 16) {
