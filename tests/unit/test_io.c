@@ -111,6 +111,33 @@ TEST(io_safetensors_roundtrip)
     lf_params_free(Q);
 }
 
+/* lf_st_add_i64 keeps int64 values exactly (token ids, counters, indices past 2^53 that a
+ * float64 round trip would change), with its shape and the I64 dtype */
+TEST(io_safetensors_i64_exact)
+{
+    const char *path = scratch("i64.safetensors");
+    const int64_t vals[6] = {INT64_MAX, INT64_MIN, (INT64_C(1) << 53) + 1, -1, 0, 42};
+    lf_st_writer *w;
+    CHECK_OK(lf_st_writer_init(&w));
+    if (!w) return;
+    CHECK_OK(lf_st_add_i64(w, "ids", 2, (int64_t[]){2, 3}, vals));
+    CHECK(lf_st_add_i64(w, "ids", 1, (int64_t[]){6}, vals) == LF_ERR_ARG); /* same name */
+    CHECK_OK(lf_st_write(w, path));
+    lf_st_writer_free(w);
+    lf_safetensors *f;
+    CHECK_OK(lf_st_open(&f, path));
+    if (!f) return;
+    lf_dtype dt;
+    int nd;
+    int64_t sh[LF_MAX_DIMS + 3], back[6] = {0};
+    CHECK_OK(lf_st_info(f, "ids", &dt, &nd, sh));
+    CHECK(dt == LF_DTYPE_I64 && nd == 2 && sh[0] == 2 && sh[1] == 3);
+    CHECK_OK(lf_st_read_i64(f, "ids", back, 6));
+    for (int i = 0; i < 6; i++) CHECK_MSG(back[i] == vals[i], "element %d: %lld, wrote %lld", i,
+                                          (long long)back[i], (long long)vals[i]);
+    lf_st_close(f);
+}
+
 TEST(io_state_dict_demo)
 {
     /* the file tests/parity/check_load_state_dict.py loads into torch with strict=True */
