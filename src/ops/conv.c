@@ -341,7 +341,7 @@ lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_
     const int64_t per_in = lf_numel(x) / n;
     const int64_t per_out = lf_numel(y) / n;
     const int64_t per_conv = q.co * q.out[0] * q.out[1] * q.out[2];
-    const int64_t T = lf_get_threads() > 0 ? lf_get_threads() : 1;
+    const int64_t T = lf_get_threads();
     int64_t chunk = T * (pool_chunk_bytes / (per_conv * (int64_t)sizeof(lf_real) + 1));
     if (chunk < 4 * T) chunk = 4 * T;
     chunk = lf_backend_for(x->device)->conv_chunk(&q, n, chunk);

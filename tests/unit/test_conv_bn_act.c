@@ -29,6 +29,25 @@ static bn_set make_bn(lf_graph *g, lf_rng *r, int64_t C)
                     randn(g, r, 1, s, -0.3, 0.3), randn(g, r, 1, s, 0.2, 2.0)};
 }
 
+/* Values of a and b whose bits differ; -1 when either is missing or the shapes differ */
+static int64_t differing_bits(const lf_tensor *a, const lf_tensor *b)
+{
+    if (!a || !b || !lf_same_shape(a, b)) return -1;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < lf_numel(a); i++)
+        bad += memcmp(&a->data[i], &b->data[i], sizeof(lf_real)) != 0;
+    return bad;
+}
+
+/* sum |dL/dw| after the backward of L = sum(y): positive when the gradient reaches w */
+static double weight_grad_abs_sum(lf_graph *g, lf_tensor *y, const lf_tensor *w)
+{
+    CHECK_OK(lf_backward(g, lf_sum_all(g, y)));
+    double s = 0;
+    for (int64_t i = 0; i < lf_numel(w); i++) s += fabs(w->grad[i]);
+    return s;
+}
+
 typedef struct cba_case {
     int64_t n, ci, co, H, W;
     int k, stride;
@@ -57,11 +76,7 @@ static int64_t compare_once(lf_graph *g, lf_rng *r, const cba_case *c, int with_
     lf_tensor *y0 = lf_batch_norm_add_relu(g, plain, bn.w, bn.b, bn.mean, bn.var, 0.1, 1e-5, res,
                                            relu);
     lf_tensor *y1 = lf_conv_bn_act(g, x, w, a, bn.w, bn.b, bn.mean, bn.var, 0.1, 1e-5, res, relu);
-    if (!y0 || !y1 || !lf_same_shape(y0, y1)) return -1;
-    int64_t bad = 0;
-    for (int64_t i = 0; i < lf_numel(y0); i++)
-        bad += memcmp(&y0->data[i], &y1->data[i], sizeof(lf_real)) != 0;
-    return bad;
+    return differing_bits(y0, y1);
 }
 
 TEST(conv_bn_act_eval_same_bits_every_path)
@@ -123,10 +138,7 @@ TEST(conv_bn_act_training_records)
         CHECK(y != NULL);
         if (!y) continue;
         CHECK(lf_needs_grad(y));
-        CHECK_OK(lf_backward(g, lf_sum_all(g, y)));
-        double gsum = 0;
-        for (int64_t i = 0; i < lf_numel(w); i++) gsum += fabs(w->grad[i]);
-        CHECK(gsum > 0);
+        CHECK(weight_grad_abs_sum(g, y, w) > 0);
         CHECK(training ? bn.mean->data[0] != m0 : bn.mean->data[0] == m0);
     }
     lf_graph_free(g);
@@ -179,11 +191,7 @@ static int64_t compare_pool_once(lf_graph *g, lf_rng *r, const cbp_case *c, int6
         c->pk, c->ps, c->pp);
     lf_tensor *y1 = lf_conv_bn_act_pool(g, x, w, a, bn.w, bn.b, bn.mean, bn.var, 0.1, 1e-5, 1,
                                         c->pk, c->ps, c->pp);
-    if (!y0 || !y1 || !lf_same_shape(y0, y1)) return -1;
-    int64_t bad = 0;
-    for (int64_t i = 0; i < lf_numel(y0); i++)
-        bad += memcmp(&y0->data[i], &y1->data[i], sizeof(lf_real)) != 0;
-    return bad;
+    return differing_bits(y0, y1);
 }
 
 TEST(conv_bn_act_pool_same_bits_any_chunking)
@@ -239,10 +247,7 @@ TEST(conv_bn_act_pool_training_and_errors)
         CHECK(y != NULL && lf_needs_grad(y));
         if (!y) continue;
         CHECK(y->shape[2] == 3 && y->shape[3] == 3);
-        CHECK_OK(lf_backward(g, lf_sum_all(g, y)));
-        double gsum = 0;
-        for (int64_t i = 0; i < lf_numel(w); i++) gsum += fabs(w->grad[i]);
-        CHECK(gsum > 0);
+        CHECK(weight_grad_abs_sum(g, y, w) > 0);
     }
     lf_graph_reset(g);
     lf_graph_set_training(g, 0);

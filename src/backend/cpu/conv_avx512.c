@@ -60,20 +60,14 @@ void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool dire
     /* with one group the weights (forward) and their transpose (input gradient) were packed
      * once for all threads and blocks of images (lf_conv_avx512_pack_weights) */
     const float *w_fwd = wp.fwd, *w_bwd = wp.bwd;
-    /* a forward pass alone: its columns go straight into the gemm's packed layout */
-    const bool packed = j->img && !direct && j->colside_out && !dw && !j->img_out &&
-                        lf_conv_im2col_packed_floats(q, nb) > 0;
+    /* a forward pass alone (one group): its columns go straight into the gemm's packed
+     * layout (bp) instead of through lf_conv_im2col and the gemm's packing */
+    const bool packed = lf_conv_im2col_packed_floats(q, j, direct, nb) > 0;
     for (int64_t b0 = b_begin; b0 < b_end; b0 += nb) {
         const int64_t m = b_end - b0 < nb ? b_end - b0 : nb, nc = m * L;
-        if (packed) {
-            const float *bp = lf_conv_im2col_packed(q, j->img + b0 * q->ci * Lin, m, col);
-            lf_gemm_mat a = plain(j->w, Kg, false);
-            lf_gemm_mat y = per_image(j->colside_out, b0, q->co, 0, L);
-            lf_gemm512x_bp(q->co, nc, Kg, 1, &a, w_fwd, bp, j->accumulate ? 1 : 0, &y, pack);
-            if (j->ep) lf_conv_epilogue_apply(j->ep, j->colside_out, q->co, L, b0, b0 + m, 0, L);
-            continue;
-        }
-        if (j->img && !direct) lf_conv_im2col(q, j->img + b0 * q->ci * Lin, m, col);
+        const float *bp = NULL;
+        if (packed) bp = lf_conv_im2col_packed(q, j->img + b0 * q->ci * Lin, m, col);
+        else if (j->img && !direct) lf_conv_im2col(q, j->img + b0 * q->ci * Lin, m, col);
         for (int64_t gi = 0; gi < G; gi++) {
             const float *wg = j->w + gi * Mg * Kg;
             /* the column matrix of this group, (Kg, nc), and its transpose */
@@ -91,7 +85,10 @@ void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool dire
             if (j->colside_out) { /* Y = W @ cols */
                 lf_gemm_mat a = plain(wg, Kg, false);
                 lf_gemm_mat y = per_image(j->colside_out, b0, q->co, gi * Mg, L);
-                lf_gemm512x(Mg, nc, Kg, 1, &a, w_fwd, &cols, j->accumulate ? 1 : 0, &y, pack);
+                if (bp)
+                    lf_gemm512x_bp(Mg, nc, Kg, 1, &a, w_fwd, bp, j->accumulate ? 1 : 0, &y, pack);
+                else
+                    lf_gemm512x(Mg, nc, Kg, 1, &a, w_fwd, &cols, j->accumulate ? 1 : 0, &y, pack);
             }
             if (dw) { /* dW += C @ cols^T */
                 lf_gemm_mat a = per_image(j->colside, b0, q->co, gi * Mg, L);

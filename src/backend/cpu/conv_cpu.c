@@ -443,9 +443,8 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     lf_real *col = NULL, *stage = NULL, *dwp = NULL, *pack = NULL;
     /* per thread: the columns (or the packed columns of conv_im2col_packed.c), 64-byte
      * aligned for the packed layout's aligned loads */
-    int64_t col_floats = K * ncols;
-    if (own && (int64_t)lf_conv_im2col_packed_floats(q, nb) > col_floats)
-        col_floats = (int64_t)lf_conv_im2col_packed_floats(q, nb);
+    const int64_t packed_floats = own ? (int64_t)lf_conv_im2col_packed_floats(q, j, direct, nb) : 0;
+    int64_t col_floats = K * ncols > packed_floats ? K * ncols : packed_floats;
     col_floats = (col_floats + 15) / 16 * 16;
     if (!direct && (j->img || j->img_out)) {
         col = lf_graph_scratch(g, 0, (size_t)(T * col_floats + 16) * sizeof(lf_real));

@@ -103,10 +103,12 @@ void lf_conv_range_avx512(const lf_conv_geom *q, const lf_conv_job *j, bool dire
                           lf_real *pack, lf_conv_wpack wp);
 
 /* The forward product's columns of m images straight in the AVX-512 gemm's packed B layout
- * (conv_im2col_packed.c; 2-D, one group, AVX-512 float builds): the floats it needs at buf
- * (0 where it does not apply), and the call, which returns the packed matrix for
+ * (conv_im2col_packed.c; AVX-512 float builds): the floats it needs at buf for blocks of m
+ * images of job j, 0 where it does not apply (j more than a forward pass, direct 1x1, or a
+ * geometry it does not take), and the call, which returns the packed matrix for
  * lf_gemm512x_bp. buf must be 64-byte aligned. */
-size_t lf_conv_im2col_packed_floats(const lf_conv_geom *q, int64_t m);
+size_t lf_conv_im2col_packed_floats(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
+                                    int64_t m);
 float *lf_conv_im2col_packed(const lf_conv_geom *q, const float *img, int64_t m, float *buf);
 /* 0: the forward product takes lf_conv_im2col and the gemm's own packing instead (tests and
  * A/B timing; the same bits); 1: as chosen (the default) */

@@ -58,10 +58,12 @@ static bool fits(const lf_conv_geom *q)
            q->k[1] >= q->s[1] && q->k[2] >= q->s[2] && q->out[2] >= 8;
 }
 
-size_t lf_conv_im2col_packed_floats(const lf_conv_geom *q, int64_t m)
+size_t lf_conv_im2col_packed_floats(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
+                                    int64_t m)
 {
-    if (!fits(q) || !lf_gemm512_available()) return 0;
-    if (!atomic_load(&enabled)) return 0;
+    const bool forward_alone = j->img && j->colside_out && !j->dw && !j->img_out && !direct;
+    if (!forward_alone || !fits(q) || !lf_gemm512_available() || !atomic_load(&enabled))
+        return 0;
     int64_t xmin, wq;
     phase_extent(q, &xmin, &wq);
     const int64_t K = q->ci * q->k[1] * q->k[2], N = m * q->out[1] * q->out[2];
@@ -172,9 +174,10 @@ AVX512_FN float *lf_conv_im2col_packed(const lf_conv_geom *q, const float *img, 
 
 #else
 
-size_t lf_conv_im2col_packed_floats(const lf_conv_geom *q, int64_t m)
+size_t lf_conv_im2col_packed_floats(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
+                                    int64_t m)
 {
-    (void)q, (void)m;
+    (void)q, (void)j, (void)direct, (void)m;
     return 0;
 }
 
