@@ -518,6 +518,8 @@ typedef struct lf_encoder_config {
     double bn_momentum; /* 0.1 as torch */
     double bn_eps;      /* 1e-5 as torch */
     double ln_eps;      /* 1e-6 as timm's ViT */
+    char pos_embed[8];  /* vit: "learned" (timm) or "sincos" (MAE's fixed 2-D sin-cos table,
+                           a buffer; width divisible by 4) */
 } lf_encoder_config;
 
 typedef struct lf_encoder lf_encoder;

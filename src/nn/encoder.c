@@ -38,6 +38,7 @@ lf_encoder_config lf_encoder_config_default(const char *arch)
         c.patch = 16;
         c.depth = 12;
         c.heads = 3;
+        snprintf(c.pos_embed, sizeof c.pos_embed, "learned");
     } else if (strcmp(arch, "mlp") == 0) {
         c.in_channels = 2048;
         c.width = 512;
@@ -90,6 +91,12 @@ lf_status lf_encoder_config_check(const lf_encoder_config *c)
         if (!(c->mlp_ratio > 0) || (int64_t)(c->mlp_ratio * c->width) < 1)
             return lf_error(LF_ERR_ARG, "encoder config: mlp_ratio %g", c->mlp_ratio);
         if (!(c->ln_eps > 0)) return lf_error(LF_ERR_ARG, "encoder config: ln_eps %g", c->ln_eps);
+        if (strcmp(c->pos_embed, "learned") != 0 && strcmp(c->pos_embed, "sincos") != 0)
+            return lf_error(LF_ERR_ARG, "encoder config: pos_embed '%s' is not learned or sincos",
+                            c->pos_embed);
+        if (!strcmp(c->pos_embed, "sincos") && c->width % 4 != 0)
+            return lf_error(LF_ERR_ARG, "encoder config: sincos pos_embed needs width %d "
+                            "divisible by 4", c->width);
     }
     if (kind == ARCH_MLP && (c->depth < 1 || c->depth > LF_MLP_MAX_LAYERS))
         return lf_error(LF_ERR_ARG, "encoder config: mlp depth %d outside 1..%d", c->depth,
@@ -166,7 +173,7 @@ lf_status lf_encoder_reset_parameters(lf_encoder *e, uint64_t seed, uint64_t str
     if (e->resnet) {
         nn_resnet_reset(e->resnet, &rng);
     } else if (e->vit) {
-        nn_vit_reset(e->vit, &rng);
+        nn_vit_reset(e->vit, &rng, NN_INIT_TRUNC_NORMAL);
     } else {
         /* the mlp draws from its own stream so its weights do not depend on the head */
         lf_status s = lf_mlp_reset_parameters(e->mlp, seed, stream ^ 0x6d6c70ull);
@@ -219,12 +226,12 @@ char *lf_encoder_config_to_json(const lf_encoder_config *c)
         lf_error(LF_ERR_ARG, "lf_encoder_config_to_json: NULL config");
         return NULL;
     }
-    json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f}",
+    json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:s}",
                           "arch", c->arch, "stem", c->stem, "in_channels", c->in_channels,
                           "num_classes", c->num_classes, "width", c->width, "image_size",
                           c->image_size, "patch", c->patch, "depth", c->depth, "heads",
                           c->heads, "mlp_ratio", c->mlp_ratio, "bn_momentum", c->bn_momentum,
-                          "bn_eps", c->bn_eps, "ln_eps", c->ln_eps);
+                          "bn_eps", c->bn_eps, "ln_eps", c->ln_eps, "pos_embed", c->pos_embed);
     if (!o) {
         lf_error(LF_ERR_NOMEM, "encoder config: cannot build JSON");
         return NULL;
@@ -306,6 +313,7 @@ lf_status lf_encoder_config_from_json(const char *text, lf_encoder_config *cfg)
             if (!s) s = get_real(o, "bn_momentum", &c.bn_momentum);
             if (!s) s = get_real(o, "bn_eps", &c.bn_eps);
             if (!s) s = get_real(o, "ln_eps", &c.ln_eps);
+            if (!s) s = get_str(o, "pos_embed", c.pos_embed, sizeof c.pos_embed);
             if (!s) s = lf_encoder_config_check(&c);
             if (!s) *cfg = c;
         }

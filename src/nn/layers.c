@@ -164,3 +164,18 @@ void nn_bn_reset(nn_bn *bn)
     nn_init_const(bn->running_var, 1.0);
     nn_init_const(bn->num_batches_tracked, 0.0);
 }
+
+void nn_init_xavier_uniform(lf_rng *r, lf_tensor *w)
+{
+    /* xavier_uniform_ on w viewed as (shape[0], rest): bound sqrt(6 / (fan_in + fan_out));
+     * MAE uses it for Linear weights and for its patch convolution flattened this way */
+    int64_t n = lf_numel(w), out = w->shape[0], in = out > 0 ? n / out : 0;
+    nn_init_uniform(r, w, in + out > 0 ? sqrt(6.0 / (double)(in + out)) : 0.0);
+}
+
+void nn_linear_reset(lf_rng *r, nn_linear *l, nn_linear_init init)
+{
+    if (init == NN_INIT_TRUNC_NORMAL) nn_init_trunc_normal(r, l->weight, 0.02, -2.0, 2.0);
+    else nn_init_xavier_uniform(r, l->weight);
+    if (l->bias) nn_init_const(l->bias, 0.0);
+}

@@ -63,6 +63,27 @@ void nn_init_kaiming_fan_out(lf_rng *r, lf_tensor *w);
  * the weight, U(+-1/sqrt(fan_in)) for the bias. */
 void nn_init_torch_default(lf_rng *r, lf_tensor *w, lf_tensor *b);
 void nn_bn_reset(nn_bn *bn);
+/* xavier_uniform_ of w seen as (shape[0], numel / shape[0]) */
+void nn_init_xavier_uniform(lf_rng *r, lf_tensor *w);
+typedef enum nn_linear_init {
+    NN_INIT_TRUNC_NORMAL, /* timm's ViT: trunc_normal(std .02), bias 0 */
+    NN_INIT_XAVIER        /* MAE: xavier_uniform, bias 0 */
+} nn_linear_init;
+void nn_linear_reset(lf_rng *r, nn_linear *l, nn_linear_init init);
+
+/* ---- pre-LN transformer block, timm's Block (src/nn/transformer_block.c) */
+typedef struct nn_tblock {
+    lf_tensor *norm1_w, *norm1_b, *norm2_w, *norm2_b;
+    nn_linear qkv, proj, fc1, fc2;
+    int64_t E, H;
+    double ln_eps;
+} nn_tblock;
+/* Declares <stem>.norm1.weight ... <stem>.mlp.fc2.bias (timm's names and order). */
+void nn_tblock_declare(nn_namer *nm, nn_tblock *b, int64_t E, int64_t H, int64_t hidden,
+                       double ln_eps, const char *stem);
+void nn_tblock_reset(nn_tblock *b, lf_rng *rng, nn_linear_init init); /* LayerNorm 1 / 0 */
+/* h (N, T, E) -> h (N, T, E); one recomputed segment when the graph recomputes */
+lf_tensor *nn_tblock_forward(lf_graph *g, nn_tblock *b, lf_tensor *h);
 
 /* ---- architectures behind lf_encoder (each declares its parameters in state_dict order,
  * the head is declared by encoder.c afterwards) */
@@ -76,7 +97,18 @@ int64_t nn_resnet_feature_dim(const lf_encoder_config *cfg);
 typedef struct nn_vit nn_vit;
 lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out);
 void nn_vit_free(nn_vit *v);
-void nn_vit_reset(nn_vit *v, lf_rng *rng);
+void nn_vit_reset(nn_vit *v, lf_rng *rng, nn_linear_init init); /* timm's or MAE's init */
 lf_tensor *nn_vit_tokens(lf_graph *g, nn_vit *v, lf_tensor *x); /* (N, 1 + P, E) normed */
+/* The steps of nn_vit_tokens, for MAE, which drops patches between the first two:
+ * images (N, C, S, S) -> patch embeddings + their position embeddings (N, P, E); */
+lf_tensor *nn_vit_patches(lf_graph *g, nn_vit *v, lf_tensor *x);
+/* (N, K, E) -> (N, 1 + K, E) with the class token (+ its position embedding) in front; */
+lf_tensor *nn_vit_with_cls(lf_graph *g, nn_vit *v, lf_tensor *h);
+/* the blocks and the final norm. */
+lf_tensor *nn_vit_encode(lf_graph *g, nn_vit *v, lf_tensor *h);
+int64_t nn_vit_patch_count(const nn_vit *v);
+/* Fills t (..., side * side [+ 1], E) with MAE's fixed 2-D sin-cos table (E % 4 == 0); with
+ * cls a zero row for the class token first. */
+void nn_sincos_pos_embed(lf_tensor *t, int64_t side, int cls);
 
 #endif

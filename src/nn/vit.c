@@ -1,24 +1,21 @@
-/* Vision transformer as timm's VisionTransformer (class token, learned position embedding,
- * pre-LN blocks, final norm; qkv with bias, exact GELU), timm parameter names.
- * Letters: N batch, P patches, T = 1 + P tokens, E width, H heads, Dh = E / H. */
+/* Vision transformer as timm's VisionTransformer (class token, position embedding, pre-LN
+ * blocks, final norm; qkv with bias, exact GELU), timm parameter names. The position
+ * embedding is learned (timm) or the fixed 2-D sin-cos table of MAE (then a buffer).
+ * Letters: N batch, P patches, T = 1 + P tokens, E width, H heads. */
 #include "nn.h"
 
 #include <math.h>
 #include <stdio.h>
-
-typedef struct vit_block {
-    lf_tensor *norm1_w, *norm1_b, *norm2_w, *norm2_b;
-    nn_linear qkv, proj, fc1, fc2;
-    struct nn_vit *vit; /* the owner, for a block run as a recomputed segment */
-} vit_block;
+#include <string.h>
 
 struct nn_vit {
     int64_t E, H, T, patch, image_size, in_channels;
     double ln_eps;
+    int sincos;
     lf_tensor *cls_token; /* (1, 1, E) */
     lf_tensor *pos_embed; /* (1, T, E) */
     lf_tensor *proj_w, *proj_b; /* patch_embed.proj: conv (E, C, p, p) stride p */
-    vit_block *blocks;
+    nn_tblock *blocks;
     int depth;
     lf_tensor *norm_w, *norm_b;
 };
@@ -33,6 +30,7 @@ lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
     v->image_size = cfg->image_size;
     v->in_channels = cfg->in_channels;
     v->ln_eps = cfg->ln_eps;
+    v->sincos = strcmp(cfg->pos_embed, "sincos") == 0;
     int64_t side = cfg->image_size / cfg->patch;
     v->T = 1 + side * side;
     v->depth = cfg->depth;
@@ -44,26 +42,15 @@ lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
     int64_t E = v->E, hidden = (int64_t)(cfg->mlp_ratio * (double)E);
     /* order of timm's state_dict: the module's own parameters, then the children */
     v->cls_token = nn_param(nm, LF_TENSOR_NO_DECAY, 3, (int64_t[]){1, 1, E}, "cls_token");
-    v->pos_embed = nn_param(nm, LF_TENSOR_NO_DECAY, 3, (int64_t[]){1, v->T, E}, "pos_embed");
+    v->pos_embed = nn_param(nm, v->sincos ? LF_TENSOR_BUFFER : LF_TENSOR_NO_DECAY, 3,
+                            (int64_t[]){1, v->T, E}, "pos_embed");
     v->proj_w = nn_param(nm, 0, 4, (int64_t[]){E, v->in_channels, v->patch, v->patch},
                          "patch_embed.proj.weight");
     v->proj_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, (int64_t[]){E}, "patch_embed.proj.bias");
-    char s[64];
+    char s[32];
     for (int i = 0; i < v->depth; i++) {
-        vit_block *b = &v->blocks[i];
-        b->vit = v;
-        b->norm1_w = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "blocks.%d.norm1.weight", i);
-        b->norm1_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "blocks.%d.norm1.bias", i);
-        snprintf(s, sizeof s, "blocks.%d.attn.qkv", i);
-        nn_linear_declare(nm, &b->qkv, E, 3 * E, 1, s);
-        snprintf(s, sizeof s, "blocks.%d.attn.proj", i);
-        nn_linear_declare(nm, &b->proj, E, E, 1, s);
-        b->norm2_w = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "blocks.%d.norm2.weight", i);
-        b->norm2_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "blocks.%d.norm2.bias", i);
-        snprintf(s, sizeof s, "blocks.%d.mlp.fc1", i);
-        nn_linear_declare(nm, &b->fc1, E, hidden, 1, s);
-        snprintf(s, sizeof s, "blocks.%d.mlp.fc2", i);
-        nn_linear_declare(nm, &b->fc2, hidden, E, 1, s);
+        snprintf(s, sizeof s, "blocks.%d", i);
+        nn_tblock_declare(nm, &v->blocks[i], E, v->H, hidden, v->ln_eps, s);
     }
     v->norm_w = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "norm.weight");
     v->norm_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "norm.bias");
@@ -82,82 +69,86 @@ void nn_vit_free(nn_vit *v)
     lf_free(v);
 }
 
-static void linear_timm(lf_rng *rng, nn_linear *l)
+void nn_sincos_pos_embed(lf_tensor *t, int64_t side, int cls)
 {
-    nn_init_trunc_normal(rng, l->weight, 0.02, -2.0, 2.0);
-    if (l->bias) nn_init_const(l->bias, 0.0);
+    /* MAE's get_2d_sincos_pos_embed: for token (i, j) of the side x side grid, the first
+     * E/2 values embed the column j, the last E/2 the row i; each half is
+     * [sin(pos * w_k), cos(pos * w_k)] with w_k = 10000^(-k / (E/4)), k < E/4. With cls,
+     * row 0 (the class token) is zeros. */
+    int64_t E = t->shape[t->ndim - 1], q = E / 4;
+    lf_real *d = t->data;
+    if (cls) {
+        for (int64_t e = 0; e < E; e++) d[e] = 0;
+        d += E;
+    }
+    for (int64_t i = 0; i < side; i++)
+        for (int64_t j = 0; j < side; j++, d += E)
+            for (int64_t k = 0; k < q; k++) {
+                double w = 1.0 / pow(10000.0, (double)k / (double)q);
+                d[k] = (lf_real)sin((double)j * w);
+                d[q + k] = (lf_real)cos((double)j * w);
+                d[2 * q + k] = (lf_real)sin((double)i * w);
+                d[3 * q + k] = (lf_real)cos((double)i * w);
+            }
 }
 
-void nn_vit_reset(nn_vit *v, lf_rng *rng)
+void nn_vit_reset(nn_vit *v, lf_rng *rng, nn_linear_init init)
 {
     /* timm: pos_embed trunc_normal(.02), cls_token normal(1e-6), Linear trunc_normal(.02)
-     * with zero bias, LayerNorm 1/0, the patch conv keeps torch's default init */
-    nn_init_trunc_normal(rng, v->pos_embed, 0.02, -2.0, 2.0);
-    nn_init_normal(rng, v->cls_token, 1e-6);
+     * with zero bias, LayerNorm 1/0, the patch conv keeps torch's default init.
+     * MAE: sin-cos pos_embed, cls_token normal(.02), Linear xavier_uniform with zero bias,
+     * the patch conv's weight xavier_uniform as a (E, C p p) matrix, its bias torch's. */
+    if (v->sincos) nn_sincos_pos_embed(v->pos_embed, (int64_t)sqrt((double)(v->T - 1)) , 1);
+    else nn_init_trunc_normal(rng, v->pos_embed, 0.02, -2.0, 2.0);
+    nn_init_normal(rng, v->cls_token, init == NN_INIT_XAVIER ? 0.02 : 1e-6);
     nn_init_torch_default(rng, v->proj_w, v->proj_b);
-    for (int i = 0; i < v->depth; i++) {
-        vit_block *b = &v->blocks[i];
-        nn_init_const(b->norm1_w, 1.0);
-        nn_init_const(b->norm1_b, 0.0);
-        nn_init_const(b->norm2_w, 1.0);
-        nn_init_const(b->norm2_b, 0.0);
-        linear_timm(rng, &b->qkv);
-        linear_timm(rng, &b->proj);
-        linear_timm(rng, &b->fc1);
-        linear_timm(rng, &b->fc2);
-    }
+    if (init == NN_INIT_XAVIER) nn_init_xavier_uniform(rng, v->proj_w);
+    for (int i = 0; i < v->depth; i++) nn_tblock_reset(&v->blocks[i], rng, init);
     nn_init_const(v->norm_w, 1.0);
     nn_init_const(v->norm_b, 0.0);
 }
 
-/* x (N, T, E) -> x + proj(attention(heads of qkv(x))) part without the residual */
-static lf_tensor *attn_forward(lf_graph *g, nn_vit *v, vit_block *b, lf_tensor *x)
+static int check_input(const nn_vit *v, const lf_tensor *x)
 {
-    if (!x) return NULL;
-    int64_t N = x->shape[0], T = x->shape[1], E = v->E, H = v->H, Dh = E / H;
-    lf_tensor *qkv = nn_linear_forward(g, &b->qkv, x);                    /* (N, T, 3E) */
-    qkv = lf_reshape(g, qkv, 5, (int64_t[]){N, T, 3, H, Dh});
-    qkv = lf_permute(g, qkv, (int[]){2, 0, 3, 1, 4});                      /* (3, N, H, T, Dh) */
-    lf_tensor *qkv3[3];
-    for (int i = 0; i < 3; i++)
-        qkv3[i] = lf_reshape(g, lf_slice(g, qkv, 0, i, i + 1), 4, (int64_t[]){N, H, T, Dh});
-    lf_tensor *o = lf_attention(g, qkv3[0], qkv3[1], qkv3[2], NULL, 1.0 / sqrt((double)Dh));
-    o = lf_reshape(g, lf_transpose(g, o, 1, 2), 3, (int64_t[]){N, T, E}); /* (N, T, E) */
-    return nn_linear_forward(g, &b->proj, o);
+    if (x->ndim == 4 && x->shape[1] == v->in_channels && x->shape[2] == v->image_size &&
+        x->shape[3] == v->image_size)
+        return 1;
+    char bs[96];
+    lf_error(LF_ERR_SHAPE, "vit: input %s, expected (N, %lld, %lld, %lld)",
+             lf_shape_str(x, bs, sizeof bs), (long long)v->in_channels,
+             (long long)v->image_size, (long long)v->image_size);
+    return 0;
 }
 
-/* one pre-LN block: h + attn(ln1(h)), then + mlp(ln2(.)) */
-static lf_tensor *block_forward(lf_graph *g, lf_tensor *h, void *bv)
+lf_tensor *nn_vit_patches(lf_graph *g, nn_vit *v, lf_tensor *x)
 {
-    vit_block *b = bv;
-    nn_vit *v = b->vit;
-    h = lf_add(g, h, attn_forward(g, v, b, lf_layer_norm(g, h, b->norm1_w, b->norm1_b,
-                                                              v->ln_eps)));
-    lf_tensor *m = lf_layer_norm(g, h, b->norm2_w, b->norm2_b, v->ln_eps);
-    m = nn_linear_forward(g, &b->fc2, lf_gelu(g, nn_linear_forward(g, &b->fc1, m)));
-    return lf_add(g, h, m);
-}
-
-lf_tensor *nn_vit_tokens(lf_graph *g, nn_vit *v, lf_tensor *x)
-{
-    if (!x) return NULL;
-    if (x->ndim != 4 || x->shape[1] != v->in_channels || x->shape[2] != v->image_size ||
-        x->shape[3] != v->image_size) {
-        char bs[96];
-        lf_error(LF_ERR_SHAPE, "vit: input %s, expected (N, %lld, %lld, %lld)",
-                 lf_shape_str(x, bs, sizeof bs), (long long)v->in_channels,
-                 (long long)v->image_size, (long long)v->image_size);
-        return NULL;
-    }
+    if (!x || !check_input(v, x)) return NULL;
     int64_t N = x->shape[0], E = v->E, P = v->T - 1;
     lf_tensor *h = lf_conv(g, x, v->proj_w, v->proj_b,
                            lf_conv_args_make(2, (int)v->patch, 0, 1, 1)); /* (N, E, s, s) */
     h = lf_transpose(g, lf_reshape(g, h, 3, (int64_t[]){N, E, P}), 1, 2);  /* (N, P, E) */
+    return lf_add(g, h, lf_slice(g, v->pos_embed, 1, 1, v->T));
+}
+
+lf_tensor *nn_vit_with_cls(lf_graph *g, nn_vit *v, lf_tensor *h)
+{
+    if (!h) return NULL;
+    int64_t N = h->shape[0], E = v->E;
     /* the class token broadcast over the batch: adding zeros (N, 1, E) sums its gradient */
     lf_tensor *zeros = lf_tensor_zeros(g, 3, (int64_t[]){N, 1, E});
-    lf_tensor *cls = lf_add(g, v->cls_token, zeros);
-    h = lf_concat(g, (lf_tensor *[]){cls, h}, 2, 1);                         /* (N, T, E) */
-    h = lf_add(g, h, v->pos_embed);
-    for (int i = 0; i < v->depth && h; i++) h = nn_block(g, block_forward, &v->blocks[i], h);
+    lf_tensor *cls = lf_add(g, lf_add(g, v->cls_token, lf_slice(g, v->pos_embed, 1, 0, 1)), zeros);
+    return lf_concat(g, (lf_tensor *[]){cls, h}, 2, 1);
+}
+
+lf_tensor *nn_vit_encode(lf_graph *g, nn_vit *v, lf_tensor *h)
+{
+    for (int i = 0; i < v->depth && h; i++) h = nn_tblock_forward(g, &v->blocks[i], h);
     return lf_layer_norm(g, h, v->norm_w, v->norm_b, v->ln_eps);
 }
+
+lf_tensor *nn_vit_tokens(lf_graph *g, nn_vit *v, lf_tensor *x)
+{
+    return nn_vit_encode(g, v, nn_vit_with_cls(g, v, nn_vit_patches(g, v, x)));
+}
+
+int64_t nn_vit_patch_count(const nn_vit *v) { return v->T - 1; }
