@@ -1,6 +1,6 @@
 /* labelfree evaluate --data DATA --out DIR: the whole label-efficiency protocol in one command.
  *
- *  1. pretrain SimCLR on the training split (no labels)            DIR/pretrain/
+ *  1. pretrain (SimCLR, or MAE with --method mae) on the training split (no labels)            DIR/pretrain/
  *  2. embed every item with the frozen encoder                      DIR/embeddings.npy
  *  3. probe (logistic regression, k-NN) at each label fraction      DIR/probe_{linear,knn}.json
  *  4. the supervised baseline (same encoder, from scratch) trained on the same label
@@ -181,7 +181,12 @@ int cmd_evaluate(int argc, char **argv)
 {
     eval_ctx e;
     memset(&e, 0, sizeof e);
-    e.base = run_config_default("simclr");
+    const char *method = run_config_method(argc, argv, "simclr");
+    if (strcmp(method, "simclr") != 0 && strcmp(method, "mae") != 0) {
+        fprintf(stderr, "labelfree evaluate: --method %s is not available (simclr, mae)\n", method);
+        return 2;
+    }
+    e.base = run_config_default(method);
     const char *fr = "0.01,0.1,1";
     e.repeats = 5;
     e.sup_epochs = 0;
@@ -189,6 +194,7 @@ int cmd_evaluate(int argc, char **argv)
     bool skip_sup = false, skip_site = false;
     cli_arg args[48];
     int n = run_config_args(&e.base, args, 40);
+    args[n++] = (cli_arg){"method", ARG_STR, &method, "self-supervised method: simclr | mae", false, false};
     args[n++] = (cli_arg){"label-fractions", ARG_STR, &fr, "fractions of the training labels (default 0.01,0.1,1)", false, false};
     args[n++] = (cli_arg){"repeats", ARG_INT, &e.repeats, "probe subsets per fraction < 1 (default 5)", false, false};
     args[n++] = (cli_arg){"supervised-epochs", ARG_INT, &e.sup_epochs, "baseline epochs (default: --epochs)", false, false};
@@ -238,7 +244,7 @@ int cmd_evaluate(int argc, char **argv)
     snprintf(pdir, sizeof pdir, "%s/pretrain", e.dir);
     pc.out = pdir;
     train_summary pre_sum = {0};
-    if (!pc.quiet) fprintf(stderr, "== self-supervised pretraining (SimCLR) on the training split\n");
+    if (!pc.quiet) fprintf(stderr, "== self-supervised pretraining (%s) on the training split\n", pc.method);
     if (train_run("evaluate", &pc, ds, &pre_sum)) goto done;
     e.base.channels = pc.channels;
     e.base.lr = -1; /* the baseline gets its own optimizer's default rule */
@@ -436,7 +442,11 @@ int cmd_evaluate(int argc, char **argv)
     /* plots */
     {
         const lf_probe_result *rs[2] = {res_lin, res_knn};
-        const char *nm[2] = {"SimCLR + linear probe", "SimCLR + k-NN"};
+        const char *M = !strcmp(e.base.method, "mae") ? "MAE" : "SimCLR";
+        char lin_nm[48], knn_nm[48];
+        snprintf(lin_nm, sizeof lin_nm, "%s + linear probe", M);
+        snprintf(knn_nm, sizeof knn_nm, "%s + k-NN", M);
+        const char *nm[2] = {lin_nm, knn_nm};
         snprintf(path, sizeof path, "%s/label_efficiency.svg", e.dir);
         lf_svg_label_efficiency(path, rs, nm, 2, LF_PROBE_BACC);
         if (!skip_sup) {
@@ -451,8 +461,8 @@ int cmd_evaluate(int argc, char **argv)
                 y2[f] = res_knn->rows[f].metric[LF_PROBE_BACC].mean;
                 e2[f] = res_knn->rows[f].metric[LF_PROBE_BACC].sd;
             }
-            lf_svg_series ser[3] = {{"SimCLR + linear probe", xs, y1, e1, e.nf},
-                                    {"SimCLR + k-NN", xs, y2, e2, e.nf},
+            lf_svg_series ser[3] = {{lin_nm, xs, y1, e1, e.nf},
+                                    {knn_nm, xs, y2, e2, e.nf},
                                     {"supervised from scratch", xs, ys, NULL, e.nf}};
             lf_svg_lines(path, ser, 3, "Label efficiency (test balanced accuracy)", "fraction of training labels",
                          "balanced accuracy", 1, 0);

@@ -43,16 +43,29 @@ int report_markdown(const char *dir, json_t *rep)
             (long long)json_integer_value(json_object_get(rep, "train_items")),
             (long long)json_integer_value(json_object_get(rep, "validation_carved_from_train")),
             (long long)json_integer_value(json_object_get(rep, "test_items")));
-    fprintf(f, "Pretraining: SimCLR, %s (%s stem, width %lld), %lld×%lld input, %lld epochs, batch %lld, "
-               "%s lr %.3g, temperature %.2f, seed %lld: %lld steps in %.0f s (%.1f images/s), final "
-               "loss %.3f.\n\n",
-            json_string_value(json_object_get(cfg, "arch")), json_string_value(json_object_get(cfg, "stem")),
+    const char *method = json_string_value(json_object_get(cfg, "method"));
+    int is_mae = method && !strcmp(method, "mae");
+    const char *M = is_mae ? "MAE" : "SimCLR";
+    char arch_s[160], loss_s[64];
+    if (is_mae)
+        snprintf(arch_s, sizeof arch_s, "vit (patch %lld, %lld blocks, %lld heads, mask ratio %.2f",
+                 (long long)json_integer_value(json_object_get(cfg, "patch")),
+                 (long long)json_integer_value(json_object_get(cfg, "depth")),
+                 (long long)json_integer_value(json_object_get(cfg, "heads")), num(cfg, "mask_ratio"));
+    else
+        snprintf(arch_s, sizeof arch_s, "%s (%s stem", json_string_value(json_object_get(cfg, "arch")),
+                 json_string_value(json_object_get(cfg, "stem")));
+    if (is_mae) snprintf(loss_s, sizeof loss_s, "masked-patch loss");
+    else snprintf(loss_s, sizeof loss_s, "temperature %.2f", num(cfg, "temperature"));
+    fprintf(f, "Pretraining: %s, %s, width %lld), %lld×%lld input, %lld epochs, batch %lld, "
+               "%s lr %.3g, %s, seed %lld: %lld steps in %.0f s (%.1f images/s), final "
+               "loss %.3f.\n\n", M, arch_s,
             (long long)json_integer_value(json_object_get(cfg, "width")),
             (long long)json_integer_value(json_object_get(cfg, "image_size")),
             (long long)json_integer_value(json_object_get(cfg, "image_size")),
             (long long)json_integer_value(json_object_get(cfg, "epochs")),
             (long long)json_integer_value(json_object_get(cfg, "batch_size")),
-            json_string_value(json_object_get(cfg, "optimizer")), num(cfg, "lr"), num(cfg, "temperature"),
+            json_string_value(json_object_get(cfg, "optimizer")), num(cfg, "lr"), loss_s,
             (long long)json_integer_value(json_object_get(cfg, "seed")),
             (long long)json_integer_value(json_object_get(pre, "steps")), num(pre, "seconds"),
             num(pre, "images_per_s"), num(pre, "final_loss"));
@@ -71,9 +84,9 @@ int report_markdown(const char *dir, json_t *rep)
         json_t *rl = json_array_get(lin, i), *rk = json_array_get(knn, i);
         double fr = num(rl, "fraction");
         const char *keys[4] = {"accuracy", "balanced_accuracy", "macro_f1", "macro_auroc"};
-        fprintf(f, "| %g %% (%.0f) | SimCLR + linear |", fr * 100, num(rl, "labels"));
+        fprintf(f, "| %g %% (%.0f) | %s + linear |", fr * 100, num(rl, "labels"), M);
         for (int k = 0; k < 4; k++) mean_sd(f, rl, keys[k]);
-        fprintf(f, "\n| | SimCLR + k-NN |");
+        fprintf(f, "\n| | %s + k-NN |", M);
         for (int k = 0; k < 4; k++) mean_sd(f, rk, keys[k]);
         fprintf(f, "\n");
         for (size_t j = 0; j < json_array_size(sup); j++) {

@@ -19,6 +19,13 @@ static lf_augment_config make_augment(const run_config *c, int channels)
     lf_augment_config a = !strcmp(c->augment, "none") ? lf_augment_none(s, s)
                         : !strcmp(c->augment, "microscopy") ? lf_augment_microscopy(s, s)
                         : lf_augment_simclr(s, s);
+    if (!strcmp(c->augment, "crop")) {
+        /* MAE's pretraining augmentation: RandomResizedCrop(scale (0.2, 1)) and flips */
+        a.scale_min = 0.2;
+        a.p_jitter = 0;
+        a.p_gray = 0;
+        a.p_blur = 0;
+    }
     if (!strcmp(c->method, "supervised") && strcmp(c->augment, "none")) {
         /* the baseline gets the usual supervised augmentation: crops and flips only */
         a.scale_min = 0.25;
@@ -33,6 +40,9 @@ static lf_augment_config make_augment(const run_config *c, int channels)
 static double default_lr(const run_config *c)
 {
     if (c->lr > 0) return c->lr;
+    /* MAE: base lr 1.5e-4 scaled by batch / 256 (He et al. 2022, A.1) */
+    if (!strcmp(c->method, "mae") && !strcmp(c->optimizer, "adamw"))
+        return 1.5e-4 * (double)c->batch_size / 256.0;
     /* SimCLR (Chen et al. 2020, B.1): square-root scaling 0.075 * sqrt(B) suits small batches
      * with LARS; AdamW 1e-3; SGD the linear rule 0.1 * B / 256 (Goyal et al. 2017). */
     if (!strcmp(c->optimizer, "lars")) return 0.075 * sqrt((double)c->batch_size);
@@ -123,6 +133,7 @@ static int report_test_split(const char *cmd, const run_config *c, const lf_data
 int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summary *sum)
 {
     bool ssl = strcmp(c->method, "supervised") != 0;
+    bool mae_run = !strcmp(c->method, "mae"), simclr = !strcmp(c->method, "simclr");
     if (c->threads > 0) lf_set_threads((int)c->threads);
     if (cli_make_dirs(cmd, c->out)) return 1;
     /* data: normalisation statistics of the training split; also checks every image */
@@ -144,7 +155,8 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
 
     /* model */
     lf_params *P = NULL;
-    lf_encoder *enc = NULL;
+    lf_encoder *enc = NULL; /* owned by mae when there is one */
+    lf_mae *mae = NULL;
     lf_mlp *head = NULL;
     lf_optim *opt = NULL;
     lf_loader *L = NULL;
@@ -157,14 +169,36 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
     ec.in_channels = (int)c->channels;
     ec.width = (int)c->width;
     ec.num_classes = ssl ? 0 : n_classes;
-    if (lf_params_init(&P) || lf_encoder_init(P, &ec, NULL, &enc)) goto out;
-    if (ssl) {
+    if (!strcmp(c->arch, "vit")) {
+        ec.image_size = (int)c->image_size;
+        ec.patch = (int)c->patch;
+        ec.depth = (int)c->depth;
+        ec.heads = (int)c->heads;
+    }
+    if (lf_params_init(&P)) goto out;
+    if (mae_run) {
+        lf_mae_config mc = lf_mae_config_default();
+        snprintf(ec.pos_embed, sizeof ec.pos_embed, "sincos");
+        mc.encoder = ec;
+        mc.decoder_width = (int)c->decoder_width;
+        mc.decoder_depth = (int)c->decoder_depth;
+        mc.decoder_heads = (int)c->decoder_heads;
+        mc.mask_ratio = c->mask_ratio;
+        mc.norm_pix_loss = (int)c->norm_pix_loss;
+        if (lf_mae_init(P, &mc, NULL, &mae)) goto out;
+        enc = lf_mae_encoder(mae);
+    } else if (lf_encoder_init(P, &ec, NULL, &enc)) {
+        goto out;
+    }
+    if (simclr) {
         int f = (int)lf_encoder_feature_dim(enc);
         int dims[3] = {f, c->proj_hidden ? (int)c->proj_hidden : f, (int)c->proj_dim};
         lf_mlp_config mc = lf_mlp_config_make(2, dims, 1);
         if (lf_mlp_init(P, &mc, "projection_head.", &head)) goto out;
     }
-    if (lf_params_finalize(P) || lf_encoder_reset_parameters(enc, (uint64_t)c->seed, 1) ||
+    if (lf_params_finalize(P) ||
+        (mae ? lf_mae_reset_parameters(mae, (uint64_t)c->seed, 1)
+             : lf_encoder_reset_parameters(enc, (uint64_t)c->seed, 1)) ||
         (head && lf_mlp_reset_parameters(head, (uint64_t)c->seed, 2)))
         goto out;
 
@@ -175,6 +209,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
     oc.lr = c->lr;
     oc.weight_decay = c->weight_decay;
     if (kind != LF_OPTIM_ADAMW) oc.momentum = c->momentum;
+    if (kind == LF_OPTIM_ADAMW && mae_run) oc.beta2 = 0.95; /* MAE's betas (0.9, 0.95) */
     if (lf_optim_init(&opt, P, &oc)) goto out;
 
     /* resume point (before the loader, which starts at that batch) */
@@ -197,7 +232,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
         goto out_quiet;
     }
     lc.batch_size = (int)(c->batch_size < n_items ? c->batch_size : n_items);
-    lc.views = ssl ? 2 : 1;
+    lc.views = simclr ? 2 : 1;
     lc.threads = (int)c->loader_threads;
     lc.seed = (uint64_t)c->seed;
     lc.split = LF_SPLIT_TRAIN;
@@ -255,7 +290,9 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
             memcpy(x->data + v * b->n * per, b->view[v], (size_t)(b->n * per) * sizeof(lf_real));
         double top1 = NAN;
         lf_tensor *loss;
-        if (ssl) {
+        if (mae) {
+            loss = lf_mae_loss(g, mae, x, NULL, NULL); /* masks from the step's stream */
+        } else if (ssl) {
             lf_tensor *z = lf_mlp_forward(g, head, lf_encoder_forward(g, enc, x));
             loss = lf_nt_xent(g, z, c->temperature, &top1);
         } else {
@@ -304,7 +341,7 @@ int train_run(const char *cmd, run_config *c, const lf_dataset *ds, train_summar
         snprintf(classes + l, sizeof classes - l, "%s\"%s\"", k ? ", " : "", lf_dataset_class_name(ds, k));
     }
     strncat(classes, "]", sizeof classes - strlen(classes) - 1);
-    char *enc_json = lf_encoder_config_to_json(&ec);
+    char *enc_json = lf_encoder_config_to_json(lf_encoder_get_config(enc));
     if (!enc_json) goto out;
     const char *meta[] = {"method", c->method, "encoder", enc_json, "normalization", norm_json,
                           "image_size", size_s, "classes", classes, "config", cfg_json};
@@ -333,7 +370,8 @@ out_quiet:
     if (L) lf_loader_free(L);
     if (opt) lf_optim_free(opt);
     if (head) lf_mlp_free(head);
-    if (enc) lf_encoder_free(enc);
+    if (mae) lf_mae_free(mae);
+    else if (enc) lf_encoder_free(enc);
     lf_params_free(P);
     return rc;
 }

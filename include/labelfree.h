@@ -1063,6 +1063,52 @@ lf_status lf_thumbnail_png(const char *src_path, const char *dst_path, int max_s
  * similarity over temperature; mean over the 2N rows. top1 (may be NULL) receives the
  * fraction of rows whose most similar other row is their positive. */
 lf_tensor *lf_nt_xent(lf_graph *g, lf_tensor *z, double temperature, double *top1);
+/* Masked autoencoder (He et al. 2022; src/ssl/mae.c) in the layout of facebookresearch/mae's
+ * MaskedAutoencoderViT: parameter names cls_token, pos_embed, patch_embed.proj.*, blocks.*,
+ * norm.* (the encoder: a timm ViT with the fixed sin-cos position table), mask_token,
+ * decoder_pos_embed, decoder_embed.*, decoder_blocks.*, decoder_norm.*, decoder_pred.*; its
+ * initialisation (xavier_uniform Linear and patch weights, tokens N(0, .02^2)) and its loss.
+ * The encoder sees K = int(P (1 - mask_ratio)) of an image's P patches; the decoder fills the
+ * others with the mask token and predicts every patch's p * p * C values (in MAE's patchify
+ * order: (row, column, channel) within the patch); the loss is the mean squared error over
+ * the hidden patches, against targets normalised per patch (norm_pix_loss, MAE's
+ * recommended setting) or raw pixels. After pretraining lf_mae_encoder is the ViT to embed
+ * with (class token after the final norm). */
+typedef struct lf_mae_config {
+    lf_encoder_config encoder; /* arch "vit" without a head; pos_embed "sincos" as MAE */
+    int decoder_width;         /* 128 (a light decoder; MAE's ViT-B used 512) */
+    int decoder_depth;         /* 4 */
+    int decoder_heads;         /* 4 */
+    double decoder_mlp_ratio;  /* 4 */
+    double mask_ratio;         /* 0.75: fraction of the patches hidden from the encoder */
+    int norm_pix_loss;         /* 1: targets (t - mean) / sqrt(var + 1e-6) per patch */
+} lf_mae_config;
+typedef struct lf_mae lf_mae;
+typedef struct lf_mae_output {
+    lf_tensor *pred;       /* (N, P, p p C) predictions for every patch */
+    lf_tensor *target;     /* (N, P, p p C) the targets (normalised when norm_pix_loss) */
+    lf_tensor *mask;       /* (N, P) 1 for a hidden patch, 0 for a visible one */
+    lf_tensor *patch_loss; /* (N, P) mean squared error of every patch */
+} lf_mae_output;
+
+/* ViT-Tiny/16 at 224 (sin-cos positions), the decoder above, mask ratio 0.75. */
+lf_mae_config lf_mae_config_default(void);
+lf_status lf_mae_config_check(const lf_mae_config *c); /* LF_ERR_ARG naming the field */
+int64_t lf_mae_visible(const lf_mae_config *c);        /* K */
+/* Declares the encoder then the decoder in P under prefix (NULL or ""), as lf_encoder_init. */
+lf_status lf_mae_init(lf_params *P, const lf_mae_config *c, const char *prefix, lf_mae **out);
+void lf_mae_free(lf_mae *m);
+lf_status lf_mae_reset_parameters(lf_mae *m, uint64_t seed, uint64_t stream);
+lf_encoder *lf_mae_encoder(lf_mae *m); /* owned by m */
+const lf_mae_config *lf_mae_get_config(const lf_mae *m);
+/* order (n, patches): per image a uniformly random permutation of the patch indices. */
+void lf_mae_random_order(lf_rng *rng, int64_t n, int64_t patches, int64_t *order);
+/* x (N, C, S, S) images -> the scalar loss. order (N, P): per image a permutation of
+ * 0..P-1 whose first K entries are the visible patches (anatomy-aware or any other
+ * masking); NULL draws lf_mae_random_order from lf_graph_rng(g). out (may be NULL)
+ * receives the predictions, targets, mask and per-patch errors as graph tensors. */
+lf_tensor *lf_mae_loss(lf_graph *g, lf_mae *m, lf_tensor *x, const int64_t *order,
+                       lf_mae_output *out);
 /* Paired contrastive losses (src/ssl/contrastive.c): CLIP's InfoNCE and CLOOME's CLOOB.
  * a (N, E) image embeddings and b (N, E) molecule embeddings, row i of a paired with row i of
  * b (N >= 2); rows are L2-normalised inside. Inverse temperature t = exp(log_inv_tau[0]) when

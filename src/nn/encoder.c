@@ -111,6 +111,8 @@ int64_t lf_encoder_feature_dim(const lf_encoder *e)
     return e->cfg.width;
 }
 
+nn_vit *nn_encoder_vit(lf_encoder *e) { return e ? e->vit : NULL; }
+
 const lf_encoder_config *lf_encoder_get_config(const lf_encoder *e) { return e ? &e->cfg : NULL; }
 
 static lf_mlp_config encoder_mlp_config(const lf_encoder_config *c)

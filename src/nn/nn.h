@@ -107,6 +107,7 @@ lf_tensor *nn_vit_with_cls(lf_graph *g, nn_vit *v, lf_tensor *h);
 /* the blocks and the final norm. */
 lf_tensor *nn_vit_encode(lf_graph *g, nn_vit *v, lf_tensor *h);
 int64_t nn_vit_patch_count(const nn_vit *v);
+nn_vit *nn_encoder_vit(lf_encoder *e); /* the ViT behind an encoder of arch vit, else NULL */
 /* Fills t (..., side * side [+ 1], E) with MAE's fixed 2-D sin-cos table (E % 4 == 0); with
  * cls a zero row for the class token first. */
 void nn_sincos_pos_embed(lf_tensor *t, int64_t side, int cls);

@@ -3,8 +3,8 @@
 # an uninterrupted run (same seed and thread count: the run is deterministic).
 set -eu
 LF=${LF:-./build/default/labelfree}
-T=$(mktemp -d); trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$T"' EXIT
-pid=
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+. tests/e2e/lib/kill_after_metrics.sh
 D=data/wbc-sample/manifest.csv
 args=(--data "$D" --out "$T/run" --width 8 --image-size 24 --epochs 4 --batch-size 16
       --warmup-epochs 1 --checkpoint-every 1 --threads 2 --seed 11 --quiet)
@@ -12,14 +12,7 @@ args=(--data "$D" --out "$T/run" --width 8 --image-size 24 --epochs 4 --batch-si
 mv "$T/run/model.safetensors" "$T/uninterrupted.safetensors"
 rm -rf "$T/run"
 # the same run, killed (SIGKILL) once a few checkpoints exist, then resumed
-"$LF" pretrain "${args[@]}" & pid=$!
-for _ in $(seq 1 600); do
-    n=$(cat "$T/run/metrics.jsonl" 2>/dev/null | wc -l)
-    [ "$n" -ge 5 ] && break
-    sleep 0.05
-done
-kill -9 $pid 2>/dev/null || { echo "run finished before it could be killed"; exit 1; }
-wait $pid 2>/dev/null || true
+kill_after_metrics "$T/run/metrics.jsonl" 5 "$LF" pretrain "${args[@]}"
 [ ! -e "$T/run/model.safetensors" ] || { echo "killed run left a model file"; exit 1; }
 # a kill during a checkpoint write leaves its temporary file; the resumed run's next write
 # removes it (a stand-in for that case is planted here, with a pid that no longer runs)
