@@ -188,8 +188,10 @@ int lf_graph_recompute(const lf_graph *g);
  * its intermediates at once; backward runs fn again on the saved x (same random numbers,
  * batch norm without a second running-statistics update) with a tape, backpropagates through
  * it and frees it. fn may read only x, parameters and tensors that need no gradient (backward
- * stops with LF_ERR_STATE otherwise). Without grad recording it is fn(g, x, ctx); with it,
- * the output requires a gradient. With retain_grads off, backward frees the output (its data
+ * stops with LF_ERR_STATE otherwise). Without grad recording it is fn(g, x, ctx) with fn's
+ * intermediates freed as it returns (the encoders' blocks run this way in inference, so an
+ * embedding batch holds one block's activations at a time); with it, the output requires a
+ * gradient. With retain_grads off, backward frees the output (its data
  * becomes NULL) once the ops that read it are done: read it before backward; a second
  * backward through the segment stops with LF_ERR_STATE. */
 typedef lf_tensor *(*lf_segment_fn)(lf_graph *g, lf_tensor *x, void *ctx);
@@ -331,6 +333,11 @@ lf_tensor *lf_embedding(lf_graph *g, lf_tensor *table, const int64_t *ids, int n
 /* q (B, H, Tq, Dh), k/v (B, H, Tk, Dh); mask (Tq, Tk) or (B, 1, Tq, Tk) additive, or NULL */
 lf_tensor *lf_attention(lf_graph *g, lf_tensor *q, lf_tensor *k, lf_tensor *v,
                         lf_tensor *mask, double scale);
+/* Multi-head self-attention without mask on packed projections (src/ops/self_attention.c):
+ * qkv (B, T, 3E) as Linear(E, 3E) gives it (q, k, v side by side, each `heads` heads wide)
+ * -> (B, T, E) with the heads side by side: what reshape, permute, lf_attention, transpose
+ * and reshape give, without their copies; the (batch, head) pairs run in parallel. */
+lf_tensor *lf_self_attention(lf_graph *g, lf_tensor *qkv, int heads, double scale);
 
 /* ------------------------------------------------------------------ sections added by issues */
 /* @@OPTIM@@ */

@@ -87,25 +87,17 @@ static lf_status recompute_backward(lf_graph *g, lf_node *n)
     return st;
 }
 
-lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
+/* Runs fn on x with the arena marked, then frees everything fn allocated except its output,
+ * which moves to memory of its own (or stays in its block). Returns a view of the output
+ * (not recorded), NULL on failure. */
+static lf_tensor *run_keeping_output(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
 {
-    if (!x) return NULL;
-    if (!fn) {
-        lf_error(LF_ERR_ARG, "recompute: no segment function");
-        return NULL;
-    }
-    if (!g->grad_enabled) return fn(g, x, ctx);
-    if (x->device != LF_DEVICE_CPU) {
-        lf_error(LF_ERR_UNSUPPORTED, "recompute: input on %s (CPU only for now)",
-                 lf_device_name(x->device));
-        return NULL;
-    }
-    lf_rng rng = g->rng;
     lf_arena_mark m = lf_arena_get_mark(&g->arena);
+    bool grad = g->grad_enabled;
     g->grad_enabled = false;
     lf_tensor *y = fn(g, x, ctx);
     if (y && !lf_is_contiguous(y)) y = lf_contiguous(g, y);
-    g->grad_enabled = true;
+    g->grad_enabled = grad;
     if (!y) {
         lf_arena_release(&g->arena, m);
         return NULL;
@@ -140,7 +132,25 @@ lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
         if (!d) return NULL;
         memmove(d, src, bytes);
     }
-    lf_tensor *out = lf_view_of(g, NULL, d, ndim, shape, NULL);
+    return lf_view_of(g, NULL, d, ndim, shape, NULL);
+}
+
+lf_tensor *lf_recompute(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
+{
+    if (!x) return NULL;
+    if (!fn) {
+        lf_error(LF_ERR_ARG, "recompute: no segment function");
+        return NULL;
+    }
+    /* inference: nothing to recompute, only the intermediates to drop */
+    if (!g->grad_enabled) return run_keeping_output(g, fn, ctx, x);
+    if (x->device != LF_DEVICE_CPU) {
+        lf_error(LF_ERR_UNSUPPORTED, "recompute: input on %s (CPU only for now)",
+                 lf_device_name(x->device));
+        return NULL;
+    }
+    lf_rng rng = g->rng;
+    lf_tensor *out = run_keeping_output(g, fn, ctx, x);
     if (!out) return NULL;
     out->flags |= LF_TENSOR_REQUIRES_GRAD;
     lf_node *n = lf_record(g, "recompute", recompute_backward, out, LF_IN(x));

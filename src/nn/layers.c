@@ -97,7 +97,9 @@ lf_tensor *nn_conv_bn_relu_pool_forward(lf_graph *g, lf_tensor *x, lf_tensor *w,
 
 lf_tensor *nn_block(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x)
 {
-    return lf_graph_recompute(g) ? lf_recompute(g, fn, ctx, x) : fn(g, x, ctx);
+    /* in inference (no gradients) the block's intermediates are dropped as it returns */
+    return lf_graph_recompute(g) || !g->grad_enabled ? lf_recompute(g, fn, ctx, x)
+                                                     : fn(g, x, ctx);
 }
 
 lf_tensor *nn_linear_forward(lf_graph *g, const nn_linear *l, lf_tensor *x)

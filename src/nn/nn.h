@@ -45,8 +45,8 @@ lf_tensor *nn_conv_bn_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_a
 lf_tensor *nn_conv_bn_relu_pool_forward(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_args a,
                                         nn_bn *bn, int pool_kernel, int pool_stride,
                                         int pool_padding);
-/* One encoder block: through lf_recompute when the graph's recompute mode is on (the block
- * then keeps only its output), else called directly. */
+/* One encoder block: through lf_recompute when the graph's recompute mode is on or it runs
+ * without gradients (the block then keeps only its output), else called directly. */
 lf_tensor *nn_block(lf_graph *g, lf_segment_fn fn, void *ctx, lf_tensor *x);
 lf_tensor *nn_linear_forward(lf_graph *g, const nn_linear *l, lf_tensor *x);
 

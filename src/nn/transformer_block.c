@@ -40,16 +40,8 @@ void nn_tblock_reset(nn_tblock *b, lf_rng *rng, nn_linear_init init)
 /* x (N, T, E) -> proj(attention(heads of qkv(x))), without the residual */
 static lf_tensor *attn_forward(lf_graph *g, nn_tblock *b, lf_tensor *x)
 {
-    if (!x) return NULL;
-    int64_t N = x->shape[0], T = x->shape[1], E = b->E, H = b->H, Dh = E / H;
-    lf_tensor *qkv = nn_linear_forward(g, &b->qkv, x);                    /* (N, T, 3E) */
-    qkv = lf_reshape(g, qkv, 5, (int64_t[]){N, T, 3, H, Dh});
-    qkv = lf_permute(g, qkv, (int[]){2, 0, 3, 1, 4});                      /* (3, N, H, T, Dh) */
-    lf_tensor *qkv3[3];
-    for (int i = 0; i < 3; i++)
-        qkv3[i] = lf_reshape(g, lf_slice(g, qkv, 0, i, i + 1), 4, (int64_t[]){N, H, T, Dh});
-    lf_tensor *o = lf_attention(g, qkv3[0], qkv3[1], qkv3[2], NULL, 1.0 / sqrt((double)Dh));
-    o = lf_reshape(g, lf_transpose(g, o, 1, 2), 3, (int64_t[]){N, T, E}); /* (N, T, E) */
+    lf_tensor *qkv = nn_linear_forward(g, &b->qkv, x); /* (N, T, 3E) */
+    lf_tensor *o = lf_self_attention(g, qkv, (int)b->H, 1.0 / sqrt((double)(b->E / b->H)));
     return nn_linear_forward(g, &b->proj, o);
 }
 

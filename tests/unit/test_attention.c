@@ -155,3 +155,82 @@ TEST(attention_shape_errors)
     CHECK(lf_attention(g, q, k, k, NULL, 1) != NULL);
     lf_graph_free(g);
 }
+
+/* ---- lf_self_attention (packed qkv) */
+static lf_tensor *f_self_att(lf_graph *g, lf_tensor **in, void *ctx)
+{
+    return lf_self_attention(g, in[0], *(int *)ctx, 0.6);
+}
+
+TEST(grad_self_attention)
+{
+    int heads = 2;
+    gc_input in[1] = {{3, {2, 5, 12}, 0, 0, 0}}; /* B 2, T 5, E 4, 2 heads of 2 */
+    GC_PRINT("self_attention T=5 E=4 H=2", GRADCHECK("self_attention", f_self_att, 1, in, &heads));
+    int one = 1;
+    gc_input in1[1] = {{3, {3, 1, 9}, -2, 2, 0}}; /* one token: P = 1 */
+    GC_PRINT("self_attention T=1 H=1", GRADCHECK("self_attention T=1", f_self_att, 1, in1, &one));
+}
+
+/* The packed op against reshape / permute / lf_attention / transpose on the same qkv: same
+ * output and same qkv gradient (to float rounding), one and two threads, training and
+ * inference */
+TEST(self_attention_matches_composite)
+{
+    const int64_t B = 3, T = 7, H = 3, Dh = 4, E = H * Dh;
+    for (int rep = 0; rep < 2; rep++) {
+        int saved = lf_get_threads();
+        lf_set_threads(rep + 1);
+        lf_graph *g;
+        CHECK_OK(lf_graph_init(&g, 0));
+        lf_tensor *x[2], *y[2] = {NULL, NULL};
+        lf_rng r = lf_rng_make(4, 0);
+        for (int way = 0; way < 2; way++) {
+            x[way] = lf_tensor_new(g, 3, (int64_t[]){B, T, 3 * E});
+            lf_rng rr = r;
+            lf_rng_fill_normal(&rr, x[way]->data, lf_numel(x[way]), 0, 1);
+            x[way]->flags |= LF_TENSOR_REQUIRES_GRAD;
+            if (way == 0) {
+                y[0] = lf_self_attention(g, x[0], (int)H, 0.5);
+            } else {
+                lf_tensor *p = lf_permute(g, lf_reshape(g, x[1], 5, (int64_t[]){B, T, 3, H, Dh}),
+                                          (int[]){2, 0, 3, 1, 4});
+                lf_tensor *q[3];
+                for (int i = 0; i < 3; i++)
+                    q[i] = lf_reshape(g, lf_slice(g, p, 0, i, i + 1), 4, (int64_t[]){B, H, T, Dh});
+                lf_tensor *o = lf_attention(g, q[0], q[1], q[2], NULL, 0.5);
+                y[1] = lf_reshape(g, lf_transpose(g, o, 1, 2), 3, (int64_t[]){B, T, E});
+            }
+        }
+        CHECK(y[0] && y[1]);
+        if (!y[0] || !y[1]) break;
+        lf_tensor *w = lf_tensor_new(g, 3, (int64_t[]){B, T, E});
+        lf_rng_fill_normal(&r, w->data, lf_numel(w), 0, 1);
+        lf_tensor *loss = lf_add(g, lf_sum_all(g, lf_mul(g, y[0], w)), lf_sum_all(g, lf_mul(g, y[1], w)));
+        CHECK_OK(lf_backward(g, loss));
+        lf_tensor *y1 = lf_contiguous(g, y[1]);
+        double dy = 0, dg = 0;
+        for (int64_t i = 0; i < lf_numel(y1); i++) dy = fmax(dy, fabs((double)y[0]->data[i] - y1->data[i]));
+        for (int64_t i = 0; i < lf_numel(x[0]); i++)
+            dg = fmax(dg, fabs((double)x[0]->grad[i] - x[1]->grad[i]));
+        CHECK_MSG(dy < 1e-5 && dg < 1e-4, "threads %d: output differs by %.3g, gradient by %.3g",
+                  rep + 1, dy, dg);
+        /* inference (no tape, per-thread P buffers) gives the training forward's values */
+        lf_graph_set_grad_enabled(g, 0);
+        lf_tensor *yi = lf_self_attention(g, x[0], (int)H, 0.5);
+        CHECK(yi && memcmp(yi->data, y[0]->data, (size_t)lf_numel(yi) * sizeof(lf_real)) == 0);
+        lf_graph_free(g);
+        lf_set_threads(saved);
+    }
+}
+
+TEST(self_attention_errors)
+{
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_tensor *x = lf_tensor_zeros(g, 3, (int64_t[]){2, 4, 10});
+    CHECK(lf_self_attention(g, x, 2, 1.0) == NULL && strstr(lf_last_error(), "self_attention"));
+    lf_tensor *x2 = lf_tensor_zeros(g, 2, (int64_t[]){4, 12});
+    CHECK(lf_self_attention(g, x2, 2, 1.0) == NULL);
+    lf_graph_free(g);
+}

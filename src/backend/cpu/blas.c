@@ -1,10 +1,81 @@
-/* The one place that calls BLAS; picks sgemm or dgemm for lf_real. */
+/* The engine's matrix product: the AVX-512 kernel where there is one (float builds), else
+ * BLAS (sgemm or dgemm for lf_real). */
 #include "../../core/internal.h"
 
 #include "conv_winograd.h"
 #include "gemm_avx512.h"
 
 #include <cblas.h>
+
+#ifndef LF_DOUBLE
+#include <omp.h>
+#include <pthread.h>
+
+/* Packing space of the AVX-512 kernel, one per thread, made on the thread's first product
+ * and kept for the process (a step allocates nothing); also listed in `kept`, where leak
+ * checkers see it reachable. */
+static _Thread_local float *tl_pack;
+static float *kept[256];
+static int n_kept;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static float *thread_pack(void)
+{
+    if (tl_pack) return tl_pack;
+    float *p = lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
+    if (!p) return NULL;
+    pthread_mutex_lock(&kept_lock);
+    if (n_kept < (int)(sizeof kept / sizeof kept[0])) kept[n_kept++] = p;
+    pthread_mutex_unlock(&kept_lock);
+    return tl_pack = p;
+}
+
+/* Products below this many multiply-adds run on one thread (a thread team costs ~2 us). */
+#define GEMM_PAR_MIN (1 << 18)
+
+/* C = alpha op(A) op(B) + beta C on the AVX-512 kernel: on the calling thread inside a
+ * parallel region or for small products, else split across the threads by rows of C (by
+ * columns when C is wide). Every element of C sums its K products in the same order however
+ * the work is split, so results do not depend on the thread count. */
+static void gemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                     float *C, int64_t ldc)
+{
+    int T = lf_get_threads();
+    if (omp_in_parallel() || T < 2 || M * N * K < GEMM_PAR_MIN) T = 1;
+    const bool by_rows = M >= N;
+    const int64_t len = by_rows ? M : N, unit = by_rows ? LF_GEMM512_MR : LF_GEMM512_NR;
+    int64_t chunk = (len + T - 1) / T;
+    chunk = (chunk + unit - 1) / unit * unit;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        const int64_t t = T > 1 ? omp_get_thread_num() : 0;
+        const int64_t i0 = t * chunk < len ? t * chunk : len;
+        const int64_t i1 = i0 + chunk < len ? i0 + chunk : len;
+        if (i1 > i0) {
+            const float *a = A, *b = B;
+            float *c = C;
+            int64_t m = M, n = N;
+            if (by_rows) {
+                a = ta ? A + i0 : A + i0 * lda;
+                c = C + i0 * ldc;
+                m = i1 - i0;
+            } else {
+                b = tb ? B + i0 * ldb : B + i0;
+                c = C + i0;
+                n = i1 - i0;
+            }
+            float *pack = thread_pack();
+            if (pack)
+                lf_gemm512(ta, tb, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc, pack);
+            else /* no memory for packing: BLAS (single-threaded inside a region) */
+                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                            tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)K, alpha, a,
+                            (int)lda, b, (int)ldb, beta, c, (int)ldc);
+        }
+    }
+}
+#endif
 
 void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
              const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
@@ -16,6 +87,12 @@ void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_rea
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
                 B, (int)ldb, beta, C, (int)ldc);
 #else
+    /* the AVX-512 kernel where the CPU has it (OpenBLAS may run AVX2 kernels there; see
+     * gemm_avx512.c), BLAS elsewhere and with LF_GEMM=blas */
+    if (lf_gemm512_available() && K > 0) {
+        gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
                 B, (int)ldb, beta, C, (int)ldc);

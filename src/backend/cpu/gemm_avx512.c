@@ -114,13 +114,52 @@ static inline int64_t col_off(const lf_gemm_mat *m, int64_t c)
 }
 
 /* op(A) rows i0..i0+mc-1, columns k0..k0+kc-1 -> MR-row panels, ap[k * MR + r] */
+/* 8 x 8 floats transposed in registers: r[i] holds row i on entry, column i on return */
+AVX512_FN static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) {
+        u[g] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+}
+
 AVX512_FN static void pack_a(const lf_gemm_mat *A, int64_t i0, int64_t mc, int64_t k0,
                              int64_t kc, float *restrict ap)
 {
     const float *p = A->p;
     for (int64_t ir = 0; ir < mc; ir += MR) {
         const int mr = (int)(mc - ir < MR ? mc - ir : MR);
-        if (A->t) { /* element (i, k) is layout (k, i): the panel's rows are columns there */
+        if (mr == MR && A->L == 0) {
+            /* full panels of a plain layout (linear layers, attention): whole vectors.
+             * Transposed: the panel's 8 values of one k are contiguous; else 8 x 8 blocks are
+             * transposed in registers */
+            int64_t k = 0;
+            if (A->t) {
+                for (; k < kc; k++)
+                    _mm256_storeu_ps(ap + k * MR, _mm256_loadu_ps(p + (k0 + k) * A->ld + i0 + ir));
+            } else {
+                const float *rows = p + (i0 + ir) * A->ld + k0;
+                for (; k + 8 <= kc; k += 8) {
+                    __m256 r[8];
+                    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(rows + i * A->ld + k);
+                    transpose8(r);
+                    for (int i = 0; i < 8; i++) _mm256_storeu_ps(ap + (k + i) * MR, r[i]);
+                }
+                for (; k < kc; k++)
+                    for (int r = 0; r < MR; r++) ap[k * MR + r] = rows[r * A->ld + k];
+            }
+        } else if (A->t) { /* element (i, k) is layout (k, i): the panel's rows are columns there */
             int64_t off[MR];
             for (int r = 0; r < mr; r++) off[r] = col_off(A, i0 + ir + r);
             for (int64_t k = 0; k < kc; k++) {

@@ -1,0 +1,167 @@
+/* labelfree side of the MAE benchmark (bench/run.sh runs it next to bench/torch_mae.py).
+ * Same model as the torch script: facebookresearch/mae's MaskedAutoencoderViT with a
+ * ViT-Tiny encoder (width 192, 12 blocks of 3 heads, patch 16 at 224) and a decoder of
+ * --decoder-depth blocks, --decoder-width wide; mask ratio 0.75, norm-pix loss; AdamW
+ * (lr 1.5e-4, betas .9/.95, wd .05). Training: a random batch, new masks every step.
+ * Embedding: the encoder on every patch (no mask), class token after the final norm.
+ *
+ *   build/native/bench_mae --image-size 224 --patch 16 --batch-size 64 \
+ *       --embed-batch-size 256 --threads 2 --steps 5 --warmup 2 --mode both --json out.json
+ *
+ * Build (bench/run.sh does): as bench_simclr, with bench/bench_mae.c.
+ * Prints one JSON object with the torch script's keys. Flops per image come from the layer
+ * shapes (bench/mae_flops.h, the same formula as the torch script's): training 3x the
+ * masked forward (forward, input and weight gradients), embedding the full encoder. */
+#include "labelfree.h"
+#include "bench_util.h"
+#include "mae_flops.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            fprintf(stderr, "bench_mae: %s failed: %s\n", #x, lf_last_error());                    \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static void emit(FILE *jf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (!jf) return;
+    va_start(ap, fmt);
+    vfprintf(jf, fmt, ap);
+    va_end(ap);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = "both", *json = NULL;
+    int S = 224, p = 16, C = 3, B = 64, EB = 256, T = 2, steps = 5, warmup = 2, recompute = 0;
+    int E = 192, depth = 12, heads = 3, D = 128, ddepth = 4, dheads = 4;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--image-size")) S = atoi(v);
+        else if (!strcmp(k, "--patch")) p = atoi(v);
+        else if (!strcmp(k, "--batch-size")) B = atoi(v);
+        else if (!strcmp(k, "--embed-batch-size")) EB = atoi(v);
+        else if (!strcmp(k, "--width")) E = atoi(v);
+        else if (!strcmp(k, "--depth")) depth = atoi(v);
+        else if (!strcmp(k, "--heads")) heads = atoi(v);
+        else if (!strcmp(k, "--decoder-width")) D = atoi(v);
+        else if (!strcmp(k, "--decoder-depth")) ddepth = atoi(v);
+        else if (!strcmp(k, "--decoder-heads")) dheads = atoi(v);
+        else if (!strcmp(k, "--threads")) T = atoi(v);
+        else if (!strcmp(k, "--steps")) steps = atoi(v);
+        else if (!strcmp(k, "--warmup")) warmup = atoi(v);
+        else if (!strcmp(k, "--recompute")) recompute = atoi(v);
+        else if (!strcmp(k, "--mode")) mode = v;
+        else if (!strcmp(k, "--json")) json = v;
+        else {
+            fprintf(stderr, "bench_mae: unknown option %s\n", k);
+            return 2;
+        }
+    }
+    if (steps < 1) steps = 1;
+    if (steps > 100) steps = 100;
+    lf_set_threads(T);
+
+    lf_mae_config mc = lf_mae_config_default();
+    mc.encoder.image_size = S;
+    mc.encoder.patch = p;
+    mc.encoder.in_channels = C;
+    mc.encoder.width = E;
+    mc.encoder.depth = depth;
+    mc.encoder.heads = heads;
+    mc.decoder_width = D;
+    mc.decoder_depth = ddepth;
+    mc.decoder_heads = dheads;
+    lf_params *P;
+    lf_mae *m;
+    CHECK(lf_params_init(&P) == LF_OK);
+    CHECK(lf_mae_init(P, &mc, NULL, &m) == LF_OK);
+    CHECK(lf_params_finalize(P) == LF_OK);
+    CHECK(lf_mae_reset_parameters(m, 0, 0) == LF_OK);
+    lf_optim_config oc = lf_optim_defaults(LF_OPTIM_ADAMW);
+    oc.lr = 1.5e-4;
+    oc.beta2 = 0.95;
+    oc.weight_decay = 0.05;
+    oc.decay_all = 1; /* torch's AdamW on model.parameters() decays every parameter */
+    lf_optim *opt;
+    CHECK(lf_optim_init(&opt, P, &oc) == LF_OK);
+    lf_graph *g;
+    CHECK(lf_graph_init(&g, 0) == LF_OK);
+    lf_graph_set_retain_grads(g, 0);
+    lf_graph_set_recompute(g, recompute);
+
+    int64_t nx = (int64_t)(B > EB ? B : EB) * C * S * S;
+    lf_real *xdata = malloc(sizeof(lf_real) * (size_t)nx);
+    CHECK(xdata != NULL);
+    lf_rng rng = lf_rng_make(0, 7);
+    lf_rng_fill_normal(&rng, xdata, nx, 0, 1);
+    mae_shape sh = {S, p, C, E, depth, D, ddepth, (int)lf_mae_visible(&mc)};
+    FILE *jf = json ? fopen(json, "w") : NULL;
+    emit(jf, "{\"impl\": \"labelfree\", \"model\": \"mae\", \"image_size\": %d, \"patch\": %d, "
+             "\"width\": %d, \"depth\": %d, \"decoder_width\": %d, \"decoder_depth\": %d, "
+             "\"batch_size\": %d, \"threads\": %d, \"recompute\": %d, "
+             "\"train_gflop_per_image\": %.6f, \"forward_gflop_per_image\": %.6f",
+         S, p, E, depth, D, ddepth, B, T, recompute, 3 * mae_train_forward_flops(&sh) / 1e9,
+         vit_forward_flops(&sh) / 1e9);
+    double ts[100];
+    if (!strcmp(mode, "train") || !strcmp(mode, "both")) {
+        lf_graph_set_training(g, 1);
+        lf_graph_set_grad_enabled(g, 1);
+        for (int it = -warmup; it < steps; it++) {
+            double t0 = now();
+            lf_graph_reset(g);
+            lf_graph_set_rng(g, lf_rng_make(1, (uint64_t)(it + warmup)));
+            lf_tensor *x = lf_tensor_new(g, 4, (int64_t[]){B, C, S, S});
+            CHECK(x != NULL);
+            memcpy(x->data, xdata, sizeof(lf_real) * (size_t)lf_numel(x));
+            lf_tensor *loss = lf_mae_loss(g, m, x, NULL, NULL);
+            CHECK(loss != NULL);
+            CHECK(lf_backward(g, loss) == LF_OK);
+            CHECK(lf_optim_step(opt) == LF_OK);
+            lf_params_zero_grad(P);
+            if (it >= 0) ts[it] = now() - t0;
+        }
+        double t = median(ts, steps);
+        emit(jf, ", \"train_step_s\": %.6f, \"train_images_per_s\": %.3f, \"train_gflops\": %.3f", t,
+             B / t, 3 * mae_train_forward_flops(&sh) * B / t / 1e9);
+    }
+    if (!strcmp(mode, "embed") || !strcmp(mode, "both")) {
+        lf_graph_set_training(g, 0);
+        lf_graph_set_grad_enabled(g, 0);
+        lf_encoder *enc = lf_mae_encoder(m);
+        for (int it = -warmup; it < steps; it++) {
+            double t0 = now();
+            lf_graph_reset(g);
+            lf_tensor *x = lf_tensor_new(g, 4, (int64_t[]){EB, C, S, S});
+            CHECK(x != NULL);
+            memcpy(x->data, xdata, sizeof(lf_real) * (size_t)lf_numel(x));
+            CHECK(lf_encoder_features(g, enc, x) != NULL);
+            if (it >= 0) ts[it] = now() - t0;
+        }
+        double t = median(ts, steps);
+        emit(jf, ", \"embed_batch_size\": %d, \"embed_step_s\": %.6f, \"embed_images_per_s\": %.3f, "
+                 "\"embed_gflops\": %.3f", EB, t, EB / t, vit_forward_flops(&sh) * EB / t / 1e9);
+    }
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    emit(jf, ", \"peak_rss_mb\": %.1f}\n", u.ru_maxrss / 1024.0);
+    if (jf) fclose(jf);
+    free(xdata);
+    lf_graph_free(g);
+    lf_optim_free(opt);
+    lf_mae_free(m);
+    lf_params_free(P);
+    return 0;
+}
