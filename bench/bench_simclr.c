@@ -18,11 +18,9 @@
 
 #include <cblas.h>
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 /* forward flops per image of a torchvision ResNet-18/50 (2 * MACs of convs; the fc is off) */
@@ -94,34 +92,6 @@ static double sgemm_gflops(int own, int T)
     free(c);
     free(pack);
     return 2.0 * n * n * n / median(ts, reps) / 1e9;
-}
-
-static long peak_rss_kb(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_maxrss;
-}
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "bench_simclr: %s failed: %s\n", #x, lf_last_error());                 \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-/* The result object goes to stdout and, the same text, to the JSON file (if any). */
-static void emit(FILE *jf, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    if (!jf) return;
-    va_start(ap, fmt);
-    vfprintf(jf, fmt, ap);
-    va_end(ap);
 }
 
 int main(int argc, char **argv)

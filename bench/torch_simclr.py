@@ -9,15 +9,12 @@ Prints one JSON object: images/s of the training step (two views per image), of 
 extraction, the model's forward GFLOP per image (counted from conv/linear shapes), and the
 peak resident memory of this process."""
 import argparse
-import json
-import resource
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+from torch_util import emit, timed
 
 
 def make_encoder(arch, stem, channels):
@@ -56,17 +53,6 @@ def count_flops(model, x):
     for h in hs:
         h.remove()
     return flops[0] / x.shape[0]
-
-
-def timed(fn, steps, warmup):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main():
@@ -119,12 +105,7 @@ def main():
         res["embed_batch_size"] = eb
         res["embed_step_s"] = t
         res["embed_images_per_s"] = eb / t
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out = json.dumps(res)
-    print(out)
-    if a.json:
-        with open(a.json, "w") as f:
-            f.write(out + "\n")
+    emit(res, a.json)
 
 
 if __name__ == "__main__":

@@ -1177,6 +1177,94 @@ int64_t lf_pairs_indices(const lf_pairs *p, lf_split split, int64_t *out);
 lf_status lf_pairs_fingerprints(const lf_pairs *p, int radius, int n_bits, int use_chirality,
                                 float *out, int64_t *n_fallback);
 
+/* @@TOKENS@@ */
+/* Masked-token transformer over integer token ids (BERT-style pretraining, e.g. of DNA
+ * k-mers; src/nn/token_model.c, src/nn/mlm_mask.c). The model, an nn.Module whose
+ * state_dict names are (in this order, so a saved file loads with load_state_dict):
+ *   pos_embed            (1, max_len, E)  learned position embedding (no weight decay)
+ *   embed.weight         (vocab, E)       token embedding, nn.Embedding (decayed)
+ *   blocks.<i>.*         depth pre-LN blocks, timm's Block: norm1, attn.qkv, attn.proj,
+ *                        norm2, mlp.fc1, mlp.fc2 (exact GELU, qkv with bias)
+ *   norm.weight/.bias    final LayerNorm
+ *   head.dense.*, head.norm.*   (head_transform only) BERT's transform: Linear(E, E), GELU,
+ *                        LayerNorm
+ *   head.decoder.*       Linear(E, vocab) with bias, not tied to embed.weight
+ * Forward: h = embed(ids) + pos_embed[:, :T], the blocks, the final norm. When pad_id >= 0,
+ * keys holding pad_id are masked out of attention (-inf added, as torch's masked_fill); a
+ * sequence of padding only then attends to nothing (zero attention output; torch gives NaN).
+ * Initialisation (lf_token_model_reset_parameters): embed.weight N(0, .02^2), pos_embed and
+ * every Linear weight trunc_normal(std .02, bounds +-2) with zero bias, LayerNorms 1 / 0.
+ * Usage:
+ *     lf_token_model_config c = lf_token_model_config_default(); c.vocab = 4101;
+ *     lf_token_model *m; lf_token_model_init(P, &c, NULL, &m); lf_params_finalize(P);
+ *     lf_token_model_reset_parameters(m, seed, 0);
+ *     lf_mlm_mask(&mc, &rng, ids, N, T, inputs, targets, NULL);      // per batch
+ *     lf_tensor *h = lf_token_model_forward(g, m, inputs, N, T);      // (N, T, E)
+ *     lf_tensor *loss = lf_mlm_loss(g, lf_token_model_logits(g, m, h), targets); */
+typedef struct lf_token_model_config {
+    int64_t vocab;      /* ids are 0 .. vocab - 1, special ids included (4^6 + 5 for 6-mers) */
+    int64_t max_len;    /* rows of pos_embed: sequences may be 1 .. max_len long */
+    int width;          /* E */
+    int depth;          /* blocks */
+    int heads;          /* width % heads == 0 */
+    double mlp_ratio;   /* MLP hidden = (int)(mlp_ratio * width) */
+    double ln_eps;      /* every LayerNorm (1e-6, timm's) */
+    int64_t pad_id;     /* -1: no padding; else an id in the vocabulary masked as a key */
+    int head_transform; /* 1: dense + GELU + LayerNorm before the decoder (BERT), 0: none */
+} lf_token_model_config;
+/* vocab 4101, max_len 128, width 256, depth 6, heads 4, mlp_ratio 4, ln_eps 1e-6, pad_id -1,
+ * head_transform 1 */
+lf_token_model_config lf_token_model_config_default(void);
+/* LF_ERR_ARG naming the first bad field and its value. */
+lf_status lf_token_model_config_check(const lf_token_model_config *cfg);
+typedef struct lf_token_model lf_token_model;
+/* Checks cfg and declares the parameters in P (before lf_params_finalize) under `prefix` (NULL
+ * or "" for none). The model keeps pointers to P's tensors: P outlives it. */
+lf_status lf_token_model_init(lf_params *P, const lf_token_model_config *cfg, const char *prefix,
+                              lf_token_model **out);
+void lf_token_model_free(lf_token_model *m);
+/* The initialisation above from lf_rng_make(seed, stream); P must be finalized. */
+lf_status lf_token_model_reset_parameters(lf_token_model *m, uint64_t seed, uint64_t stream);
+const lf_token_model_config *lf_token_model_get_config(const lf_token_model *m);
+/* ids (N, T) row-major, 1 <= T <= max_len -> hidden states (N, T, E) after the final norm.
+ * An id outside [0, vocab) is LF_ERR_ARG naming the id, its sequence and position (NULL). */
+lf_tensor *lf_token_model_forward(lf_graph *g, lf_token_model *m, const int64_t *ids, int64_t N,
+                                  int64_t T);
+/* The MLM head: hidden (N, T, E) -> logits (N, T, vocab). */
+lf_tensor *lf_token_model_logits(lf_graph *g, lf_token_model *m, lf_tensor *hidden);
+#define LF_MLM_IGNORE (-100) /* target of an unselected position (torch's ignore_index) */
+/* Mean cross-entropy of logits (N, T, V) over the positions whose target (N * T ids) is not
+ * LF_MLM_IGNORE (lf_cross_entropy); NaN when every target is ignored, as torch. */
+lf_tensor *lf_mlm_loss(lf_graph *g, lf_tensor *logits, const int64_t *targets);
+
+/* BERT's masking. Each position whose id is not special is selected with probability prob;
+ * a selected position's input becomes mask_id with probability mask_frac, a random id with
+ * probability random_frac (drawn uniformly from the ids that are not special: unlike
+ * HuggingFace's collator, which draws from the whole vocabulary, no [PAD] or [CLS] appears
+ * inside a sequence), and keeps its id otherwise. The target is the original id at selected
+ * positions, LF_MLM_IGNORE elsewhere. With at_least_one, a sequence where no position was
+ * selected but some are not special gets one of those, chosen uniformly (so every sequence
+ * contributes to the loss; at T = 128 and prob .15 this happens with probability 1e-9). */
+#define LF_MLM_MAX_SPECIAL 16
+typedef struct lf_mlm_mask_config {
+    int64_t vocab;
+    int64_t mask_id;                      /* in [0, vocab); should be one of the special ids */
+    int64_t special[LF_MLM_MAX_SPECIAL];  /* never selected, never drawn as a random id */
+    int n_special;
+    double prob;                          /* .15 */
+    double mask_frac, random_frac;        /* .8, .1 (sum <= 1) */
+    int at_least_one;                     /* 1 */
+} lf_mlm_mask_config;
+/* Defaults above, with the ids 0 .. n_special - 1 special (the usual layout: [PAD], [UNK],
+ * [CLS], [SEP], [MASK] first; n_special <= LF_MLM_MAX_SPECIAL). */
+lf_mlm_mask_config lf_mlm_mask_config_default(int64_t vocab, int64_t mask_id, int n_special);
+/* ids (N, T) -> inputs and targets (N, T) each; inputs may be ids itself. Draws from rng in a
+ * fixed order (sequence by sequence), so the same rng state gives the same result. An id
+ * outside [0, vocab) is LF_ERR_ARG naming it, its sequence and position, before anything is
+ * written. *n_selected (may be NULL) gets the number of selected positions. */
+lf_status lf_mlm_mask(const lf_mlm_mask_config *c, lf_rng *rng, const int64_t *ids, int64_t N,
+                      int64_t T, int64_t *inputs, int64_t *targets, int64_t *n_selected);
+
 #ifdef __cplusplus
 }
 #endif

@@ -84,6 +84,25 @@ void nn_tblock_declare(nn_namer *nm, nn_tblock *b, int64_t E, int64_t H, int64_t
 void nn_tblock_reset(nn_tblock *b, lf_rng *rng, nn_linear_init init); /* LayerNorm 1 / 0 */
 /* h (N, T, E) -> h (N, T, E); one recomputed segment when the graph recomputes */
 lf_tensor *nn_tblock_forward(lf_graph *g, nn_tblock *b, lf_tensor *h);
+/* the same with an additive attention mask (N, 1, T, T) (e.g. -inf on padding keys), which
+ * needs no gradient; NULL: none */
+lf_tensor *nn_tblock_forward_masked(lf_graph *g, nn_tblock *b, lf_tensor *h, lf_tensor *mask);
+/* A stack of blocks and the final LayerNorm (a ViT's or a token model's trunk), named
+ * blocks.<i>.* then norm.weight, norm.bias. */
+typedef struct nn_tstack {
+    nn_tblock *blocks;
+    int depth;
+    lf_tensor *norm_w, *norm_b;
+    double ln_eps;
+} nn_tstack;
+/* Allocates the blocks and declares the parameters; nn_tstack_free releases the blocks
+ * (also after a failure). */
+lf_status nn_tstack_declare(nn_namer *nm, nn_tstack *s, int depth, int64_t E, int64_t H,
+                            int64_t hidden, double ln_eps);
+void nn_tstack_free(nn_tstack *s);
+void nn_tstack_reset(nn_tstack *s, lf_rng *rng, nn_linear_init init); /* blocks, norm 1 / 0 */
+/* h (N, T, E) through the blocks (mask as nn_tblock_forward_masked) and the norm */
+lf_tensor *nn_tstack_forward(lf_graph *g, nn_tstack *s, lf_tensor *h, lf_tensor *mask);
 
 /* ---- architectures behind lf_encoder (each declares its parameters in state_dict order,
  * the head is declared by encoder.c afterwards) */

@@ -37,25 +37,96 @@ void nn_tblock_reset(nn_tblock *b, lf_rng *rng, nn_linear_init init)
     for (int i = 0; i < 4; i++) nn_linear_reset(rng, l[i], init);
 }
 
-/* x (N, T, E) -> proj(attention(heads of qkv(x))), without the residual */
-static lf_tensor *attn_forward(lf_graph *g, nn_tblock *b, lf_tensor *x)
+/* x (N, T, E) -> proj(attention(heads of qkv(x))), without the residual; mask NULL or an
+ * additive (N, 1, T, T) */
+static lf_tensor *attn_forward(lf_graph *g, nn_tblock *b, lf_tensor *x, lf_tensor *mask)
 {
+    if (!x) return NULL;
     lf_tensor *qkv = nn_linear_forward(g, &b->qkv, x); /* (N, T, 3E) */
-    lf_tensor *o = lf_self_attention(g, qkv, (int)b->H, 1.0 / sqrt((double)(b->E / b->H)));
+    int64_t N = x->shape[0], T = x->shape[1], E = b->E, H = b->H, Dh = E / H;
+    lf_tensor *o;
+    if (!mask) { /* the packed op: no copies of q, k, v or the output */
+        o = lf_self_attention(g, qkv, (int)H, 1.0 / sqrt((double)Dh));
+    } else {
+        qkv = lf_reshape(g, qkv, 5, (int64_t[]){N, T, 3, H, Dh});
+        qkv = lf_permute(g, qkv, (int[]){2, 0, 3, 1, 4}); /* (3, N, H, T, Dh) */
+        lf_tensor *qkv3[3];
+        for (int i = 0; i < 3; i++)
+            qkv3[i] = lf_reshape(g, lf_slice(g, qkv, 0, i, i + 1), 4, (int64_t[]){N, H, T, Dh});
+        o = lf_attention(g, qkv3[0], qkv3[1], qkv3[2], mask, 1.0 / sqrt((double)Dh));
+        o = lf_reshape(g, lf_transpose(g, o, 1, 2), 3, (int64_t[]){N, T, E}); /* (N, T, E) */
+    }
     return nn_linear_forward(g, &b->proj, o);
 }
 
+/* What one call of a block needs; in the arena, since a recomputed segment runs again in
+ * backward, after the caller's frame is gone. */
+typedef struct tblock_call {
+    nn_tblock *b;
+    lf_tensor *mask;
+} tblock_call;
+
 /* the segment function lf_recompute may run again in backward */
-static lf_tensor *block_segment(lf_graph *g, lf_tensor *h, void *bv)
+static lf_tensor *block_segment(lf_graph *g, lf_tensor *h, void *cv)
 {
-    nn_tblock *b = bv;
-    h = lf_add(g, h, attn_forward(g, b, lf_layer_norm(g, h, b->norm1_w, b->norm1_b, b->ln_eps)));
+    const tblock_call *c = cv;
+    nn_tblock *b = c->b;
+    lf_tensor *a = lf_layer_norm(g, h, b->norm1_w, b->norm1_b, b->ln_eps);
+    h = lf_add(g, h, attn_forward(g, b, a, c->mask));
     lf_tensor *m = lf_layer_norm(g, h, b->norm2_w, b->norm2_b, b->ln_eps);
     m = nn_linear_forward(g, &b->fc2, lf_gelu(g, nn_linear_forward(g, &b->fc1, m)));
     return lf_add(g, h, m);
 }
 
+lf_tensor *nn_tblock_forward_masked(lf_graph *g, nn_tblock *b, lf_tensor *h, lf_tensor *mask)
+{
+    if (!h) return NULL;
+    tblock_call *c = lf_graph_alloc(g, sizeof *c);
+    if (!c) return NULL;
+    c->b = b;
+    c->mask = mask;
+    return nn_block(g, block_segment, c, h);
+}
+
 lf_tensor *nn_tblock_forward(lf_graph *g, nn_tblock *b, lf_tensor *h)
 {
-    return nn_block(g, block_segment, b, h);
+    return nn_tblock_forward_masked(g, b, h, NULL);
+}
+
+/* ---- the stack */
+lf_status nn_tstack_declare(nn_namer *nm, nn_tstack *s, int depth, int64_t E, int64_t H,
+                            int64_t hidden, double ln_eps)
+{
+    s->depth = depth;
+    s->ln_eps = ln_eps;
+    s->blocks = lf_calloc((size_t)depth, sizeof *s->blocks);
+    if (!s->blocks) return lf_error(LF_ERR_NOMEM, "transformer: out of memory for %d blocks",
+                                    depth);
+    char stem[32];
+    for (int i = 0; i < depth; i++) {
+        snprintf(stem, sizeof stem, "blocks.%d", i);
+        nn_tblock_declare(nm, &s->blocks[i], E, H, hidden, ln_eps, stem);
+    }
+    s->norm_w = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "norm.weight");
+    s->norm_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "norm.bias");
+    return nm->status;
+}
+
+void nn_tstack_free(nn_tstack *s)
+{
+    lf_free(s->blocks);
+    s->blocks = NULL;
+}
+
+void nn_tstack_reset(nn_tstack *s, lf_rng *rng, nn_linear_init init)
+{
+    for (int i = 0; i < s->depth; i++) nn_tblock_reset(&s->blocks[i], rng, init);
+    nn_init_const(s->norm_w, 1.0);
+    nn_init_const(s->norm_b, 0.0);
+}
+
+lf_tensor *nn_tstack_forward(lf_graph *g, nn_tstack *s, lf_tensor *h, lf_tensor *mask)
+{
+    for (int i = 0; i < s->depth && h; i++) h = nn_tblock_forward_masked(g, &s->blocks[i], h, mask);
+    return lf_layer_norm(g, h, s->norm_w, s->norm_b, s->ln_eps);
 }

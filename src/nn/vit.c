@@ -15,9 +15,7 @@ struct nn_vit {
     lf_tensor *cls_token; /* (1, 1, E) */
     lf_tensor *pos_embed; /* (1, T, E) */
     lf_tensor *proj_w, *proj_b; /* patch_embed.proj: conv (E, C, p, p) stride p */
-    nn_tblock *blocks;
-    int depth;
-    lf_tensor *norm_w, *norm_b;
+    nn_tstack trunk; /* blocks and norm */
 };
 
 lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
@@ -33,12 +31,6 @@ lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
     v->sincos = strcmp(cfg->pos_embed, "sincos") == 0;
     int64_t side = cfg->image_size / cfg->patch;
     v->T = 1 + side * side;
-    v->depth = cfg->depth;
-    v->blocks = lf_calloc((size_t)cfg->depth, sizeof *v->blocks);
-    if (!v->blocks) {
-        lf_free(v);
-        return LF_ERR_NOMEM;
-    }
     int64_t E = v->E, hidden = (int64_t)(cfg->mlp_ratio * (double)E);
     /* order of timm's state_dict: the module's own parameters, then the children */
     v->cls_token = nn_param(nm, LF_TENSOR_NO_DECAY, 3, (int64_t[]){1, 1, E}, "cls_token");
@@ -47,16 +39,10 @@ lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
     v->proj_w = nn_param(nm, 0, 4, (int64_t[]){E, v->in_channels, v->patch, v->patch},
                          "patch_embed.proj.weight");
     v->proj_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, (int64_t[]){E}, "patch_embed.proj.bias");
-    char s[32];
-    for (int i = 0; i < v->depth; i++) {
-        snprintf(s, sizeof s, "blocks.%d", i);
-        nn_tblock_declare(nm, &v->blocks[i], E, v->H, hidden, v->ln_eps, s);
-    }
-    v->norm_w = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "norm.weight");
-    v->norm_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "norm.bias");
-    if (nm->status != LF_OK) {
+    lf_status s = nn_tstack_declare(nm, &v->trunk, cfg->depth, E, v->H, hidden, v->ln_eps);
+    if (s != LF_OK) {
         nn_vit_free(v);
-        return nm->status;
+        return s;
     }
     *out = v;
     return LF_OK;
@@ -65,7 +51,7 @@ lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
 void nn_vit_free(nn_vit *v)
 {
     if (!v) return;
-    lf_free(v->blocks);
+    nn_tstack_free(&v->trunk);
     lf_free(v);
 }
 
@@ -103,9 +89,7 @@ void nn_vit_reset(nn_vit *v, lf_rng *rng, nn_linear_init init)
     nn_init_normal(rng, v->cls_token, init == NN_INIT_XAVIER ? 0.02 : 1e-6);
     nn_init_torch_default(rng, v->proj_w, v->proj_b);
     if (init == NN_INIT_XAVIER) nn_init_xavier_uniform(rng, v->proj_w);
-    for (int i = 0; i < v->depth; i++) nn_tblock_reset(&v->blocks[i], rng, init);
-    nn_init_const(v->norm_w, 1.0);
-    nn_init_const(v->norm_b, 0.0);
+    nn_tstack_reset(&v->trunk, rng, init);
 }
 
 static int check_input(const nn_vit *v, const lf_tensor *x)
@@ -142,8 +126,7 @@ lf_tensor *nn_vit_with_cls(lf_graph *g, nn_vit *v, lf_tensor *h)
 
 lf_tensor *nn_vit_encode(lf_graph *g, nn_vit *v, lf_tensor *h)
 {
-    for (int i = 0; i < v->depth && h; i++) h = nn_tblock_forward(g, &v->blocks[i], h);
-    return lf_layer_norm(g, h, v->norm_w, v->norm_b, v->ln_eps);
+    return nn_tstack_forward(g, &v->trunk, h, NULL);
 }
 
 lf_tensor *nn_vit_tokens(lf_graph *g, nn_vit *v, lf_tensor *x)

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-import gen_nn
 from gen_nn import Block, PatchEmbed, Writer, perturb
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "mae")
@@ -166,13 +165,12 @@ def fixture(fname, g, norm_pix, mask_ratio=0.75, n=3):
     for k, p in m.named_parameters():
         if p.grad is not None:
             w.add("grad/" + k, p.grad)
-    w.save(fname)
+    w.save(fname, OUT)
     return loss.item()
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    gen_nn.OUT = OUT  # Writer.save writes under gen_nn.OUT
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(4321)
     print("mae norm_pix loss", fixture("mae_normpix.bin", g, True))

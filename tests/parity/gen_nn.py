@@ -125,11 +125,13 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x):
+    def forward(self, x, mask=None):
+        """mask: None or additive, broadcast against the scores (B, heads, N, N)"""
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        scores = (q @ k.transpose(-2, -1)) * self.scale
+        attn = (scores if mask is None else scores + mask).softmax(dim=-1)
         return self.proj((attn @ v).transpose(1, 2).reshape(B, N, C))
 
 
@@ -152,8 +154,8 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x):
-        x = x + self.attn(self.norm1(x))
+    def forward(self, x, mask=None):
+        x = x + self.attn(self.norm1(x), mask)
         return x + self.mlp(self.norm2(x))
 
 
@@ -222,8 +224,8 @@ class Writer:
     def add(self, name, t):
         self.items.append((name, t.detach().to(torch.float32).contiguous().cpu()))
 
-    def save(self, fname):
-        path = os.path.join(OUT, fname)
+    def save(self, fname, out=OUT):
+        path = os.path.join(out, fname)
         with open(path, "wb") as f:
             f.write(b"LFNN1\n")
             f.write(struct.pack("<I", len(self.items)))

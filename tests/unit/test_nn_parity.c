@@ -2,7 +2,7 @@
  * float64): ResNet-18 CIFAR stem (train-mode forward, every parameter gradient, running
  * stats, one SGD step), ResNet-50 imagenet stem with 5 channels (eval and train forward),
  * a tiny ViT and an MLP head (forward + every gradient). Criterion for every element:
- * |c - torch| <= TOL * max(1, |torch|). Set LF_NN_VERBOSE=1 to print every tensor's max
+ * |c - torch| <= NNFX_TOL * max(1, |torch|). Set LF_NN_VERBOSE=1 to print every tensor's max
  * difference; by default the worst tensor of each group is printed. */
 #include "nn_fixture.h"
 #include "test.h"
@@ -10,82 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOL 1e-4
 #define FIXDIR "tests/parity/fixtures/nn/"
-
-typedef struct worst {
-    const char *group;
-    double tol; /* 0: TOL */
-    char name[128];
-    double rel, abs;
-    int n;
-} worst;
-
-static int verbose(void) { return getenv("LF_NN_VERBOSE") != NULL; }
-
-/* compares one tensor; records a failure naming it */
-static void cmp(worst *w, const char *name, const lf_real *a, const nnfx_tensor *ref,
-                int64_t n)
-{
-    if (!ref || !a) {
-        lf_test_fail(__FILE__, __LINE__, "%s: %s missing", w->group, name);
-        return;
-    }
-    if (n != ref->numel) {
-        lf_test_fail(__FILE__, __LINE__, "%s: %s has %lld elements, reference %lld", w->group,
-                     name, (long long)n, (long long)ref->numel);
-        return;
-    }
-    double ab, rel = nnfx_maxdiff(a, ref->data, n, &ab);
-    if (verbose()) printf("    %-6s %-40s max|d| %.3g  rel %.3g\n", w->group, name, ab, rel);
-    double tol = w->tol > 0 ? w->tol : TOL;
-    if (!(rel <= tol))
-        lf_test_fail(__FILE__, __LINE__, "%s %s: max |d|/max(1,|ref|) = %.3g > %g (first c %g "
-                     "ref %g)", w->group, name, rel, tol, (double)a[0], (double)ref->data[0]);
-    w->n++;
-    if (!(rel <= w->rel) || w->n == 1) {
-        w->rel = rel;
-        w->abs = ab;
-        snprintf(w->name, sizeof w->name, "%s", name);
-    }
-}
-
-static void report(const worst *w)
-{
-    if (w->n) printf("    %-6s worst of %3d: %-38s max|d| %.3g  rel %.3g\n", w->group, w->n,
-                     w->name, w->abs, w->rel);
-}
-
-/* Copies "param/<name>" for every tensor of P, in order; checks names come in the same order
- * as the PyTorch state_dict. */
-static int load_params(lf_params *P, const nnfx *f)
-{
-    int k = 0, ok = 1;
-    for (int i = 0; i < f->n && ok; i++) {
-        if (strncmp(f->t[i].name, "param/", 6) != 0) continue;
-        lf_tensor *t = lf_params_get(P, k);
-        const char *nm = f->t[i].name + 6;
-        if (!t || strcmp(t->name, nm) != 0) {
-            lf_test_fail(__FILE__, __LINE__, "state_dict entry %d: torch '%s', labelfree '%s'",
-                         k, nm, t ? t->name : "(none)");
-            return 0;
-        }
-        ok = lf_numel(t) == f->t[i].numel && t->ndim == f->t[i].ndim;
-        for (int d = 0; ok && d < t->ndim; d++) ok = t->shape[d] == f->t[i].shape[d];
-        if (!ok) {
-            lf_test_fail(__FILE__, __LINE__, "%s: shape differs from torch", nm);
-            return 0;
-        }
-        for (int64_t j = 0; j < f->t[i].numel; j++) t->data[j] = (lf_real)f->t[i].data[j];
-        k++;
-    }
-    if (k != lf_params_count(P)) {
-        lf_test_fail(__FILE__, __LINE__, "torch state_dict has %d entries, labelfree %d", k,
-                     lf_params_count(P));
-        return 0;
-    }
-    return 1;
-}
 
 static lf_tensor *input_of(lf_graph *g, const nnfx_tensor *x)
 {
@@ -95,12 +20,12 @@ static lf_tensor *input_of(lf_graph *g, const nnfx_tensor *x)
     return t;
 }
 
-static void cmp_prefixed(worst *w, const nnfx *f, const char *pre, lf_tensor *t,
+static void cmp_prefixed(nnfx_worst *w, const nnfx *f, const char *pre, lf_tensor *t,
                          const lf_real *vals)
 {
     char key[160];
     snprintf(key, sizeof key, "%s%s", pre, t->name);
-    cmp(w, t->name, vals, nnfx_get(f, key), lf_numel(t));
+    nnfx_cmp(w, t->name, vals, nnfx_get(f, key), lf_numel(t));
 }
 
 /* Train-mode forward, loss = sum(out * lw), backward; compares output, loss, gradients and
@@ -111,7 +36,7 @@ static void train_parity(const char *file, lf_params *P, lf_tensor *(*fwd)(lf_gr
     nnfx *f = nnfx_load(file);
     CHECK(f != NULL);
     if (!f) return;
-    if (!load_params(P, f)) {
+    if (!nnfx_load_params(P, f)) {
         nnfx_free(f);
         return;
     }
@@ -126,10 +51,10 @@ static void train_parity(const char *file, lf_params *P, lf_tensor *(*fwd)(lf_gr
     CHECK_MSG(loss != NULL, "forward failed: %s", lf_last_error());
     if (!loss) goto done;
     CHECK_OK(lf_backward(g, loss));
-    worst wo = {"out", 0, "", 0, 0, 0}, wg = {"grad", 0, "", 0, 0, 0}, wb = {"buffer", 0, "", 0, 0, 0},
-          ws = {"sgd", 0, "", 0, 0, 0};
-    cmp(&wo, "out", out->data, nnfx_get(f, "out"), lf_numel(out));
-    cmp(&wo, "loss", loss->data, nnfx_get(f, "loss"), 1);
+    nnfx_worst wo = {"out", 0, "", 0, 0, 0}, wg = {"grad", 0, "", 0, 0, 0},
+               wb = {"buffer", 0, "", 0, 0, 0}, ws = {"sgd", 0, "", 0, 0, 0};
+    nnfx_cmp(&wo, "out", out->data, nnfx_get(f, "out"), lf_numel(out));
+    nnfx_cmp(&wo, "loss", loss->data, nnfx_get(f, "loss"), 1);
     for (int i = 0; i < lf_params_count(P); i++) {
         lf_tensor *t = lf_params_get(P, i);
         if (t->flags & LF_TENSOR_BUFFER) cmp_prefixed(&wb, f, "after/", t, t->data);
@@ -146,10 +71,10 @@ static void train_parity(const char *file, lf_params *P, lf_tensor *(*fwd)(lf_gr
             cmp_prefixed(&ws, f, "sgd/", t, t->data);
         }
     }
-    report(&wo);
-    report(&wg);
-    report(&wb);
-    report(&ws);
+    nnfx_report(&wo);
+    nnfx_report(&wg);
+    nnfx_report(&wb);
+    nnfx_report(&ws);
 done:
     lf_graph_free(g);
     nnfx_free(f);
@@ -227,15 +152,15 @@ TEST(nn_parity_resnet50_imagenet_c5_forward)
     if (e && f) {
         CHECK_OK(lf_params_finalize(P));
         CHECK(lf_encoder_feature_dim(e) == 128);
-        if (load_params(P, f)) {
+        if (nnfx_load_params(P, f)) {
             lf_graph *g;
             CHECK_OK(lf_graph_init(&g, 0));
             lf_graph_set_grad_enabled(g, 0);
-            worst wo = {"out", 0, "", 0, 0, 0}, wb = {"buffer", 0, "", 0, 0, 0};
+            nnfx_worst wo = {"out", 0, "", 0, 0, 0}, wb = {"buffer", 0, "", 0, 0, 0};
             lf_graph_set_training(g, 0);
             lf_tensor *y = lf_encoder_forward(g, e, input_of(g, nnfx_get(f, "x")));
             CHECK_MSG(y != NULL, "eval forward: %s", lf_last_error());
-            if (y) cmp(&wo, "out_eval", y->data, nnfx_get(f, "out_eval"), lf_numel(y));
+            if (y) nnfx_cmp(&wo, "out_eval", y->data, nnfx_get(f, "out_eval"), lf_numel(y));
             lf_graph_reset(g);
             lf_graph_set_training(g, 1);
             y = lf_encoder_forward(g, e, input_of(g, nnfx_get(f, "x")));
@@ -246,9 +171,9 @@ TEST(nn_parity_resnet50_imagenet_c5_forward)
              * (printed below), labelfree by 1.35e-4 to 2.1e-4 depending on the summation
              * order (BLAS or the AVX-512 kernel, 1 or 2 threads). Eval mode and the other
              * models hold 1e-4. */
-            worst wt = {"out", 3e-4, "", 0, 0, 0};
-            if (y) cmp(&wt, "out_train", y->data, nnfx_get(f, "out_train"), lf_numel(y));
-            report(&wt);
+            nnfx_worst wt = {"out", 3e-4, "", 0, 0, 0};
+            if (y) nnfx_cmp(&wt, "out_train", y->data, nnfx_get(f, "out_train"), lf_numel(y));
+            nnfx_report(&wt);
             const nnfx_tensor *e1 = nnfx_get(f, "torch32_err/out_eval"),
                               *e2 = nnfx_get(f, "torch32_err/out_train");
             if (e1 && e2)
@@ -258,8 +183,8 @@ TEST(nn_parity_resnet50_imagenet_c5_forward)
                 lf_tensor *t = lf_params_get(P, i);
                 if (t->flags & LF_TENSOR_BUFFER) cmp_prefixed(&wb, f, "after/", t, t->data);
             }
-            report(&wo);
-            report(&wb);
+            nnfx_report(&wo);
+            nnfx_report(&wb);
             lf_graph_free(g);
         }
     }
