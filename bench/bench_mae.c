@@ -16,31 +16,9 @@
 #include "bench_util.h"
 #include "mae_flops.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "bench_mae: %s failed: %s\n", #x, lf_last_error());                    \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static void emit(FILE *jf, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    if (!jf) return;
-    va_start(ap, fmt);
-    vfprintf(jf, fmt, ap);
-    va_end(ap);
-}
 
 int main(int argc, char **argv)
 {
@@ -154,9 +132,7 @@ int main(int argc, char **argv)
         emit(jf, ", \"embed_batch_size\": %d, \"embed_step_s\": %.6f, \"embed_images_per_s\": %.3f, "
                  "\"embed_gflops\": %.3f", EB, t, EB / t, vit_forward_flops(&sh) * EB / t / 1e9);
     }
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    emit(jf, ", \"peak_rss_mb\": %.1f}\n", u.ru_maxrss / 1024.0);
+    emit(jf, ", \"peak_rss_mb\": %.1f}\n", peak_rss_kb() / 1024.0);
     if (jf) fclose(jf);
     free(xdata);
     lf_graph_free(g);

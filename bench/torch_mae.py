@@ -9,14 +9,12 @@ against) and embedding extraction with its ViT encoder, on the same shapes label
 Prints one JSON object with bench/bench_mae.c's keys; flops per image from the layer shapes
 (bench/mae_flops.h's formula)."""
 import argparse
-import json
 import os
-import resource
-import statistics
 import sys
-import time
 
 import torch
+
+from torch_util import emit, timed
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "parity"))
 from gen_mae import MaskedAutoencoderViT  # noqa: E402
@@ -44,17 +42,6 @@ def encode(m, x):
     for blk in m.blocks:
         x = blk(x)
     return m.norm(x)[:, 0]
-
-
-def timed(fn, steps, warmup):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main():
@@ -113,12 +100,7 @@ def main():
         t = timed(emb, a.steps, a.warmup)
         res.update(embed_batch_size=eb, embed_step_s=t, embed_images_per_s=eb / t,
                    embed_gflops=fembed * eb / t / 1e9)
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out = json.dumps(res)
-    print(out)
-    if a.json:
-        with open(a.json, "w") as f:
-            f.write(out + "\n")
+    emit(res, a.json)
 
 
 if __name__ == "__main__":
