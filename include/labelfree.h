@@ -248,11 +248,18 @@ lf_tensor *lf_detach(lf_graph *g, lf_tensor *x); /* stop-gradient */
 lf_tensor *lf_concat(lf_graph *g, lf_tensor *const *xs, int n, int dim);
 lf_tensor *lf_index_select(lf_graph *g, lf_tensor *x, int dim, const int64_t *idx, int64_t n);
 
+/* activations for fused ops and the MLP heads */
+typedef enum lf_activation { LF_ACT_RELU = 0, LF_ACT_GELU, LF_ACT_NONE } lf_activation;
+
 /* matrix products (src/ops/matmul.c) */
 /* (..., M, K) @ (..., K, N) with batch dims broadcast; 1-D operands as in numpy. */
 lf_tensor *lf_matmul(lf_graph *g, lf_tensor *a, lf_tensor *b);
 /* x (..., in) W (out, in) b (out) or NULL -> (..., out), as torch.nn.Linear */
 lf_tensor *lf_linear(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b);
+/* act(lf_linear(x, w, b)) with act LF_ACT_GELU, LF_ACT_RELU or LF_ACT_NONE. Without a gradient
+ * to record the activation is applied to each block of the product while it is in cache (the
+ * same values as the two ops); with one, it is the two ops. */
+lf_tensor *lf_linear_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_activation act);
 
 /* elementwise with numpy broadcasting (src/ops/elementwise.c) */
 lf_tensor *lf_add(lf_graph *g, lf_tensor *a, lf_tensor *b);
@@ -508,7 +515,6 @@ lf_status lf_checkpoint_load(const char *path, lf_params *p, lf_optim *opt, int6
  *     lf_tensor *f = lf_encoder_forward(g, e, x);         // (N, C, H, W) -> (N, F) */
 #define LF_MLP_MAX_LAYERS 8
 
-typedef enum lf_activation { LF_ACT_RELU = 0, LF_ACT_GELU, LF_ACT_NONE } lf_activation;
 
 typedef struct lf_encoder_config {
     char arch[24];      /* "resnet18", "resnet50", "vit", "mlp" */

@@ -279,5 +279,16 @@ char *lf_strdup(const char *s);
 void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
              const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
              lf_real *C, int64_t ldc);
+/* lf_gemm with an epilogue applied to C's values once final, block by block while the block
+ * is in cache (on the AVX-512 path; after the whole product on BLAS): fn(c, ldc, rows, cols,
+ * col0, ctx), col0 the block's first column in C. lf_real is float or double as the build. */
+typedef struct lf_gemm_epilogue {
+    void (*fn)(lf_real *c, int64_t ldc, int64_t rows, int64_t cols, int64_t col0,
+               const void *ctx);
+    const void *ctx;
+} lf_gemm_epilogue;
+void lf_gemm_epi(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
+                 const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
+                 lf_real *C, int64_t ldc, const lf_gemm_epilogue *epi);
 
 #endif

@@ -74,7 +74,9 @@ static lf_tensor *block_segment(lf_graph *g, lf_tensor *h, void *cv)
     lf_tensor *a = lf_layer_norm(g, h, b->norm1_w, b->norm1_b, b->ln_eps);
     h = lf_add(g, h, attn_forward(g, b, a, c->mask));
     lf_tensor *m = lf_layer_norm(g, h, b->norm2_w, b->norm2_b, b->ln_eps);
-    m = nn_linear_forward(g, &b->fc2, lf_gelu(g, nn_linear_forward(g, &b->fc1, m)));
+    /* fc1 + GELU: one pass in inference */
+    m = lf_linear_act(g, m, b->fc1.weight, b->fc1.bias, LF_ACT_GELU);
+    m = nn_linear_forward(g, &b->fc2, m);
     return lf_add(g, h, m);
 }
 

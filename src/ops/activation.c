@@ -1,9 +1,11 @@
 /* Activations (relu, gelu, silu, sigmoid, tanh, softplus) and inverted dropout. Forward and
  * backward side by side; x = in[0], y = out. */
 #include "reduce_kernel.h"
+#include "fast_math.h"
 
 #include <string.h>
 #include <tgmath.h>
+
 
 enum { ACT_RELU, ACT_GELU, ACT_SILU, ACT_SIGMOID, ACT_TANH, ACT_SOFTPLUS };
 
@@ -24,8 +26,8 @@ static lf_status act_backward(lf_graph *g, lf_node *n)
     case ACT_RELU: LF_FOR_EACH(m, gx[i] += Y[i] > 0 ? gy[i] : 0); break;
     case ACT_GELU: /* d/dx x Phi(x) = Phi(x) + x phi(x) */
         LF_FOR_EACH(m, lf_real v = X[i];
-                    lf_real cdf = (lf_real)0.5 * (1 + erf(v * inv_sqrt2));
-                    gx[i] += gy[i] * (cdf + v * inv_sqrt2pi * exp((lf_real)-0.5 * v * v)));
+                    lf_real cdf = (lf_real)0.5 * (1 + LF_GELU_ERF(v * inv_sqrt2));
+                    gx[i] += gy[i] * (cdf + v * inv_sqrt2pi * LF_GELU_EXP((lf_real)-0.5 * v * v)));
         break;
     case ACT_SILU:
         LF_FOR_EACH(m, lf_real s = sigm(X[i]); gx[i] += gy[i] * s * (1 + X[i] * (1 - s)));
@@ -49,10 +51,9 @@ static lf_tensor *activation(lf_graph *g, lf_tensor *x, int op, const char *name
     int64_t m = lf_numel(x);
     const lf_real *X = x->data;
     lf_real *Y = y->data;
-    const lf_real inv_sqrt2 = (lf_real)0.70710678118654752440;
     switch (op) {
     case ACT_RELU: LF_FOR_EACH(m, Y[i] = X[i] > 0 ? X[i] : 0); break;
-    case ACT_GELU: LF_FOR_EACH(m, Y[i] = (lf_real)0.5 * X[i] * (1 + erf(X[i] * inv_sqrt2))); break;
+    case ACT_GELU: LF_FOR_EACH(m, Y[i] = LF_GELU_VALUE(X[i])); break;
     case ACT_SILU: LF_FOR_EACH(m, Y[i] = X[i] * sigm(X[i])); break;
     case ACT_SIGMOID: LF_FOR_EACH(m, Y[i] = sigm(X[i])); break;
     case ACT_TANH: LF_FOR_EACH(m, Y[i] = tanh(X[i])); break;

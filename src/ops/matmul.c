@@ -1,5 +1,6 @@
 /* Matrix products on BLAS gemm: batched matmul with broadcast batch dims, and linear. */
 #include "../backend/backend.h"
+#include "fast_math.h"
 
 #include <string.h>
 
@@ -140,13 +141,49 @@ static lf_status linear_backward(lf_graph *g, lf_node *n)
     const lf_real *gy = n->out->grad;
     if (lf_needs_grad(x)) be->gemm(false, false, rows, in, out, 1, gy, out, w->data, in, 1, x->grad, in);
     if (lf_needs_grad(w)) be->gemm(true, false, out, in, rows, 1, gy, out, x->data, in, 1, w->grad, in);
-    if (b && lf_needs_grad(b))
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t o = 0; o < out; o++) b->grad[o] += gy[r * out + o];
+    if (b && lf_needs_grad(b)) {
+        /* column sums, 64 columns a task (each task's rows in order: any thread count gives
+         * the same sums) */
+#pragma omp parallel for schedule(static) if (rows * out >= (1 << 16))
+        for (int64_t o0 = 0; o0 < out; o0 += 64) {
+            const int64_t o1 = o0 + 64 < out ? o0 + 64 : out;
+            lf_real acc[64] = {0};
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t o = o0; o < o1; o++) acc[o - o0] += gy[r * out + o];
+            for (int64_t o = o0; o < o1; o++) b->grad[o] += acc[o - o0];
+        }
+    }
     return LF_OK;
 }
 
-lf_tensor *lf_linear(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b)
+typedef struct bias_act {
+    const lf_real *bias; /* (out) or NULL */
+    lf_activation act;
+} bias_act;
+
+static void bias_act_epilogue(lf_real *c, int64_t ldc, int64_t rows, int64_t cols, int64_t col0,
+                              const void *ctx)
+{
+    const bias_act *e = ctx;
+    const lf_real *bias = e->bias ? e->bias + col0 : NULL;
+    for (int64_t r = 0; r < rows; r++) {
+        lf_real *cr = c + r * ldc;
+        if (bias) {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) cr[j] += bias[j];
+        }
+        if (e->act == LF_ACT_GELU) {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) cr[j] = LF_GELU_VALUE(cr[j]);
+        } else if (e->act == LF_ACT_RELU) {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) cr[j] = cr[j] > 0 ? cr[j] : 0;
+        }
+    }
+}
+
+static lf_tensor *linear_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b,
+                             lf_activation act)
 {
     if (!x || !w) return NULL;
     char sx[96], sw[96];
@@ -167,10 +204,33 @@ lf_tensor *lf_linear(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b)
     int n_in = b ? 3 : 2;
     lf_tensor *y = lf_op_output(g, x->ndim, shape, ins, n_in);
     if (!y) return NULL;
-    if (b)
-        for (int64_t r = 0; r < rows; r++) memcpy(y->data + r * out, b->data, (size_t)out * sizeof(lf_real));
-    const lf_backend *be = lf_backend_for(y->device);
-    be->gemm(false, true, rows, out, in, 1, x->data, in, w->data, in, b ? 1 : 0, y->data, out);
+    /* the bias (and the activation, in inference) added to each block of the product while
+     * it is in cache */
+    const bias_act ba = {b ? b->data : NULL, act};
+    const lf_gemm_epilogue epi = {bias_act_epilogue, &ba};
+    lf_gemm_epi(false, true, rows, out, in, 1, x->data, in, w->data, in, 0, y->data, out,
+                b || act != LF_ACT_NONE ? &epi : NULL);
     lf_record(g, "linear", linear_backward, y, ins, n_in);
     return y;
+}
+
+lf_tensor *lf_linear(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b)
+{
+    return linear_act(g, x, w, b, LF_ACT_NONE);
+}
+
+lf_tensor *lf_linear_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_activation act)
+{
+    if (act != LF_ACT_NONE && act != LF_ACT_RELU && act != LF_ACT_GELU) {
+        lf_error(LF_ERR_ARG, "linear_act: activation %d is not relu, gelu or none", (int)act);
+        return NULL;
+    }
+    /* with a gradient to record: the two ops (the activation's backward needs the product);
+     * in inference: one pass */
+    if (act == LF_ACT_NONE ||
+        (lf_graph_grad_enabled(g) && (lf_needs_grad(x) || lf_needs_grad(w) || lf_needs_grad(b)))) {
+        lf_tensor *y = linear_act(g, x, w, b, LF_ACT_NONE);
+        return act == LF_ACT_GELU ? lf_gelu(g, y) : act == LF_ACT_RELU ? lf_relu(g, y) : y;
+    }
+    return linear_act(g, x, w, b, act);
 }

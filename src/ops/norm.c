@@ -402,19 +402,23 @@ static void layernorm_forward(const lf_real *x, lf_real *y, const lf_real *w, co
     for (int64_t r = 0; r < R; r++) {
         const lf_real *xr = x + r * E;
         lf_real *yr = y + r * E;
-        double s = 0, v = 0;
+        /* sums in lf_real, vectorised: two passes (mean, then squared deviations) keep
+         * float accurate for rows of thousands of values */
+        lf_real s = 0, v = 0;
+#pragma omp simd reduction(+ : s)
         for (int64_t i = 0; i < E; i++) s += xr[i];
-        double m = s / (double)E;
-        for (int64_t i = 0; i < E; i++) {
-            double d = xr[i] - m;
-            v += d * d;
-        }
-        double rs = 1.0 / sqrt(v / (double)E + eps);
-        mean[r] = (lf_real)m;
-        rstd[r] = (lf_real)rs;
-        for (int64_t i = 0; i < E; i++) {
-            lf_real xhat = (lf_real)((xr[i] - m) * rs);
-            yr[i] = xhat * (w ? w[i] : 1) + (b ? b[i] : 0);
+        const lf_real m = s / (lf_real)E;
+#pragma omp simd reduction(+ : v)
+        for (int64_t i = 0; i < E; i++) v += (xr[i] - m) * (xr[i] - m);
+        const lf_real rs = (lf_real)(1.0 / sqrt((double)v / (double)E + eps));
+        mean[r] = m;
+        rstd[r] = rs;
+        if (w && b) {
+#pragma omp simd
+            for (int64_t i = 0; i < E; i++) yr[i] = (xr[i] - m) * rs * w[i] + b[i];
+        } else {
+            for (int64_t i = 0; i < E; i++)
+                yr[i] = (xr[i] - m) * rs * (w ? w[i] : 1) + (b ? b[i] : 0);
         }
     }
 }

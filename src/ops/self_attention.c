@@ -10,6 +10,7 @@
  *   dv = P^T dO, dP = dO v^T, dS = P * (dP - rowsum(dP * P)), dq = scale dS k, dk = scale dS^T q.
  * Training keeps P (B, H, T, T) for backward; inference uses one T x T buffer per thread. */
 #include "../core/internal.h"
+#include "fast_math.h"
 
 #include <math.h>
 #include <omp.h>
@@ -21,19 +22,25 @@ typedef struct sa_saved {
     double scale;
 } sa_saved;
 
+#ifdef LF_DOUBLE
+#define SA_EXP(v) exp(v)
+#else
+#define SA_EXP(v) lf_fast_expf(v) /* vectorised (fast_math.h) */
+#endif
+
 /* softmax in place over each of the rows of p (rows x T) */
 static void softmax_rows(lf_real *p, int64_t rows, int64_t T)
 {
     for (int64_t r = 0; r < rows; r++) {
-        lf_real *pr = p + r * T, mx = pr[0];
+        lf_real *pr = p + r * T, mx = pr[0], sum = 0;
         for (int64_t j = 1; j < T; j++) mx = pr[j] > mx ? pr[j] : mx;
-        double sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int64_t j = 0; j < T; j++) {
-            lf_real e = (lf_real)exp((double)(pr[j] - mx));
+            const lf_real e = SA_EXP(pr[j] - mx);
             pr[j] = e;
             sum += e;
         }
-        const lf_real inv = (lf_real)(1.0 / sum);
+        const lf_real inv = 1 / sum;
         for (int64_t j = 0; j < T; j++) pr[j] *= inv;
     }
 }

@@ -6,9 +6,9 @@
 #include "gemm_avx512.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #ifndef LF_DOUBLE
-#include <omp.h>
 #include <pthread.h>
 
 /* Packing space of the AVX-512 kernel, one per thread, made on the thread's first product
@@ -39,7 +39,7 @@ static float *thread_pack(void)
  * the work is split, so results do not depend on the thread count. */
 static void gemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                     float *C, int64_t ldc)
+                     float *C, int64_t ldc, const lf_gemm512_epilogue *epi)
 {
     int T = lf_get_threads();
     if (omp_in_parallel() || T < 2 || M * N * K < GEMM_PAR_MIN) T = 1;
@@ -66,37 +66,61 @@ static void gemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
                 n = i1 - i0;
             }
             float *pack = thread_pack();
-            if (pack)
-                lf_gemm512(ta, tb, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc, pack);
-            else /* no memory for packing: BLAS (single-threaded inside a region) */
+            lf_gemm512_epilogue e;
+            if (epi) {
+                e = *epi;
+                e.col_base = by_rows ? 0 : i0;
+            }
+            if (pack) {
+                lf_gemm512_epi(ta, tb, m, n, K, alpha, a, lda, b, ldb, beta, c, ldc, pack,
+                               epi ? &e : NULL);
+            } else { /* no memory for packing: BLAS (single-threaded inside a region) */
                 cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                             tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)K, alpha, a,
                             (int)lda, b, (int)ldb, beta, c, (int)ldc);
+                if (epi) e.fn(c, ldc, m, n, e.col_base, e.ctx);
+            }
         }
     }
 }
 #endif
 
-void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
-             const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
-             lf_real *C, int64_t ldc)
+void lf_gemm_epi(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
+                 const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
+                 lf_real *C, int64_t ldc, const lf_gemm_epilogue *epi)
 {
     if (M == 0 || N == 0) return;
-#ifdef LF_DOUBLE
-    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
-                B, (int)ldb, beta, C, (int)ldc);
-#else
+#ifndef LF_DOUBLE
     /* the AVX-512 kernel where the CPU has it (OpenBLAS may run AVX2 kernels there; see
      * gemm_avx512.c), BLAS elsewhere and with LF_GEMM=blas */
     if (lf_gemm512_available() && K > 0) {
-        gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        lf_gemm512_epilogue e = {0};
+        if (epi) e = (lf_gemm512_epilogue){epi->fn, epi->ctx, 0};
+        gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epi ? &e : NULL);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
                 B, (int)ldb, beta, C, (int)ldc);
+#else
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
+                B, (int)ldb, beta, C, (int)ldc);
 #endif
+    if (!epi) return;
+    /* after BLAS: the epilogue over blocks of rows, in parallel unless already inside a
+     * region (BLAS is single-threaded there too) */
+    const int64_t rows = 64;
+#pragma omp parallel for schedule(static) if (M * N >= (1 << 16) && !omp_in_parallel())
+    for (int64_t r = 0; r < M; r += rows)
+        epi->fn(C + r * ldc, ldc, M - r < rows ? M - r : rows, N, 0, epi->ctx);
+}
+
+void lf_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, lf_real alpha,
+             const lf_real *A, int64_t lda, const lf_real *B, int64_t ldb, lf_real beta,
+             lf_real *C, int64_t ldc)
+{
+    lf_gemm_epi(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
 const char *lf_blas_corename(void) { return openblas_get_corename(); }

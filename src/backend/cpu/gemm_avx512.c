@@ -377,7 +377,7 @@ AVX512_FN void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, flo
 AVX512_FN static void gemm_driver(int64_t M, int64_t N, int64_t K, float alpha,
                                   const lf_gemm_mat *A, const float *a_packed,
                                   const lf_gemm_mat *B, const float *b_packed, float beta,
-                                  const lf_gemm_mat *C, float *pack)
+                                  const lf_gemm_mat *C, float *pack, const lf_gemm512_epilogue *epi)
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* C = beta C, as BLAS */
@@ -417,6 +417,8 @@ AVX512_FN static void gemm_driver(int64_t M, int64_t N, int64_t K, float alpha,
                                    bpan, alpha, be, tile);
                     }
                 }
+                if (epi && pc + kc >= K) /* this block of C is final */
+                    epi->fn(C->p + ic * C->ld + jc, C->ld, mc, nc, epi->col_base + jc, epi->ctx);
             }
         }
     }
@@ -426,7 +428,7 @@ AVX512_FN void lf_gemm512x(int64_t M, int64_t N, int64_t K, float alpha, const l
                            const float *a_packed, const lf_gemm_mat *B, float beta,
                            const lf_gemm_mat *C, float *pack)
 {
-    gemm_driver(M, N, K, alpha, A, a_packed, B, NULL, beta, C, pack);
+    gemm_driver(M, N, K, alpha, A, a_packed, B, NULL, beta, C, pack, NULL);
 }
 
 AVX512_FN void lf_gemm512x_bp(int64_t M, int64_t N, int64_t K, float alpha,
@@ -434,7 +436,7 @@ AVX512_FN void lf_gemm512x_bp(int64_t M, int64_t N, int64_t K, float alpha,
                               const float *b_packed, float beta, const lf_gemm_mat *C,
                               float *pack)
 {
-    gemm_driver(M, N, K, alpha, A, a_packed, NULL, b_packed, beta, C, pack);
+    gemm_driver(M, N, K, alpha, A, a_packed, NULL, b_packed, beta, C, pack, NULL);
 }
 
 void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -445,6 +447,17 @@ void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
     lf_gemm_mat b = {(float *)B, ldb, 0, 0, tb};
     lf_gemm_mat c = {C, ldc, 0, 0, false};
     lf_gemm512x(M, N, K, alpha, &a, NULL, &b, beta, &c, pack);
+}
+
+AVX512_FN void lf_gemm512_epi(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, const float *B, int64_t ldb,
+                              float beta, float *C, int64_t ldc, float *pack,
+                              const lf_gemm512_epilogue *epi)
+{
+    lf_gemm_mat a = {(float *)A, lda, 0, 0, ta};
+    lf_gemm_mat b = {(float *)B, ldb, 0, 0, tb};
+    lf_gemm_mat c = {C, ldc, 0, 0, false};
+    gemm_driver(M, N, K, alpha, &a, NULL, &b, NULL, beta, &c, pack, epi);
 }
 
 #else /* no AVX-512 path in this build: callers use BLAS */
@@ -482,6 +495,13 @@ void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
 {
     (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
     (void)ldb, (void)beta, (void)C, (void)ldc, (void)pack;
+}
+void lf_gemm512_epi(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                    float *C, int64_t ldc, float *pack, const lf_gemm512_epilogue *epi)
+{
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B;
+    (void)ldb, (void)beta, (void)C, (void)ldc, (void)pack, (void)epi;
 }
 
 #endif

@@ -72,5 +72,17 @@ void lf_gemm512x_bp(int64_t M, int64_t N, int64_t K, float alpha, const lf_gemm_
 void lf_gemm512(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                 float *pack);
+/* An epilogue run on each finished block of C (up to MC rows x NC columns, all K summed) while
+ * it is still in cache: fn(c, ldc, rows, cols, col0, ctx) with c the block's first element and
+ * col0 its first column's index in the caller's whole C (for per-column terms: a bias). */
+typedef struct lf_gemm512_epilogue {
+    void (*fn)(float *c, int64_t ldc, int64_t rows, int64_t cols, int64_t col0, const void *ctx);
+    const void *ctx;
+    int64_t col_base; /* added to col0: where this product's C starts in the caller's */
+} lf_gemm512_epilogue;
+/* lf_gemm512 with an epilogue (NULL: none); C plain row-major. */
+void lf_gemm512_epi(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                    float *C, int64_t ldc, float *pack, const lf_gemm512_epilogue *epi);
 
 #endif
