@@ -7,6 +7,7 @@
 #ifndef LF_FAST_MATH_H
 #define LF_FAST_MATH_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
