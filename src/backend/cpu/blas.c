@@ -12,22 +12,26 @@
 #include <pthread.h>
 
 /* Packing space of the AVX-512 kernel, one per thread, made on the thread's first product
- * and kept for the process (a step allocates nothing); also listed in `kept`, where leak
- * checkers see it reachable. */
-static _Thread_local float *tl_pack;
-static float *kept[256];
-static int n_kept;
-static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+ * and kept while the thread lives (a step allocates nothing): a thread-specific value whose
+ * destructor frees it when the thread exits. The main thread's stays until the process ends
+ * (pthread keys' values are reachable: leak checkers do not report it). */
+static pthread_key_t pack_key;
+static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
+
+static void pack_free(void *p) { lf_free(p); }
+static void pack_key_make(void) { pthread_key_create(&pack_key, pack_free); }
 
 static float *thread_pack(void)
 {
-    if (tl_pack) return tl_pack;
-    float *p = lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
-    if (!p) return NULL;
-    pthread_mutex_lock(&kept_lock);
-    if (n_kept < (int)(sizeof kept / sizeof kept[0])) kept[n_kept++] = p;
-    pthread_mutex_unlock(&kept_lock);
-    return tl_pack = p;
+    pthread_once(&pack_once, pack_key_make);
+    float *p = pthread_getspecific(pack_key);
+    if (p) return p;
+    p = lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
+    if (p && pthread_setspecific(pack_key, p) != 0) {
+        lf_free(p);
+        return NULL;
+    }
+    return p;
 }
 
 /* Products below this many multiply-adds run on one thread (a thread team costs ~2 us). */
