@@ -29,7 +29,21 @@
 #endif
 
 /* A block, B block, one C tile */
-size_t lf_gemm512_pack_floats(void) { return (size_t)MC * KC + (size_t)KC * (NC + NR) + MR * NR; }
+/* Plain products (nothing pre-packed) may take K in blocks of up to KC_MAX: balanced blocks
+ * (K = 256 as one block, not 192 + 64, K = 1024 as 4 x 256): each block reloads and stores
+ * every C tile once, and a short last block pays that for little work (bench/NOTES.md 33).
+ * Pre-packed operands keep KC, the layout their producers wrote. */
+#define KC_MAX 256
+static int64_t k_block(int64_t K)
+{
+    const int64_t n = (K + KC_MAX - 1) / KC_MAX;
+    return (K + n - 1) / n;
+}
+
+size_t lf_gemm512_pack_floats(void)
+{
+    return (size_t)MC * KC_MAX + (size_t)KC_MAX * (NC + NR) + MR * NR;
+}
 
 static int cpu_detect(void)
 {
@@ -260,7 +274,7 @@ AVX512_FN static void pack_bt_panel(const lf_gemm_mat *B, int64_t j, int nr, int
 AVX512_FN static void pack_b(const lf_gemm_mat *B, int64_t k0, int64_t kc, int64_t j0,
                              int64_t nc, float *restrict bp)
 {
-    col_run runs[KC > NR ? KC : NR];
+    col_run runs[KC_MAX > NR ? KC_MAX : NR];
     int n_k_runs = 0;
     if (B->t) n_k_runs = col_runs(B, k0, (int)kc, runs); /* along k */
     for (int64_t jr = 0; jr < nc; jr += NR) {
@@ -390,12 +404,13 @@ AVX512_FN static void gemm_driver(int64_t M, int64_t N, int64_t K, float alpha,
     }
     /* 64-byte aligned panels inside the caller's buffer (lf_gemm512_pack_floats + 16) */
     float *ap = (float *)(((uintptr_t)pack + 63) & ~(uintptr_t)63);
-    float *bp = ap + (size_t)MC * KC;
-    float *tile = bp + (size_t)KC * (NC + NR);
+    float *bp = ap + (size_t)MC * KC_MAX;
+    float *tile = bp + (size_t)KC_MAX * (NC + NR);
+    const int64_t KB = a_packed || b_packed ? KC : k_block(K);
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = N - jc < NC ? N - jc : NC;
-        for (int64_t pc = 0; pc < K; pc += KC) {
-            const int64_t kc = K - pc < KC ? K - pc : KC;
+        for (int64_t pc = 0; pc < K; pc += KB) {
+            const int64_t kc = K - pc < KB ? K - pc : KB;
             const float be = pc == 0 ? beta : 1;
             if (b_packed)
                 bp = (float *)b_packed + lf_gemm512_packed_b_offset(K, N, pc, jc);
