@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include "../../src/backend/cpu/gemm_avx512.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -82,7 +83,8 @@ TEST(gemm512_matches_reference)
     lf_rng r = lf_rng_make(21, 5);
     static const int64_t shapes[][3] = {{1, 1, 1},   {7, 15, 5},   {8, 48, 192},
                                         {9, 49, 193}, {64, 100, 27}, {130, 47, 400},
-                                        {3, 1600, 9}, {16, 16, 0}};
+                                        {3, 1600, 9}, {16, 16, 0},  {17, 50, 256},
+                                        {24, 97, 257}, {9, 30, 1024}};
     int fails = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
@@ -247,5 +249,54 @@ TEST(gemm512_transposed_b)
     fails += check_bt(2, 33, 70, 1, 1, &r, pack);
     CHECK(fails == 0);
     lf_free(pack);
+#endif
+}
+
+/* lf_gemm (the engine's product): split over 2 threads by rows (tall C) or columns (wide C),
+ * the same bits as on one thread, and against the double-precision loop */
+TEST(gemm_thread_split_same_bits)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    if (!lf_gemm512_available()) {
+        lf_test_skip("no AVX-512 on this CPU (or LF_GEMM=blas)");
+        return;
+    }
+    static const int64_t shapes[][3] = {{300, 70, 130}, {40, 2000, 33}, {129, 129, 300}};
+    lf_rng r = lf_rng_make(3, 3);
+    int saved = lf_get_threads();
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            const bool ta = t & 1, tb = t >> 1;
+            const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            const int64_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 3, ldc = N;
+            float *A = lf_malloc((size_t)((ta ? K : M) * lda) * sizeof(float));
+            float *B = lf_malloc((size_t)((tb ? N : K) * ldb) * sizeof(float));
+            float *C1 = lf_malloc((size_t)(M * N) * sizeof(float));
+            float *C2 = lf_malloc((size_t)(M * N) * sizeof(float));
+            lf_rng_fill_uniform(&r, A, (ta ? K : M) * lda, -1, 1);
+            lf_rng_fill_uniform(&r, B, (tb ? N : K) * ldb, -1, 1);
+            lf_set_threads(1);
+            lf_gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C1, ldc);
+            lf_set_threads(2);
+            lf_gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, 0, C2, ldc);
+            CHECK_MSG(!memcmp(C1, C2, (size_t)(M * N) * sizeof(float)),
+                      "shape %zu ta %d tb %d: 1 and 2 threads differ", s, ta, tb);
+            double worst = 0;
+            for (int64_t i = 0; i < M; i += 7)
+                for (int64_t j = 0; j < N; j += 5) {
+                    double want = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        want += ref_at(A, lda, ta, i, k) * ref_at(B, ldb, tb, k, j);
+                    worst = fmax(worst, fabs(C2[i * N + j] - want));
+                }
+            CHECK_MSG(worst <= 2e-6 * (double)(K + 2), "shape %zu: error %.3g", s, worst);
+            lf_free(A);
+            lf_free(B);
+            lf_free(C1);
+            lf_free(C2);
+        }
+    lf_set_threads(saved);
 #endif
 }
