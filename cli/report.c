@@ -47,11 +47,14 @@ int report_markdown(const char *dir, json_t *rep)
     int is_mae = method && !strcmp(method, "mae");
     const char *M = is_mae ? "MAE" : "SimCLR";
     char arch_s[160], loss_s[64];
-    if (is_mae)
-        snprintf(arch_s, sizeof arch_s, "vit (patch %lld, %lld blocks, %lld heads, mask ratio %.2f",
+    const char *arch = json_string_value(json_object_get(cfg, "arch"));
+    char mr[48] = "";
+    if (is_mae) snprintf(mr, sizeof mr, ", mask ratio %.2f", num(cfg, "mask_ratio"));
+    if (arch && !strcmp(arch, "vit"))
+        snprintf(arch_s, sizeof arch_s, "vit (patch %lld, %lld blocks, %lld heads%s",
                  (long long)json_integer_value(json_object_get(cfg, "patch")),
                  (long long)json_integer_value(json_object_get(cfg, "depth")),
-                 (long long)json_integer_value(json_object_get(cfg, "heads")), num(cfg, "mask_ratio"));
+                 (long long)json_integer_value(json_object_get(cfg, "heads")), mr);
     else
         snprintf(arch_s, sizeof arch_s, "%s (%s stem", json_string_value(json_object_get(cfg, "arch")),
                  json_string_value(json_object_get(cfg, "stem")));

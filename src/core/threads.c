@@ -20,4 +20,9 @@ void lf_set_threads(int n)
     openblas_set_num_threads(n);
 }
 
-int lf_get_threads(void) { return n_threads > 0 ? n_threads : omp_get_max_threads(); }
+int lf_get_threads(void)
+{
+    /* what a region can get: never above OMP_THREAD_LIMIT (omp_get_max_threads ignores it) */
+    int n = n_threads > 0 ? n_threads : omp_get_max_threads(), lim = omp_get_thread_limit();
+    return n < lim ? n : lim;
+}

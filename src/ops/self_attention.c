@@ -115,12 +115,13 @@ lf_tensor *lf_self_attention(lf_graph *g, lf_tensor *qkv, int heads, double scal
         softmax_rows(p, T, T);
         lf_gemm(false, false, T, Dh, T, 1, p, T, v, 3 * E, 0, y->data + b * T * E + h * Dh, E);
     }
+    if (!keep) return y;
+    /* what backward reads, allocated before the node exists (a node without it must not be
+     * left on the tape) */
+    sa_saved *s = lf_graph_alloc(g, sizeof *s);
+    if (!s) return NULL;
+    *s = (sa_saved){p_all, B, T, E, H, scale};
     lf_node *n = lf_record(g, "self_attention", self_attention_backward, y, LF_IN(qkv));
-    if (n) {
-        sa_saved *s = lf_graph_alloc(g, sizeof *s);
-        if (!s) return NULL;
-        *s = (sa_saved){p_all, B, T, E, H, scale};
-        n->saved = s;
-    }
+    if (n) n->saved = s;
     return y;
 }

@@ -11,7 +11,8 @@
  *   loss:    per patch mean over Q of (pred - target)^2, averaged over the hidden patches;
  *            target = the patch's pixels (patchify: value (py, px, c) at (py p + px) C + c),
  *            normalised per patch when norm_pix_loss: (t - mean) / sqrt(var + 1e-6) with the
- *            unbiased variance, as torch's var().
+ *            unbiased variance, as torch's var() (a patch of one value, Q = 1, gets target 0
+ *            where torch's var() gives NaN).
  * The gathers are lf_index_select over the (N P, width) rows with one index per row. */
 #include "nn/nn.h"
 
@@ -95,8 +96,9 @@ lf_status lf_mae_init(lf_params *P, const lf_mae_config *cfg, const char *prefix
     m->D = cfg->decoder_width;
     m->dec_blocks = lf_calloc((size_t)cfg->decoder_depth, sizeof *m->dec_blocks);
     if (!m->dec_blocks || (s = lf_encoder_init(P, e, prefix, &m->enc)) != LF_OK) {
+        const lf_status r = m->dec_blocks ? s : LF_ERR_NOMEM;
         lf_mae_free(m);
-        return m->dec_blocks ? s : LF_ERR_NOMEM;
+        return r;
     }
     m->vit = nn_encoder_vit(m->enc);
     nn_namer nm;
@@ -218,6 +220,7 @@ lf_tensor *lf_mae_loss(lf_graph *g, lf_mae *m, lf_tensor *x, const int64_t *orde
 {
     if (!g || !m || !x) return NULL;
     if (out) memset(out, 0, sizeof *out);
+    x = lf_contiguous(g, x); /* the targets read its memory directly */
     lf_tensor *h = nn_vit_patches(g, m->vit, x); /* checks x's shape */
     if (!h) return NULL;
     int64_t N = x->shape[0], P = m->P, K = m->K, D = m->D;

@@ -300,3 +300,33 @@ TEST(gemm_thread_split_same_bits)
     lf_set_threads(saved);
 #endif
 }
+
+/* OpenMP may give a region fewer threads than asked (OMP_THREAD_LIMIT, OMP_DYNAMIC, nesting
+ * levels): the split product must still compute every element (found by review: with a team
+ * of one, half of C was left as it was) */
+#include <omp.h>
+TEST(gemm_small_team_computes_everything)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    const int64_t M = 256, N = 64, K = 64;
+    float *A = lf_malloc((size_t)(M * K) * sizeof(float)), *B = lf_malloc((size_t)(K * N) * sizeof(float));
+    float *C = lf_malloc((size_t)(M * N) * sizeof(float));
+    for (int64_t i = 0; i < M * K; i++) A[i] = 1;
+    for (int64_t i = 0; i < K * N; i++) B[i] = 1;
+    for (int64_t i = 0; i < M * N; i++) C[i] = NAN;
+    int saved = lf_get_threads(), levels = omp_get_max_active_levels();
+    lf_set_threads(2);
+    omp_set_max_active_levels(0); /* every region gets one thread */
+    lf_gemm(false, false, M, N, K, 1, A, K, B, N, 0, C, N);
+    omp_set_max_active_levels(levels);
+    lf_set_threads(saved);
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < M * N; i++) wrong += C[i] != (float)K;
+    CHECK_MSG(wrong == 0, "%lld of %lld elements not computed", (long long)wrong, (long long)(M * N));
+    lf_free(A);
+    lf_free(B);
+    lf_free(C);
+#endif
+}

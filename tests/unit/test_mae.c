@@ -300,3 +300,31 @@ TEST(mae_step_no_malloc_and_recompute)
     free(grads[1]);
     mae_close(&f);
 }
+
+/* found by review: a failing encoder declaration returned through freed memory, and a view
+ * as input gave targets from the wrong pixels */
+TEST(mae_init_failure_and_views)
+{
+    lf_mae_config c = small_config(1);
+    lf_params *P;
+    lf_mae *m = NULL;
+    CHECK_OK(lf_params_init(&P));
+    CHECK_OK(lf_params_finalize(P)); /* declaring after finalize fails */
+    CHECK(lf_mae_init(P, &c, NULL, &m) != LF_OK && m == NULL);
+    lf_params_free(P);
+
+    mae_fx f;
+    if (!mae_open(&f, &c)) return;
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    int64_t order[2 * 16];
+    lf_rng r = lf_rng_make(2, 2);
+    lf_mae_random_order(&r, 2, 16, order);
+    lf_tensor *x = lf_tensor_new(g, 4, (int64_t[]){2, 3, 16, 16});
+    lf_rng_fill_normal(&r, x->data, lf_numel(x), 0, 1);
+    lf_tensor *view = lf_transpose(g, x, 2, 3), *copy = lf_contiguous(g, view);
+    lf_tensor *l1 = lf_mae_loss(g, f.m, view, order, NULL), *l2 = lf_mae_loss(g, f.m, copy, order, NULL);
+    CHECK(l1 && l2 && l1->data[0] == l2->data[0]);
+    lf_graph_free(g);
+    mae_close(&f);
+}

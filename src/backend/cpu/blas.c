@@ -6,6 +6,7 @@
 #include "gemm_avx512.h"
 
 #include <cblas.h>
+#include <stdlib.h>
 #include <omp.h>
 
 #ifndef LF_DOUBLE
@@ -18,17 +19,22 @@
 static pthread_key_t pack_key;
 static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
 
-static void pack_free(void *p) { lf_free(p); }
-static void pack_key_make(void) { pthread_key_create(&pack_key, pack_free); }
+static bool pack_key_ok;
 
+static void pack_free(void *p) { free(p); }
+static void pack_key_make(void) { pack_key_ok = pthread_key_create(&pack_key, pack_free) == 0; }
+
+/* NULL (the caller then takes BLAS) when there is no memory or no key */
 static float *thread_pack(void)
 {
     pthread_once(&pack_once, pack_key_make);
+    if (!pack_key_ok) return NULL;
     float *p = pthread_getspecific(pack_key);
     if (p) return p;
-    p = lf_malloc((lf_gemm512_pack_floats() + 16) * sizeof(float));
+    p = malloc((lf_gemm512_pack_floats() + 16) * sizeof(float)); /* no lf_malloc: a failure
+                                                                    here is not an error */
     if (p && pthread_setspecific(pack_key, p) != 0) {
-        lf_free(p);
+        free(p);
         return NULL;
     }
     return p;
@@ -48,15 +54,19 @@ static void gemm_own(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
     int T = lf_get_threads();
     if (omp_in_parallel() || T < 2 || M * N * K < GEMM_PAR_MIN) T = 1;
     const bool by_rows = M >= N;
-    const int64_t len = by_rows ? M : N, unit = by_rows ? LF_GEMM512_MR : LF_GEMM512_NR;
+    /* chunks in whole row panels (8) or 16-column vectors: the kernel's edges are masked */
+    const int64_t len = by_rows ? M : N, unit = by_rows ? LF_GEMM512_MR : 16;
     int64_t chunk = (len + T - 1) / T;
     chunk = (chunk + unit - 1) / unit * unit;
+    /* the team may be smaller than T (OMP_THREAD_LIMIT, OMP_DYNAMIC, nesting): each thread
+     * takes chunks t, t + team, ..., so every chunk runs whatever team OpenMP gives */
 #pragma omp parallel num_threads(T) if (T > 1)
     {
-        const int64_t t = T > 1 ? omp_get_thread_num() : 0;
-        const int64_t i0 = t * chunk < len ? t * chunk : len;
-        const int64_t i1 = i0 + chunk < len ? i0 + chunk : len;
-        if (i1 > i0) {
+        const int64_t team = T > 1 ? omp_get_num_threads() : 1;
+        for (int64_t t = T > 1 ? omp_get_thread_num() : 0; t < T; t += team) {
+            const int64_t i0 = t * chunk < len ? t * chunk : len;
+            const int64_t i1 = i0 + chunk < len ? i0 + chunk : len;
+            if (i1 <= i0) continue;
             const float *a = A, *b = B;
             float *c = C;
             int64_t m = M, n = N;
