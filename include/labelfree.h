@@ -340,11 +340,14 @@ lf_tensor *lf_embedding(lf_graph *g, lf_tensor *table, const int64_t *ids, int n
 /* q (B, H, Tq, Dh), k/v (B, H, Tk, Dh); mask (Tq, Tk) or (B, 1, Tq, Tk) additive, or NULL */
 lf_tensor *lf_attention(lf_graph *g, lf_tensor *q, lf_tensor *k, lf_tensor *v,
                         lf_tensor *mask, double scale);
-/* Multi-head self-attention without mask on packed projections (src/ops/self_attention.c):
- * qkv (B, T, 3E) as Linear(E, 3E) gives it (q, k, v side by side, each `heads` heads wide)
- * -> (B, T, E) with the heads side by side: what reshape, permute, lf_attention, transpose
- * and reshape give, without their copies; the (batch, head) pairs run in parallel. */
-lf_tensor *lf_self_attention(lf_graph *g, lf_tensor *qkv, int heads, double scale);
+/* Multi-head self-attention on packed projections (src/ops/self_attention.c): qkv (B, T, 3E)
+ * as Linear(E, 3E) gives it (q, k, v side by side, each `heads` heads wide) -> (B, T, E) with
+ * the heads side by side: what reshape, permute, lf_attention, transpose and reshape give,
+ * without their copies; the (batch, head) pairs run in parallel. key_mask (B, T) or NULL:
+ * added to every query's scores over the keys of its sequence (-inf on padding); a sequence
+ * whose keys are all -inf gets zeros, as lf_attention's fully masked rows. */
+lf_tensor *lf_self_attention(lf_graph *g, lf_tensor *qkv, int heads, double scale,
+                             lf_tensor *key_mask);
 
 /* ------------------------------------------------------------------ sections added by issues */
 /* @@OPTIM@@ */

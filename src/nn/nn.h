@@ -82,13 +82,13 @@ typedef struct nn_tblock {
 void nn_tblock_declare(nn_namer *nm, nn_tblock *b, int64_t E, int64_t H, int64_t hidden,
                        double ln_eps, const char *stem);
 void nn_tblock_reset(nn_tblock *b, lf_rng *rng, nn_linear_init init); /* LayerNorm 1 / 0 */
-/* h (N, T, E) -> h (N, T, E); one recomputed segment when the graph recomputes */
-lf_tensor *nn_tblock_forward(lf_graph *g, nn_tblock *b, lf_tensor *h);
-/* the same with an additive attention mask (N, 1, T, T) (e.g. -inf on padding keys), which
- * needs no gradient; NULL: none */
-lf_tensor *nn_tblock_forward_masked(lf_graph *g, nn_tblock *b, lf_tensor *h, lf_tensor *mask);
-/* A stack of blocks and the final LayerNorm (a ViT's or a token model's trunk), named
- * blocks.<i>.* then norm.weight, norm.bias. */
+/* h (N, T, E) -> h (N, T, E); one recomputed segment when the graph recomputes. mask: an
+ * additive key mask (N, T) (-inf on padding keys, see lf_self_attention) that needs no
+ * gradient, or NULL. */
+lf_tensor *nn_tblock_forward(lf_graph *g, nn_tblock *b, lf_tensor *h, lf_tensor *mask);
+/* A stack of blocks and the final LayerNorm (a ViT's or a token model's trunk, MAE's
+ * decoder), named <names>blocks.<i>.* then <names>norm.weight, <names>norm.bias (names ""
+ * or MAE's "decoder_"). */
 typedef struct nn_tstack {
     nn_tblock *blocks;
     int depth;
@@ -97,11 +97,11 @@ typedef struct nn_tstack {
 } nn_tstack;
 /* Allocates the blocks and declares the parameters; nn_tstack_free releases the blocks
  * (also after a failure). */
-lf_status nn_tstack_declare(nn_namer *nm, nn_tstack *s, int depth, int64_t E, int64_t H,
-                            int64_t hidden, double ln_eps);
+lf_status nn_tstack_declare(nn_namer *nm, nn_tstack *s, const char *names, int depth, int64_t E,
+                            int64_t H, int64_t hidden, double ln_eps);
 void nn_tstack_free(nn_tstack *s);
 void nn_tstack_reset(nn_tstack *s, lf_rng *rng, nn_linear_init init); /* blocks, norm 1 / 0 */
-/* h (N, T, E) through the blocks (mask as nn_tblock_forward_masked) and the norm */
+/* h (N, T, E) through the blocks (mask as nn_tblock_forward) and the norm */
 lf_tensor *nn_tstack_forward(lf_graph *g, nn_tstack *s, lf_tensor *h, lf_tensor *mask);
 
 /* ---- architectures behind lf_encoder (each declares its parameters in state_dict order,

@@ -70,7 +70,7 @@ static lf_status declare(nn_namer *nm, lf_token_model *m)
     m->pos_embed = nn_param(nm, LF_TENSOR_NO_DECAY, 3, (int64_t[]){1, c->max_len, E},
                             "pos_embed");
     m->embed = nn_param(nm, 0, 2, (int64_t[]){c->vocab, E}, "embed.weight");
-    lf_status s = nn_tstack_declare(nm, &m->trunk, c->depth, E, c->heads, hidden, c->ln_eps);
+    lf_status s = nn_tstack_declare(nm, &m->trunk, "", c->depth, E, c->heads, hidden, c->ln_eps);
     if (s != LF_OK) return s;
     if (c->head_transform) {
         nn_linear_declare(nm, &m->dense, E, E, 1, "head.dense");
@@ -149,8 +149,8 @@ static int check_ids(const lf_token_model *m, const int64_t *ids, int64_t N, int
     return 1;
 }
 
-/* The additive attention mask (N, 1, T, T): -inf in the columns of padding keys; NULL (no
- * mask) when the model has no pad id or the batch holds none. *err set on failure. */
+/* The additive key mask (N, T): -inf at padding keys; NULL (no mask) when the model has no
+ * pad id or the batch holds none. *err set on failure. */
 static lf_tensor *pad_mask(lf_graph *g, const lf_token_model *m, const int64_t *ids, int64_t N,
                            int64_t T, int *err)
 {
@@ -158,16 +158,12 @@ static lf_tensor *pad_mask(lf_graph *g, const lf_token_model *m, const int64_t *
     int64_t pad = m->cfg.pad_id, any = 0;
     for (int64_t i = 0; pad >= 0 && i < N * T && !any; i++) any = ids[i] == pad;
     if (!any) return NULL;
-    lf_tensor *mask = lf_tensor_new(g, 4, (int64_t[]){N, 1, T, T});
+    lf_tensor *mask = lf_tensor_new(g, 2, (int64_t[]){N, T});
     if (!mask) {
         *err = 1;
         return NULL;
     }
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t q = 0; q < T; q++) {
-            lf_real *row = mask->data + (n * T + q) * T;
-            for (int64_t k = 0; k < T; k++) row[k] = ids[n * T + k] == pad ? -INFINITY : 0;
-        }
+    for (int64_t i = 0; i < N * T; i++) mask->data[i] = ids[i] == pad ? -INFINITY : 0;
     return mask;
 }
 
@@ -198,8 +194,8 @@ lf_tensor *lf_token_model_logits(lf_graph *g, lf_token_model *m, lf_tensor *hidd
     }
     lf_tensor *x = hidden;
     if (m->cfg.head_transform)
-        x = lf_layer_norm(g, lf_gelu(g, nn_linear_forward(g, &m->dense, x)), m->head_norm_w,
-                          m->head_norm_b, m->cfg.ln_eps);
+        x = lf_layer_norm(g, lf_linear_act(g, x, m->dense.weight, m->dense.bias, LF_ACT_GELU),
+                          m->head_norm_w, m->head_norm_b, m->cfg.ln_eps);
     return nn_linear_forward(g, &m->decoder, x);
 }
 

@@ -38,24 +38,11 @@ void nn_tblock_reset(nn_tblock *b, lf_rng *rng, nn_linear_init init)
 }
 
 /* x (N, T, E) -> proj(attention(heads of qkv(x))), without the residual; mask NULL or an
- * additive (N, 1, T, T) */
+ * additive key mask (N, T) */
 static lf_tensor *attn_forward(lf_graph *g, nn_tblock *b, lf_tensor *x, lf_tensor *mask)
 {
-    if (!x) return NULL;
     lf_tensor *qkv = nn_linear_forward(g, &b->qkv, x); /* (N, T, 3E) */
-    int64_t N = x->shape[0], T = x->shape[1], E = b->E, H = b->H, Dh = E / H;
-    lf_tensor *o;
-    if (!mask) { /* the packed op: no copies of q, k, v or the output */
-        o = lf_self_attention(g, qkv, (int)H, 1.0 / sqrt((double)Dh));
-    } else {
-        qkv = lf_reshape(g, qkv, 5, (int64_t[]){N, T, 3, H, Dh});
-        qkv = lf_permute(g, qkv, (int[]){2, 0, 3, 1, 4}); /* (3, N, H, T, Dh) */
-        lf_tensor *qkv3[3];
-        for (int i = 0; i < 3; i++)
-            qkv3[i] = lf_reshape(g, lf_slice(g, qkv, 0, i, i + 1), 4, (int64_t[]){N, H, T, Dh});
-        o = lf_attention(g, qkv3[0], qkv3[1], qkv3[2], mask, 1.0 / sqrt((double)Dh));
-        o = lf_reshape(g, lf_transpose(g, o, 1, 2), 3, (int64_t[]){N, T, E}); /* (N, T, E) */
-    }
+    lf_tensor *o = lf_self_attention(g, qkv, (int)b->H, 1.0 / sqrt((double)(b->E / b->H)), mask);
     return nn_linear_forward(g, &b->proj, o);
 }
 
@@ -80,7 +67,7 @@ static lf_tensor *block_segment(lf_graph *g, lf_tensor *h, void *cv)
     return lf_add(g, h, m);
 }
 
-lf_tensor *nn_tblock_forward_masked(lf_graph *g, nn_tblock *b, lf_tensor *h, lf_tensor *mask)
+lf_tensor *nn_tblock_forward(lf_graph *g, nn_tblock *b, lf_tensor *h, lf_tensor *mask)
 {
     if (!h) return NULL;
     tblock_call *c = lf_graph_alloc(g, sizeof *c);
@@ -90,27 +77,23 @@ lf_tensor *nn_tblock_forward_masked(lf_graph *g, nn_tblock *b, lf_tensor *h, lf_
     return nn_block(g, block_segment, c, h);
 }
 
-lf_tensor *nn_tblock_forward(lf_graph *g, nn_tblock *b, lf_tensor *h)
-{
-    return nn_tblock_forward_masked(g, b, h, NULL);
-}
 
 /* ---- the stack */
-lf_status nn_tstack_declare(nn_namer *nm, nn_tstack *s, int depth, int64_t E, int64_t H,
-                            int64_t hidden, double ln_eps)
+lf_status nn_tstack_declare(nn_namer *nm, nn_tstack *s, const char *names, int depth, int64_t E,
+                            int64_t H, int64_t hidden, double ln_eps)
 {
     s->depth = depth;
     s->ln_eps = ln_eps;
     s->blocks = lf_calloc((size_t)depth, sizeof *s->blocks);
     if (!s->blocks) return lf_error(LF_ERR_NOMEM, "transformer: out of memory for %d blocks",
                                     depth);
-    char stem[32];
+    char stem[64];
     for (int i = 0; i < depth; i++) {
-        snprintf(stem, sizeof stem, "blocks.%d", i);
+        snprintf(stem, sizeof stem, "%sblocks.%d", names, i);
         nn_tblock_declare(nm, &s->blocks[i], E, H, hidden, ln_eps, stem);
     }
-    s->norm_w = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "norm.weight");
-    s->norm_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "norm.bias");
+    s->norm_w = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "%snorm.weight", names);
+    s->norm_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, &E, "%snorm.bias", names);
     return nm->status;
 }
 
@@ -129,6 +112,6 @@ void nn_tstack_reset(nn_tstack *s, lf_rng *rng, nn_linear_init init)
 
 lf_tensor *nn_tstack_forward(lf_graph *g, nn_tstack *s, lf_tensor *h, lf_tensor *mask)
 {
-    for (int i = 0; i < s->depth && h; i++) h = nn_tblock_forward_masked(g, &s->blocks[i], h, mask);
+    for (int i = 0; i < s->depth && h; i++) h = nn_tblock_forward(g, &s->blocks[i], h, mask);
     return lf_layer_norm(g, h, s->norm_w, s->norm_b, s->ln_eps);
 }

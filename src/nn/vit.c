@@ -9,7 +9,7 @@
 #include <string.h>
 
 struct nn_vit {
-    int64_t E, H, T, patch, image_size, in_channels;
+    int64_t E, H, side, T, patch, image_size, in_channels; /* side: patches per row */
     double ln_eps;
     int sincos;
     lf_tensor *cls_token; /* (1, 1, E) */
@@ -29,8 +29,8 @@ lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
     v->in_channels = cfg->in_channels;
     v->ln_eps = cfg->ln_eps;
     v->sincos = strcmp(cfg->pos_embed, "sincos") == 0;
-    int64_t side = cfg->image_size / cfg->patch;
-    v->T = 1 + side * side;
+    v->side = cfg->image_size / cfg->patch;
+    v->T = 1 + v->side * v->side;
     int64_t E = v->E, hidden = (int64_t)(cfg->mlp_ratio * (double)E);
     /* order of timm's state_dict: the module's own parameters, then the children */
     v->cls_token = nn_param(nm, LF_TENSOR_NO_DECAY, 3, (int64_t[]){1, 1, E}, "cls_token");
@@ -39,7 +39,7 @@ lf_status nn_vit_init(nn_namer *nm, const lf_encoder_config *cfg, nn_vit **out)
     v->proj_w = nn_param(nm, 0, 4, (int64_t[]){E, v->in_channels, v->patch, v->patch},
                          "patch_embed.proj.weight");
     v->proj_b = nn_param(nm, LF_TENSOR_NO_DECAY, 1, (int64_t[]){E}, "patch_embed.proj.bias");
-    lf_status s = nn_tstack_declare(nm, &v->trunk, cfg->depth, E, v->H, hidden, v->ln_eps);
+    lf_status s = nn_tstack_declare(nm, &v->trunk, "", cfg->depth, E, v->H, hidden, v->ln_eps);
     if (s != LF_OK) {
         nn_vit_free(v);
         return s;
@@ -84,7 +84,7 @@ void nn_vit_reset(nn_vit *v, lf_rng *rng, nn_linear_init init)
      * with zero bias, LayerNorm 1/0, the patch conv keeps torch's default init.
      * MAE: sin-cos pos_embed, cls_token normal(.02), Linear xavier_uniform with zero bias,
      * the patch conv's weight xavier_uniform as a (E, C p p) matrix, its bias torch's. */
-    if (v->sincos) nn_sincos_pos_embed(v->pos_embed, (int64_t)sqrt((double)(v->T - 1)) , 1);
+    if (v->sincos) nn_sincos_pos_embed(v->pos_embed, v->side, 1);
     else nn_init_trunc_normal(rng, v->pos_embed, 0.02, -2.0, 2.0);
     nn_init_normal(rng, v->cls_token, init == NN_INIT_XAVIER ? 0.02 : 1e-6);
     nn_init_torch_default(rng, v->proj_w, v->proj_b);

@@ -7,6 +7,7 @@
  * A row whose mask is -inf everywhere attends to nothing: its probabilities and output are 0
  * (torch gives NaN there), and no gradient flows through it. */
 #include "../core/internal.h"
+#include "softmax_row.h"
 
 #include <math.h>
 #include <string.h>
@@ -77,11 +78,7 @@ static lf_status attention_backward(lf_graph *g, lf_node *n)
     int64_t rows = BH * Tq;
 #pragma omp parallel for schedule(static) if (rows * Tk >= ATT_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
-        lf_real *dr = ds + r * Tk;
-        const lf_real *pr = s->p + r * Tk;
-        double dot = 0;
-        for (int64_t j = 0; j < Tk; j++) dot += (double)dr[j] * pr[j];
-        for (int64_t j = 0; j < Tk; j++) dr[j] = pr[j] * (dr[j] - (lf_real)dot);
+        lf_softmax_backward_row(ds + r * Tk, s->p + r * Tk, Tk);
     }
     lf_real sc = (lf_real)s->scale;
     for (int64_t i = 0; i < BH; i++) {

@@ -28,8 +28,7 @@ struct lf_mae {
     lf_tensor *mask_token; /* (1, 1, D) */
     lf_tensor *dec_pos;    /* (1, 1 + P, D), fixed sin-cos (a buffer) */
     nn_linear dec_embed, dec_pred;
-    nn_tblock *dec_blocks;
-    lf_tensor *dec_norm_w, *dec_norm_b;
+    nn_tstack dec; /* decoder_blocks.*, decoder_norm.* */
 };
 
 lf_mae_config lf_mae_config_default(void)
@@ -94,11 +93,9 @@ lf_status lf_mae_init(lf_params *P, const lf_mae_config *cfg, const char *prefix
     m->K = lf_mae_visible(cfg);
     m->Q = (int64_t)e->patch * e->patch * e->in_channels;
     m->D = cfg->decoder_width;
-    m->dec_blocks = lf_calloc((size_t)cfg->decoder_depth, sizeof *m->dec_blocks);
-    if (!m->dec_blocks || (s = lf_encoder_init(P, e, prefix, &m->enc)) != LF_OK) {
-        const lf_status r = m->dec_blocks ? s : LF_ERR_NOMEM;
+    if ((s = lf_encoder_init(P, e, prefix, &m->enc)) != LF_OK) {
         lf_mae_free(m);
-        return r;
+        return s;
     }
     m->vit = nn_encoder_vit(m->enc);
     nn_namer nm;
@@ -108,17 +105,12 @@ lf_status lf_mae_init(lf_params *P, const lf_mae_config *cfg, const char *prefix
     m->dec_pos = nn_param(&nm, LF_TENSOR_BUFFER, 3, (int64_t[]){1, 1 + m->P, D},
                           "decoder_pos_embed");
     nn_linear_declare(&nm, &m->dec_embed, e->width, D, 1, "decoder_embed");
-    char stem[32];
-    for (int i = 0; i < cfg->decoder_depth; i++) {
-        snprintf(stem, sizeof stem, "decoder_blocks.%d", i);
-        nn_tblock_declare(&nm, &m->dec_blocks[i], D, cfg->decoder_heads, hidden, e->ln_eps, stem);
-    }
-    m->dec_norm_w = nn_param(&nm, LF_TENSOR_NO_DECAY, 1, &D, "decoder_norm.weight");
-    m->dec_norm_b = nn_param(&nm, LF_TENSOR_NO_DECAY, 1, &D, "decoder_norm.bias");
+    s = nn_tstack_declare(&nm, &m->dec, "decoder_", cfg->decoder_depth, D, cfg->decoder_heads,
+                          hidden, e->ln_eps);
     nn_linear_declare(&nm, &m->dec_pred, D, m->Q, 1, "decoder_pred");
-    if (nm.status != LF_OK) {
+    if (s != LF_OK || nm.status != LF_OK) {
         lf_mae_free(m);
-        return nm.status;
+        return s != LF_OK ? s : nm.status;
     }
     *out = m;
     return LF_OK;
@@ -128,7 +120,7 @@ void lf_mae_free(lf_mae *m)
 {
     if (!m) return;
     lf_encoder_free(m->enc);
-    lf_free(m->dec_blocks);
+    nn_tstack_free(&m->dec);
     lf_free(m);
 }
 
@@ -145,10 +137,7 @@ lf_status lf_mae_reset_parameters(lf_mae *m, uint64_t seed, uint64_t stream)
     nn_sincos_pos_embed(m->dec_pos, m->side, 1);
     nn_init_normal(&rng, m->mask_token, 0.02);
     nn_linear_reset(&rng, &m->dec_embed, NN_INIT_XAVIER);
-    for (int i = 0; i < m->cfg.decoder_depth; i++)
-        nn_tblock_reset(&m->dec_blocks[i], &rng, NN_INIT_XAVIER);
-    nn_init_const(m->dec_norm_w, 1.0);
-    nn_init_const(m->dec_norm_b, 0.0);
+    nn_tstack_reset(&m->dec, &rng, NN_INIT_XAVIER);
     nn_linear_reset(&rng, &m->dec_pred, NN_INIT_XAVIER);
     return LF_OK;
 }
@@ -185,6 +174,7 @@ static void patch_targets(const lf_mae *m, const lf_tensor *x, lf_real *t)
 {
     int64_t N = x->shape[0], C = x->shape[1], S = x->shape[2], p = m->cfg.encoder.patch;
     int64_t P = m->P, Q = m->Q;
+#pragma omp parallel for schedule(static) if (N * P * Q >= (1 << 16))
     for (int64_t n = 0; n < N; n++)
         for (int64_t hi = 0; hi < m->side; hi++)
             for (int64_t wi = 0; wi < m->side; wi++) {
@@ -260,9 +250,7 @@ lf_tensor *lf_mae_loss(lf_graph *g, lf_mae *m, lf_tensor *x, const int64_t *orde
     lf_tensor *tok = lf_concat(g, (lf_tensor *[]){lf_slice(g, d, 1, 1, 1 + K), fill}, 2, 1);
     tok = pick_rows(g, tok, restore, N * P); /* (N, P, D) in patch order */
     d = lf_add(g, lf_concat(g, (lf_tensor *[]){lf_slice(g, d, 1, 0, 1), tok}, 2, 1), m->dec_pos);
-    for (int i = 0; i < m->cfg.decoder_depth && d; i++)
-        d = nn_tblock_forward(g, &m->dec_blocks[i], d);
-    d = lf_layer_norm(g, d, m->dec_norm_w, m->dec_norm_b, m->cfg.encoder.ln_eps);
+    d = nn_tstack_forward(g, &m->dec, d, NULL);
     lf_tensor *pred = lf_slice(g, nn_linear_forward(g, &m->dec_pred, d), 1, 1, 1 + P);
     /* loss */
     lf_tensor *diff = lf_sub(g, pred, target);

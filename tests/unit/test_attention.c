@@ -159,7 +159,18 @@ TEST(attention_shape_errors)
 /* ---- lf_self_attention (packed qkv) */
 static lf_tensor *f_self_att(lf_graph *g, lf_tensor **in, void *ctx)
 {
-    return lf_self_attention(g, in[0], *(int *)ctx, 0.6);
+    return lf_self_attention(g, in[0], *(int *)ctx, 0.6, NULL);
+}
+
+typedef struct sa_mask_ctx {
+    int heads;
+    lf_tensor mask; /* (B, T) */
+} sa_mask_ctx;
+
+static lf_tensor *f_self_att_masked(lf_graph *g, lf_tensor **in, void *ctx)
+{
+    sa_mask_ctx *c = ctx;
+    return lf_self_attention(g, in[0], c->heads, 0.6, &c->mask);
 }
 
 TEST(grad_self_attention)
@@ -170,6 +181,12 @@ TEST(grad_self_attention)
     int one = 1;
     gc_input in1[1] = {{3, {3, 1, 9}, -2, 2, 0}}; /* one token: P = 1 */
     GC_PRINT("self_attention T=1 H=1", GRADCHECK("self_attention T=1", f_self_att, 1, in1, &one));
+    /* a key mask: sequence 0 with two padding keys, sequence 1 all padding (zeros) */
+    lf_real km[10] = {0, 0, -INFINITY, 0, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    sa_mask_ctx mc = {2, {0}};
+    lf_tensor_set_shape(&mc.mask, 2, (int64_t[]){2, 5});
+    mc.mask.data = km;
+    GC_PRINT("self_attention key mask", GRADCHECK("self_attention key mask", f_self_att_masked, 1, in, &mc));
 }
 
 /* The packed op against reshape / permute / lf_attention / transpose on the same qkv: same
@@ -191,7 +208,7 @@ TEST(self_attention_matches_composite)
             lf_rng_fill_normal(&rr, x[way]->data, lf_numel(x[way]), 0, 1);
             x[way]->flags |= LF_TENSOR_REQUIRES_GRAD;
             if (way == 0) {
-                y[0] = lf_self_attention(g, x[0], (int)H, 0.5);
+                y[0] = lf_self_attention(g, x[0], (int)H, 0.5, NULL);
             } else {
                 lf_tensor *p = lf_permute(g, lf_reshape(g, x[1], 5, (int64_t[]){B, T, 3, H, Dh}),
                                           (int[]){2, 0, 3, 1, 4});
@@ -217,7 +234,7 @@ TEST(self_attention_matches_composite)
                   rep + 1, dy, dg);
         /* inference (no tape, per-thread P buffers) gives the training forward's values */
         lf_graph_set_grad_enabled(g, 0);
-        lf_tensor *yi = lf_self_attention(g, x[0], (int)H, 0.5);
+        lf_tensor *yi = lf_self_attention(g, x[0], (int)H, 0.5, NULL);
         CHECK(yi && memcmp(yi->data, y[0]->data, (size_t)lf_numel(yi) * sizeof(lf_real)) == 0);
         lf_graph_free(g);
         lf_set_threads(saved);
@@ -229,8 +246,10 @@ TEST(self_attention_errors)
     lf_graph *g;
     CHECK_OK(lf_graph_init(&g, 0));
     lf_tensor *x = lf_tensor_zeros(g, 3, (int64_t[]){2, 4, 10});
-    CHECK(lf_self_attention(g, x, 2, 1.0) == NULL && strstr(lf_last_error(), "self_attention"));
+    CHECK(lf_self_attention(g, x, 2, 1.0, NULL) == NULL && strstr(lf_last_error(), "self_attention"));
     lf_tensor *x2 = lf_tensor_zeros(g, 2, (int64_t[]){4, 12});
-    CHECK(lf_self_attention(g, x2, 2, 1.0) == NULL);
+    CHECK(lf_self_attention(g, x2, 2, 1.0, NULL) == NULL);
+    lf_tensor *x3 = lf_tensor_zeros(g, 3, (int64_t[]){2, 4, 12}), *bad = lf_tensor_zeros(g, 2, (int64_t[]){2, 5});
+    CHECK(lf_self_attention(g, x3, 2, 1.0, bad) == NULL && strstr(lf_last_error(), "key mask"));
     lf_graph_free(g);
 }

@@ -127,7 +127,6 @@ static inline int64_t col_off(const lf_gemm_mat *m, int64_t c)
     return m->L ? (c / m->L) * m->S + c % m->L : c;
 }
 
-/* op(A) rows i0..i0+mc-1, columns k0..k0+kc-1 -> MR-row panels, ap[k * MR + r] */
 /* 8 x 8 floats transposed in registers: r[i] holds row i on entry, column i on return */
 AVX512_FN static inline void transpose8(__m256 r[8])
 {
@@ -148,6 +147,7 @@ AVX512_FN static inline void transpose8(__m256 r[8])
     }
 }
 
+/* op(A) rows i0..i0+mc-1, columns k0..k0+kc-1 -> MR-row panels, ap[k * MR + r] */
 AVX512_FN static void pack_a(const lf_gemm_mat *A, int64_t i0, int64_t mc, int64_t k0,
                              int64_t kc, float *restrict ap)
 {
