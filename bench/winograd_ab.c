@@ -1,7 +1,8 @@
-/* Winograd F(4x4, 3x3) against F(2x2, 3x3) on the 3x3 stride-1 layers of a ResNet-18, in one
- * process, the two alternating run by run (the machine's speed drifts over minutes: a pair
- * of runs sees the same machine). A developer's tool: it calls the library's internals
- * (lf_conv_cpu_run, lf_conv_winograd_force), so it builds against src/ as well:
+/* Winograd F(4x4, 3x3) (on 2x2 images the dual kind, conv_winograd_dual.c) against F(2x2, 3x3)
+ * on the 3x3 stride-1 layers of a ResNet-18, in one process, the two alternating run by run
+ * (the machine's speed drifts over minutes: a pair of runs sees the same machine). A
+ * developer's tool: it calls the library's internals (lf_conv_cpu_run,
+ * lf_conv_winograd_force), so it builds against src/ as well:
  *   make -s VARIANT=native lib
  *   B=/usr/lib/x86_64-linux-gnu/openblas-openmp
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/winograd_ab.c \

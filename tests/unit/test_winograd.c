@@ -1,5 +1,6 @@
-/* The Winograd paths, F(2x2, 3x3) (src/backend/cpu/conv_winograd.c) and F(4x4, 3x3)
- * (conv_winograd4.c, forced on or off), against the im2col path
+/* The Winograd paths, F(2x2, 3x3) (src/backend/cpu/conv_winograd.c), F(4x4, 3x3)
+ * (conv_winograd4.c, forced on or off) and the 2x2 images' dual kind (conv_winograd_dual.c,
+ * with F(4x4)), against the im2col path
  * and a float64 direct convolution: forward (with and without accumulate), input gradient
  * (+=), weight gradient (+=), a job asking for both gradients, the transposed convolution
  * through the public API, geometries that must stay on im2col, thread-count independence.
@@ -302,7 +303,11 @@ TEST(winograd_matches_im2col_and_reference)
                                  * images (one partial tile), 6 tiles a row (units straddling
                                  * the staging registers), 4x4 images 16 units to a vector */
                                 {2, 6, 8, 9, 70},   {3, 5, 7, 3, 3},    {4, 4, 4, 5, 21},
-                                {19, 8, 6, 4, 4}};
+                                {19, 8, 6, 4, 4},
+                                /* 2x2 images (the dual kind in mode 1): channels off the
+                                 * transforms' groups of 4, images off their 16 and over
+                                 * one block (96), channels over the 192-column blocks */
+                                {37, 5, 7, 2, 2},   {130, 20, 13, 2, 2}, {3, 203, 197, 2, 2}};
     for (int mode = 1; mode <= 2; mode++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             check_case(fx.g, &fx.r, mode, cases[i][0], cases[i][1], cases[i][2], cases[i][3],
@@ -455,7 +460,8 @@ TEST(winograd_dispatch_through_ops)
  * owns whole images (a gemm column's sum does not depend on the block it is in); the weight
  * gradient's blocks and sums do not depend on the thread count. Shapes: short rows (tw 7)
  * over two weight-gradient blocks; long rows (tw 10) over three; a batch whose threads get
- * odd unit counts (groups of two units cut at a thread's end). */
+ * odd unit counts (groups of two units cut at a thread's end); 2x2 images (the dual kind)
+ * over two blocks a thread. */
 TEST(winograd_thread_count_independent)
 {
 #ifdef LF_DOUBLE
@@ -463,7 +469,8 @@ TEST(winograd_thread_count_independent)
 #else
     wino_fx fx;
     if (!begin(&fx, 10)) return;
-    const int64_t shapes[][5] = {{12, 40, 48, 14, 14}, {5, 70, 72, 20, 20}, {5, 9, 10, 5, 13}};
+    const int64_t shapes[][5] = {{12, 40, 48, 14, 14}, {5, 70, 72, 20, 20}, {5, 9, 10, 5, 13},
+                                 {150, 66, 70, 2, 2}};
     for (int mode = 1; mode <= 2; mode++) /* F(4x4) where it fits, F(2x2) alone */
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         lf_conv_winograd_force(mode);

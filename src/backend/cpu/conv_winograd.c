@@ -685,9 +685,14 @@ static const wino_kind f2 = {.tile = 2, .n_xi = 16, .form = LF_FORM_WINOGRAD2,
 
 lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j, int T)
 {
-    /* the forward product and the input gradient on F(4x4) where it fits */
-    const bool f4 = (j->colside_out || j->img_out) && mode() == 1 && lf_conv_winograd4_fits(q);
-    lf_status s = wino_passes(g, q, j, f4 ? lf_conv_winograd4_kind() : &f2, T);
+    /* the forward product and the input gradient on F(4x4) where it fits, 2x2 images on the
+     * dual kind */
+    const wino_kind *k = &f2;
+    if ((j->colside_out || j->img_out) && mode() == 1) {
+        if (lf_conv_winograd4_fits(q)) k = lf_conv_winograd4_kind();
+        else if (lf_conv_winograd_dual_fits(q)) k = lf_conv_winograd_dual_kind();
+    }
+    lf_status s = wino_passes(g, q, j, k, T);
     if (s != LF_OK) return s;
     if (j->dw) return run_dw(g, q, j, T); /* dW += G^T (sum dM V^T) G */
     return LF_OK;

@@ -35,4 +35,9 @@ lf_status lf_conv_winograd_run(lf_graph *g, const lf_conv_geom *q, const lf_conv
  * (which fits) has images of at least 3x3 (a 2x2 image is one exact F(2x2) tile). */
 bool lf_conv_winograd4_fits(const lf_conv_geom *q);
 
+/* The dual of F(2x2, 2x2) (conv_winograd_dual.c) for the forward pass and the input gradient
+ * of 2x2 images: 9 products an image where F(2x2, 3x3) does 16. True when q (which fits)
+ * has 2x2 images. */
+bool lf_conv_winograd_dual_fits(const lf_conv_geom *q);
+
 #endif

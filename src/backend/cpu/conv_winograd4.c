@@ -54,6 +54,9 @@ bool lf_conv_winograd4_fits(const lf_conv_geom *q)
 #ifndef W4_PF
 #define W4_PF 2 /* channels ahead to prefetch */
 #endif
+#ifndef W4_RES_PF
+#define W4_RES_PF 2 /* channels ahead to prefetch the epilogue's residual */
+#endif
 
 /* B^T applied to six values: o = B^T d (d a patch column, or a row times B) */
 WINO_FN static inline void bt6(const __m512 d[6], __m512 o[6])
@@ -203,7 +206,7 @@ WINO_FN static inline void store_v(wino_vdst dst, int64_t xs, __m512 t[6][6])
 /* V (36 matrices ci x P, each in the gemm's packed B layout, xi_stride_packed apart) <-
  * B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns k tw..), channel by
  * channel; st: stage_setup's */
-WINO_FN static void input_block4(const wino_pass *w, const w4_stage *st, int64_t u0, int64_t r,
+WINO_FN __attribute__((noinline)) static void input_block4(const wino_pass *w, const w4_stage *st, int64_t u0, int64_t r,
                                  float *V, int64_t P)
 {
     const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride_packed(w->ci, P), tw = w->tw;
@@ -315,7 +318,7 @@ typedef struct w4_run {
  * vector (quad_rows) and goes out in one masked store (added to what is there when w->add).
  * A store per tile row instead took 64 stores of 16 bytes per 16 tiles and channel. The
  * epilogue (w->ep) is applied to each vector before its store. */
-WINO_FN static void output_block4(const wino_pass *w, int64_t u0, int64_t P, const float *M)
+WINO_FN __attribute__((noinline)) static void output_block4(const wino_pass *w, int64_t u0, int64_t P, const float *M)
 {
     const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->co, P);
     float *base = w->out + u0 / w->th * w->co * HW;
@@ -343,7 +346,18 @@ WINO_FN static void output_block4(const wino_pass *w, int64_t u0, int64_t P, con
         }
         const __mmask16 keep = lanes(cnt);
         const float *src = M + p0;
+        const float *res = w->ep && w->ep->res ? w->ep->res + (base - w->out) : NULL;
         for (int64_t c = 0; c < w->co; c++) {
+            if (res && c + W4_RES_PF < w->co) /* the residual rows, W4_RES_PF channels ahead */
+                for (int e = 0; e < n_runs; e++)
+                    for (int a = 0; a < 4 && runs[e].m[a]; a++) {
+                        const uintptr_t at = (uintptr_t)(res + (c + W4_RES_PF) * HW) +
+                                             (uintptr_t)((runs[e].at + a * W) * 4);
+                        const unsigned lo = (unsigned)__builtin_ctz(runs[e].m[a]),
+                                       hi = 31u - (unsigned)__builtin_clz(runs[e].m[a]);
+                        _mm_prefetch((const char *)(at + lo * 4), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(at + hi * 4), _MM_HINT_T0);
+                    }
             __m512 z[4][6];
             for (int j = 0; j < 6; j++) { /* A^T times column j of m */
                 __m512 m[6], y[4];

@@ -319,7 +319,8 @@ static inline lf_status wino_passes(lf_graph *g, const lf_conv_geom *q, const lf
     return LF_OK;
 }
 
-/* F(4x4, 3x3)'s kind (conv_winograd4.c) */
+/* F(4x4, 3x3)'s kind (conv_winograd4.c) and that of 2x2 images (conv_winograd_dual.c) */
 const wino_kind *lf_conv_winograd4_kind(void);
+const wino_kind *lf_conv_winograd_dual_kind(void);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && !defined(LF_DOUBLE)
+#include "transpose16_avx512.h"
 #include <immintrin.h>
 #include <stdatomic.h>
 
@@ -197,35 +198,6 @@ AVX512_FN static void pack_a(const lf_gemm_mat *A, int64_t i0, int64_t mc, int64
     }
 }
 
-/* 16 x 16 floats transposed in registers: r[i] holds row i on entry, column i on return.
- * Pairs of rows interleaved (unpack), then pairs of pairs (shuffle): u[4g + c] holds, in
- * 128-bit lane l, column 4l + c of rows 4g..4g+3; two rounds of lane shuffles gather the
- * four lanes l of u[c], u[4 + c], u[8 + c], u[12 + c] into column 4l + c. */
-AVX512_FN static inline void transpose16(__m512 r[16])
-{
-    __m512 t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int g = 0; g < 16; g += 4) {
-        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
-        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
-        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
-        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
-    }
-    for (int c = 0; c < 4; c++) { /* 0x88: lanes 0, 2 of a then b; 0xDD: lanes 1, 3 */
-        const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88),
-                     v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD),
-                     w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88),
-                     w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
-        r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-        r[4 + c] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-        r[8 + c] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
-        r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
-    }
-}
-
 /* Columns 0..15 of the panel at d (d[k * NR + i]) from a transposed B, where they are rows:
  * row[i] is column i's row, nj of them (the rest are written as zeros: the panel's padding).
  * Each run along k goes 16 k at a time: one vector read per row and one written per k, where
@@ -242,7 +214,7 @@ AVX512_FN static void pack_bt16(const float *const row[16], int nj, const col_ru
             __m512 r[16];
             for (int i = 0; i < 16; i++)
                 r[i] = _mm512_maskz_loadu_ps(i < nj ? m : 0, row[i] + runs[u].off + t);
-            transpose16(r);
+            lf_transpose16(r);
             float *dk = d + (int64_t)(runs[u].j + t) * NR;
             if (n == 16) /* a loop of its own: constant indices keep r in registers */
                 for (int x = 0; x < 16; x++) _mm512_store_ps(dk + x * NR, r[x]);
