@@ -2,8 +2,9 @@
  * (src/backend/cpu/conv_im2col_packed.c) against lf_conv_im2col + the gemm's own packing:
  * the same values in the same places, so the same bits, for strides, dilations, paddings
  * wider than half the kernel, rectangular kernels, rows of 8 outputs and rows that cross
- * panels; on one thread and two (the batch-parallel path takes the AVX-512
- * kernels). The values themselves are checked against naive loops by test_conv.c. */
+ * panels, and the gathers' geometries (rows of fewer than 8 outputs, 1x1 stride 2 among
+ * them); on one thread and two (the batch-parallel path takes the AVX-512 kernels). The
+ * values themselves are checked against naive loops by test_conv.c. */
 #include "backend/cpu/conv_cpu.h"
 #include "backend/cpu/gemm_avx512.h"
 #include "core/internal.h"
@@ -50,6 +51,14 @@ TEST(im2col_packed_same_bits_as_rows)
         {6, 3, 5, 8, 8, 3, 3, 1, 3, 2},      /* padding wider than the kernel's reach */
         {6, 70, 9, 16, 16, 3, 3, 2, 1, 1},   /* K = 630: several of the gemm's k blocks */
         {6, 4, 6, 7, 8, 3, 1, 1, 1, 1},      /* a 3x1 kernel */
+        /* gathers (rows under 8 outputs) */
+        {8, 40, 24, 8, 8, 3, 3, 2, 1, 1},    /* 8x8 -> 4x4, a late stage's first */
+        {20, 24, 16, 4, 4, 3, 3, 2, 1, 1},   /* 4x4 -> 2x2: 80 columns, a partial panel */
+        {5, 30, 8, 4, 4, 3, 3, 2, 1, 1},     /* K = 270 over two k blocks */
+        {8, 16, 24, 8, 8, 1, 1, 2, 0, 1},    /* 1x1 stride-2 downsampling */
+        {7, 12, 10, 7, 9, 1, 1, 2, 0, 1},    /* the same, odd sizes */
+        {6, 5, 7, 6, 6, 3, 3, 1, 0, 1},      /* 3x3 unpadded, 4x4 outputs */
+        {6, 3, 5, 7, 7, 3, 3, 1, 2, 2},      /* dilation 2, 7x7 outputs */
     };
     lf_graph *g;
     CHECK_OK(lf_graph_init(&g, 0));

@@ -10,7 +10,15 @@
  * the input columns s x + f, with zeros where x falls on the padding. A kernel column kw
  * then reads, for output columns ow, phase (kw d - p) mod s at x = ow + floor((kw d - p) / s):
  * a contiguous run. So every (k, output row) piece of a panel is one short vector copy from a
- * phase row (or zeros when the input row is padding), written where the gemm will read it. */
+ * phase row (or zeros when the input row is padding), written where the gemm will read it.
+ *
+ * Rows of fewer than 8 outputs would cut a panel into many short pieces (or, for a kernel
+ * narrower than the stride, read one phase of every other row); there each 16 columns of a
+ * k row are one gather instead (gather_columns): lane l
+ * reads its column's input value at a per-lane base plus k's offset, masked where the tap
+ * falls on the padding. lf_conv_im2col wrote such columns element by element, with a loop
+ * set-up per (k, image): 30 % of the time of the last stage's 4x4 -> 2x2 convolution
+ * (NOTES 36). */
 #include "conv_cpu.h"
 #include "gemm_avx512.h"
 
@@ -52,21 +60,36 @@ static void phase_extent(const lf_conv_geom *q, int64_t *xmin, int64_t *wq)
  * one phase of every other row, and splitting whole rows into phases made it 2.1-2.3x
  * slower than lf_conv_im2col; rows of 2 or 4 outputs cut a panel into 12-24 pieces, and
  * were 0.98-1.13x its time (NOTES 26) */
-static bool fits(const lf_conv_geom *q)
+static bool two_d(const lf_conv_geom *q)
 {
-    return q->groups == 1 && q->in[0] == 1 && q->out[0] == 1 && q->k[0] == 1 && q->p[0] == 0 &&
-           q->k[1] >= q->s[1] && q->k[2] >= q->s[2] && q->out[2] >= 8;
+    return q->groups == 1 && q->in[0] == 1 && q->out[0] == 1 && q->k[0] == 1 && q->p[0] == 0;
+}
+
+static bool fits_phases(const lf_conv_geom *q)
+{
+    return two_d(q) && q->k[1] >= q->s[1] && q->k[2] >= q->s[2] && q->out[2] >= 8;
+}
+
+/* Rows of fewer than 8 outputs (at 8, a 1x1 stride-2 downsampling of 16x16 images, the
+ * gathers took 1.45x lf_conv_im2col's time; at 4 and 2 outputs 0.75-0.88x, NOTES 36). The
+ * gathers' offsets are int32: the block of m images must stay under 2^31 floats; the
+ * per-group tap masks are kept for at most 64 taps (kh, kw). */
+static bool fits_gathers(const lf_conv_geom *q, int64_t m)
+{
+    return two_d(q) && q->out[2] < 8 && m * q->ci * q->in[1] * q->in[2] < ((int64_t)1 << 31) &&
+           q->k[1] * q->k[2] <= 64;
 }
 
 size_t lf_conv_im2col_packed_floats(const lf_conv_geom *q, const lf_conv_job *j, bool direct,
                                     int64_t m)
 {
     const bool forward_alone = j->img && j->colside_out && !j->dw && !j->img_out && !direct;
-    if (!forward_alone || !fits(q) || !lf_gemm512_available() || !atomic_load(&enabled))
-        return 0;
+    if (!forward_alone || !lf_gemm512_available() || !atomic_load(&enabled)) return 0;
+    const int64_t N = m * q->out[1] * q->out[2], K = q->ci * q->k[1] * q->k[2];
+    if (!fits_phases(q))
+        return fits_gathers(q, m) ? (size_t)lf_gemm512_packed_b_offset(K, N, K, 0) : 0;
     int64_t xmin, wq;
     phase_extent(q, &xmin, &wq);
-    const int64_t K = q->ci * q->k[1] * q->k[2], N = m * q->out[1] * q->out[2];
     const int64_t phases = m * q->ci * q->s[2] * q->in[1] * wq;
     /* then two int64 per k (lf_conv_im2col_packed's offsets) */
     return (size_t)(lf_gemm512_packed_b_offset(K, N, K, 0) + phases + 4 * K + 2);
@@ -122,9 +145,53 @@ AVX512_FN static inline void copy_or_zero(float *restrict d, const float *restri
     }
 }
 
+/* The packed columns by gathers (see the top): 16 columns j0.. of every k row at a time */
+AVX512_FN static float *gather_columns(const lf_conv_geom *q, const float *img, int64_t m,
+                                       float *buf)
+{
+    const int64_t KH = q->k[1], KW = q->k[2], taps = KH * KW, K = q->ci * taps;
+    const int64_t H = q->in[1], W = q->in[2], plane = H * W, OW = q->out[2];
+    const int64_t L = q->out[1] * OW, N = m * L, Npad = (N + NR - 1) / NR * NR;
+    for (int64_t j0 = 0; j0 < Npad; j0 += 16) {
+        int32_t base[16], iy[16], ix[16];
+        for (int l = 0; l < 16; l++) { /* lane l: column j0 + l's image, input row, column */
+            const int64_t j = j0 + l < N ? j0 + l : N - 1, i = j / L;
+            iy[l] = (int32_t)((j % L) / OW * q->s[1] - q->p[1]);
+            ix[l] = (int32_t)((j % L) % OW * q->s[2] - q->p[2]);
+            base[l] = (int32_t)(i * q->ci * plane + iy[l] * W + ix[l]);
+        }
+        const __mmask16 live = N - j0 >= 16 ? (__mmask16)0xFFFF
+                               : N <= j0    ? (__mmask16)0
+                                            : (__mmask16)((1u << (N - j0)) - 1);
+        __mmask16 tap_m[64]; /* the lanes whose tap (kh, kw) lies on the image */
+        for (int64_t t = 0; t < taps; t++) {
+            const int64_t dy = t / KW * q->d[1], dx = t % KW * q->d[2];
+            __mmask16 mk = 0;
+            for (int l = 0; l < 16; l++)
+                if (iy[l] + dy >= 0 && iy[l] + dy < H && ix[l] + dx >= 0 && ix[l] + dx < W)
+                    mk |= (__mmask16)(1u << l);
+            tap_m[t] = mk & live;
+        }
+        const __m512i vbase = _mm512_loadu_si512(base);
+        for (int64_t b = 0; b < K; b += KC) { /* the gemm's blocks of k */
+            const int64_t kc = K - b < KC ? K - b : KC;
+            float *d = buf + lf_gemm512_packed_b_offset(K, N, b, j0 - j0 % NR) + j0 % NR;
+            for (int64_t k = b; k < b + kc; k++, d += NR) {
+                const int64_t c = k / taps, t = k % taps;
+                const int32_t off = (int32_t)(c * plane + t / KW * q->d[1] * W + t % KW * q->d[2]);
+                const __m512i idx = _mm512_add_epi32(vbase, _mm512_set1_epi32(off));
+                _mm512_storeu_ps(d, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tap_m[t], idx,
+                                                             img, 4));
+            }
+        }
+    }
+    return buf;
+}
+
 AVX512_FN float *lf_conv_im2col_packed(const lf_conv_geom *q, const float *img, int64_t m,
                                        float *buf)
 {
+    if (!fits_phases(q)) return gather_columns(q, img, m, buf);
     const int64_t KH = q->k[1], KW = q->k[2], K = q->ci * KH * KW;
     const int64_t H = q->in[1], OW = q->out[2], L = q->out[1] * OW, N = m * L;
     const int64_t sh = q->s[1], sw = q->s[2];
