@@ -307,7 +307,10 @@ TEST(winograd_matches_im2col_and_reference)
                                 /* 2x2 images (the dual kind in mode 1): channels off the
                                  * transforms' groups of 4, images off their 16 and over
                                  * one block (96), channels over the 192-column blocks */
-                                {37, 5, 7, 2, 2},   {130, 20, 13, 2, 2}, {3, 203, 197, 2, 2}};
+                                {37, 5, 7, 2, 2},   {130, 20, 13, 2, 2}, {3, 203, 197, 2, 2},
+                                /* 4x4 images (F(4x4)'s transposed transforms): two blocks
+                                 * and a partial group of 16 */
+                                {150, 20, 24, 4, 4}};
     for (int mode = 1; mode <= 2; mode++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             check_case(fx.g, &fx.r, mode, cases[i][0], cases[i][1], cases[i][2], cases[i][3],
@@ -461,7 +464,7 @@ TEST(winograd_dispatch_through_ops)
  * gradient's blocks and sums do not depend on the thread count. Shapes: short rows (tw 7)
  * over two weight-gradient blocks; long rows (tw 10) over three; a batch whose threads get
  * odd unit counts (groups of two units cut at a thread's end); 2x2 images (the dual kind)
- * over two blocks a thread. */
+ * and 4x4 images over two blocks a thread. */
 TEST(winograd_thread_count_independent)
 {
 #ifdef LF_DOUBLE
@@ -470,7 +473,7 @@ TEST(winograd_thread_count_independent)
     wino_fx fx;
     if (!begin(&fx, 10)) return;
     const int64_t shapes[][5] = {{12, 40, 48, 14, 14}, {5, 70, 72, 20, 20}, {5, 9, 10, 5, 13},
-                                 {150, 66, 70, 2, 2}};
+                                 {150, 66, 70, 2, 2}, {150, 34, 18, 4, 4}};
     for (int mode = 1; mode <= 2; mode++) /* F(4x4) where it fits, F(2x2) alone */
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         lf_conv_winograd_force(mode);

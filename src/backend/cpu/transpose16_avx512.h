@@ -1,6 +1,7 @@
 /* A 16 x 16 float transpose in AVX-512 registers, shared by the gemm's packing
- * (gemm_avx512.c) and the Winograd transforms of 2x2 images (conv_winograd_dual.c). x86-64
- * only; callers compile it inside their own avx512f-targeted functions. */
+ * (gemm_avx512.c) and the Winograd transforms of 2x2 and 4x4 images (conv_winograd_dual.c,
+ * conv_winograd4.c). x86-64 only; callers compile it inside their own avx512f-targeted
+ * functions. */
 #ifndef LF_TRANSPOSE16_AVX512_H
 #define LF_TRANSPOSE16_AVX512_H
 
