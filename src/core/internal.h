@@ -250,9 +250,12 @@ lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_
 void lf_conv_pool_chunk_force(int64_t bytes_per_thread);
 /* The maxima lf_max_pool computes in inference, without a graph: x is a header whose shape
  * (and nothing else) is read, xd its contiguous data, y the output. Writes the output shape
- * to yshape (if not NULL); computes only when xd and y are both set. Errors as lf_max_pool. */
+ * to yshape (if not NULL); computes only when xd and y are both set. nonneg: the caller
+ * promises that xd holds no NaN and nothing below +0 (a ReLU's output), which lets a faster
+ * kernel take it (the same bits). Errors as lf_max_pool. */
 lf_status lf_max_pool_into(const lf_tensor *x, int ndim_spatial, int kernel, int stride,
-                           int padding, int64_t *yshape, const lf_real *xd, lf_real *y);
+                           int padding, int64_t *yshape, const lf_real *xd, lf_real *y,
+                           bool nonneg);
 
 /* ---------------------------------------------------------------- utilities */
 /* compute() once per process (a fact of the CPU, the environment or the BLAS build), kept in

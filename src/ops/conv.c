@@ -326,7 +326,8 @@ lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_
     int64_t ps[LF_MAX_DIMS];
     lf_conv_epilogue ep;
     if (conv_setup("conv", 0, x, w, NULL, &a, &q, yc.shape) != LF_OK ||
-        lf_max_pool_into(&yc, nd, pool_kernel, pool_stride, pool_padding, ps, NULL, NULL) !=
+        lf_max_pool_into(&yc, nd, pool_kernel, pool_stride, pool_padding, ps, NULL, NULL,
+                         false) !=
             LF_OK ||
         bn_epilogue(g, w, bn_weight, bn_bias, running_mean, running_var, momentum, eps, relu,
                     &ep) != LF_OK)
@@ -355,8 +356,9 @@ lf_tensor *lf_conv_bn_act_pool(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_conv_
                          .colside_out = buf, .ep = &ep};
         if (lf_backend_for(x->device)->conv(g, &q, &j) != LF_OK) return NULL;
         yc.shape[0] = m;
+        /* after the ReLU nothing is NaN or below +0: the plain-maximum pooling */
         if (lf_max_pool_into(&yc, nd, pool_kernel, pool_stride, pool_padding, NULL, buf,
-                             y->data + b0 * per_out) != LF_OK)
+                             y->data + b0 * per_out, relu != 0) != LF_OK)
             return NULL;
         b0 += m;
     }

@@ -165,13 +165,27 @@ static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst,
     }
 }
 
-/* All planes of src into dst (id: NULL, or the indices of the maxima), in parallel */
-static void max_pool_planes(const pool_geom *q, const lf_real *src, lf_real *dst, int32_t *id)
+/* All planes of src into dst (id: NULL, or the indices of the maxima), in parallel. nonneg:
+ * every value of src is +0 or more and none NaN, so a 2-D pooling may take plain maxima
+ * (lf_max_pool_plane_nonneg: the same bits) */
+static void max_pool_planes(const pool_geom *q, const lf_real *src, lf_real *dst, int32_t *id,
+                            bool nonneg)
 {
     const int64_t L = q->out[0] * q->out[1] * q->out[2], Lin = q->in[0] * q->in[1] * q->in[2];
+    const bool plain = nonneg && !id && q->in[0] == 1 && q->k[0] == 1 &&
+                       lf_max_pool_plane_nonneg_fits(q->k[1], q->k[2], q->s[1], q->s[2],
+                                                     q->out[2]);
 #pragma omp parallel for schedule(static) if (q->planes * L * q->k[0] * q->k[1] * q->k[2] >= LF_PAR_MIN && lf_cpu_parallel_loops())
-    for (int64_t pl = 0; pl < q->planes; pl++)
+    for (int64_t pl = 0; pl < q->planes; pl++) {
+#ifndef LF_DOUBLE
+        if (plain) {
+            lf_max_pool_plane_nonneg(src + pl * Lin, q->in[1], q->in[2], q->out[1], q->out[2],
+                                     q->k[1], q->k[2], q->p[1], q->p[2], dst + pl * L);
+            continue;
+        }
+#endif
         max_pool_plane(q, src + pl * Lin, dst + pl * L, id ? id + pl * L : NULL);
+    }
 }
 
 static lf_status max_pool_check(const pool_geom *q)
@@ -184,7 +198,8 @@ static lf_status max_pool_check(const pool_geom *q)
 }
 
 lf_status lf_max_pool_into(const lf_tensor *x, int ndim_spatial, int kernel, int stride,
-                           int padding, int64_t *yshape, const lf_real *xd, lf_real *y)
+                           int padding, int64_t *yshape, const lf_real *xd, lf_real *y,
+                           bool nonneg)
 {
     pool_geom q;
     int64_t ys[LF_MAX_DIMS];
@@ -192,7 +207,7 @@ lf_status lf_max_pool_into(const lf_tensor *x, int ndim_spatial, int kernel, int
     if (s == LF_OK) s = max_pool_check(&q);
     if (s != LF_OK) return s;
     if (yshape) memcpy(yshape, ys, sizeof(int64_t) * (size_t)x->ndim);
-    if (xd && y) max_pool_planes(&q, xd, y, NULL);
+    if (xd && y) max_pool_planes(&q, xd, y, NULL, nonneg);
     return LF_OK;
 }
 
@@ -213,7 +228,7 @@ lf_tensor *lf_max_pool(lf_graph *g, lf_tensor *x, int ndim_spatial, int kernel, 
         *s = q;
         idx = (int32_t *)(s + 1);
     }
-    max_pool_planes(&q, x->data, y->data, idx);
+    max_pool_planes(&q, x->data, y->data, idx, false);
     lf_node *n = lf_record(g, "max_pool", max_pool_backward, y, LF_IN(x));
     if (n) n->saved = s;
     return y;

@@ -201,6 +201,8 @@ TEST(conv_bn_act_pool_same_bits_any_chunking)
         {2, 8, 16, 12, 3, 1, 2, 2, 0}, /* Winograd */
         {2, 16, 8, 9, 1, 1, 3, 2, 1},  /* direct 1x1, odd size */
         {3, 2, 4, 6, 3, 1, 2, 2, 0},   /* 3-D */
+        {2, 3, 4, 70, 7, 2, 3, 2, 1},  /* rows of 18 pooled outputs (past 16 lanes) */
+        {2, 4, 4, 11, 3, 1, 4, 2, 2},  /* a 4-wide pool padded by 2 */
     };
     const int64_t batches[] = {0, 1, 3, 5, 8, 13, 26};
     lf_graph *g;
