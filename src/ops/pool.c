@@ -172,9 +172,13 @@ static void max_pool_planes(const pool_geom *q, const lf_real *src, lf_real *dst
                             bool nonneg)
 {
     const int64_t L = q->out[0] * q->out[1] * q->out[2], Lin = q->in[0] * q->in[1] * q->in[2];
+#ifdef LF_DOUBLE
+    (void)nonneg; /* the plain-maximum kernel is float */
+#else
     const bool plain = nonneg && !id && q->in[0] == 1 && q->k[0] == 1 &&
                        lf_max_pool_plane_nonneg_fits(q->k[1], q->k[2], q->s[1], q->s[2],
                                                      q->out[2]);
+#endif
 #pragma omp parallel for schedule(static) if (q->planes * L * q->k[0] * q->k[1] * q->k[2] >= LF_PAR_MIN && lf_cpu_parallel_loops())
     for (int64_t pl = 0; pl < q->planes; pl++) {
 #ifndef LF_DOUBLE
