@@ -154,7 +154,7 @@ struct lf_graph {
  * off); *fresh: the caller must (re)make its contents (new, resized, or the weights'
  * fingerprint changed). NULL (and *fresh true) when nothing is kept: the caller uses its
  * scratch. src/core/weight_forms.c */
-enum { LF_FORM_GEMM, LF_FORM_WINOGRAD2, LF_FORM_WINOGRAD4, LF_FORM_WINOGRAD_DUAL };
+enum { LF_FORM_GEMM, LF_FORM_WINOGRAD2, LF_FORM_WINOGRAD4, LF_FORM_WINOGRAD_DUAL, LF_FORM_WINOGRAD_S2 };
 void *lf_graph_weight_form(lf_graph *g, const lf_real *w, int64_t nw, int kind, size_t bytes,
                            bool *fresh);
 void lf_graph_weight_forms_free(lf_graph *g);

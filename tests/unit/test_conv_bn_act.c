@@ -85,7 +85,10 @@ TEST(conv_bn_act_eval_same_bits_every_path)
         {6, 16, 24, 9, 11, 3, 1},  /* Winograd, short rows (F(2x2): 6 tiles a row) */
         {6, 8, 16, 40, 34, 3, 1},  /* Winograd, long rows (F(2x2): 17 tiles, F(4x4): 9) */
         {6, 32, 32, 2, 2, 3, 1},   /* a ResNet's layer 4 */
-        {6, 8, 16, 15, 15, 3, 2},  /* stride 2 on im2col */
+        {6, 8, 30, 2, 2, 3, 1},    /* 2x2 images, channels off 4: the dual kind's last group */
+        {6, 16, 20, 4, 4, 3, 1},   /* 4x4 images: F(4x4)'s transposed transforms */
+        {6, 8, 16, 15, 15, 3, 2},  /* stride 2: the stride-2 kind (im2col with Winograd off) */
+        {6, 8, 30, 4, 4, 3, 2},    /* stride 2 to 2x2: its outputs by planes, channels off 4 */
         {6, 16, 32, 7, 7, 1, 1},   /* direct 1x1 */
         {6, 16, 32, 8, 8, 1, 2},   /* 1x1 downsampling */
         {6, 3, 8, 20, 20, 7, 2},   /* a 7x7 stem */

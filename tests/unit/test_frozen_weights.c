@@ -1,8 +1,8 @@
 /* lf_graph_set_frozen_weights: in inference the convolutions keep their weights' transformed
  * and packed forms between steps (src/core/weight_forms.c). Results stay the bits of a graph
- * without it on every path (Winograd F(4x4), F(2x2) and 2x2 images' dual kind, im2col, 1x1), forms are made only
- * in eval mode with gradients off, new weight values are noticed (fingerprint), and off
- * frees them. */
+ * without it on every path (Winograd F(4x4), F(2x2), 2x2 images' dual kind and the stride-2
+ * kind, im2col, 1x1), forms are made only in eval mode with gradients off, new weight values
+ * are noticed (fingerprint), and off frees them. */
 #include "backend/cpu/gemm_avx512.h"
 #include "core/internal.h"
 #include "test.h"
@@ -33,7 +33,8 @@ TEST(frozen_weights_same_bits_and_refresh)
         {4, 16, 24, 12, 3, 1}, /* Winograd F(4x4) (on AVX-512 machines) */
         {4, 32, 32, 2, 3, 1},  /* 2x2 images: the dual kind */
         {4, 32, 32, 1, 3, 1},  /* F(2x2): 1x1 images */
-        {4, 8, 16, 15, 3, 2},  /* im2col */
+        {4, 8, 16, 15, 3, 2},  /* 3x3 stride 2: the stride-2 kind */
+        {4, 8, 16, 15, 5, 2},  /* im2col */
         {4, 16, 32, 7, 1, 1},  /* 1x1 */
     };
     lf_graph *g, *ref;

@@ -1,10 +1,10 @@
 /* The Winograd paths, F(2x2, 3x3) (src/backend/cpu/conv_winograd.c), F(4x4, 3x3)
- * (conv_winograd4.c, forced on or off) and the 2x2 images' dual kind (conv_winograd_dual.c,
- * with F(4x4)), against the im2col path
- * and a float64 direct convolution: forward (with and without accumulate), input gradient
- * (+=), weight gradient (+=), a job asking for both gradients, the transposed convolution
- * through the public API, geometries that must stay on im2col, thread-count independence.
- * Skipped in the float64 build and where the AVX-512 gemm is not in use. */
+ * (conv_winograd4.c, forced on or off), the 2x2 images' dual kind (conv_winograd_dual.c,
+ * with F(4x4)) and, at the end, the stride-2 kind (conv_winograd_s2.c), against the im2col
+ * path and a float64 direct convolution: forward (with and without accumulate), input
+ * gradient (+=), weight gradient (+=), a job asking for both gradients, the transposed
+ * convolution through the public API, geometries that must stay on im2col, thread-count
+ * independence. Skipped in the float64 build and where the AVX-512 gemm is not in use. */
 #include "backend/cpu/conv_winograd.h"
 #include "backend/cpu/gemm_avx512.h"
 #include "core/internal.h"
@@ -308,9 +308,11 @@ TEST(winograd_matches_im2col_and_reference)
                                  * transforms' groups of 4, images off their 16 and over
                                  * one block (96), channels over the 192-column blocks */
                                 {37, 5, 7, 2, 2},   {130, 20, 13, 2, 2}, {3, 203, 197, 2, 2},
-                                /* 4x4 images (F(4x4)'s transposed transforms): two blocks
-                                 * and a partial group of 16 */
-                                {150, 20, 24, 4, 4}};
+                                /* 4x4 images (F(4x4)'s transposed transforms): a partial
+                                 * group of 16; then 2x2 and 4x4 images over 2 and 3
+                                 * blocks */
+                                {150, 20, 24, 4, 4}, {200, 100, 100, 2, 2},
+                                {200, 100, 100, 4, 4}};
     for (int mode = 1; mode <= 2; mode++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             check_case(fx.g, &fx.r, mode, cases[i][0], cases[i][1], cases[i][2], cases[i][3],
@@ -408,8 +410,10 @@ static void api_run(bool transposed, lf_conv_args a, int mode, float *out, int64
 #endif
 
 /* Through the public API: conv_transpose with k 3, s 1, p 1 takes the path (its forward is
- * the input-gradient product, its backward the forward one) and agrees with im2col; strided,
- * dilated, unpadded and grouped 3x3 convolutions stay on im2col (bit-identical results). */
+ * the input-gradient product, its backward the forward one) and agrees with im2col; a
+ * stride-2 pad-1 convolution's forward product takes the stride-2 kind and its gradients
+ * stay on im2col; dilated, unpadded and grouped 3x3 convolutions stay on im2col
+ * (bit-identical results). */
 TEST(winograd_dispatch_through_ops)
 {
 #ifdef LF_DOUBLE
@@ -435,6 +439,17 @@ TEST(winograd_dispatch_through_ops)
         api_run(cases[i].transposed, a, 0, off, c0);
         CHECK(memcmp(c0, c1, sizeof c0) == 0);
         const int64_t tot = c0[0] + c0[1] + c0[2];
+        if (!cases[i].transposed && cases[i].stride == 2 && cases[i].pad == 1 &&
+            cases[i].dil == 1 && cases[i].groups == 1) {
+            /* the stride-2 kind (conv_winograd_s2.c) takes the forward product alone: the
+             * output changes (test_winograd_s2.c checks it), the gradients stay im2col's */
+            CHECK_MSG(memcmp(on, off, (size_t)c0[0] * sizeof(float)) != 0,
+                      "case %zu: stride-2 output is im2col's bit for bit: not taken?", i);
+            CHECK_MSG(memcmp(on + c0[0], off + c0[0], (size_t)(c0[1] + c0[2]) * sizeof(float)) ==
+                          0,
+                      "case %zu: stride-2 gradients changed", i);
+            continue;
+        }
         if (!cases[i].same) {
             CHECK_MSG(memcmp(on, off, (size_t)tot * sizeof(float)) == 0,
                       "case %zu: not a 3x3 same convolution but the results changed", i);
@@ -500,6 +515,163 @@ TEST(winograd_thread_count_independent)
         free_problem(&p);
         lf_conv_winograd_force(-1);
     }
+    finish(&fx);
+#endif
+}
+
+/* ---- The stride-2 kind (conv_winograd_s2.c): the forward pass of 3x3 stride-2 pad-1
+ * convolutions on 25 products a 2x2 tile, against a float64 direct sum and the im2col path:
+ * odd and even sizes (partial tiles), 1x1, 2x2 and 3x3 images, channel counts off the gemm's
+ * tiles and over its k blocks, blocks of tiles and partial groups of 16, accumulate, the
+ * epilogue (batch norm, residual, ReLU), dispatch through lf_conv_cpu_run, and results that
+ * do not depend on the thread count. */
+#ifndef LF_DOUBLE
+static lf_conv_geom geom_s2(int64_t ci, int64_t co, int64_t H, int64_t W)
+{
+    lf_conv_geom q = geom3x3(ci, co, H, W);
+    q.out[1] = (H + 1) / 2;
+    q.out[2] = (W + 1) / 2;
+    q.s[1] = q.s[2] = 2;
+    return q;
+}
+
+/* n floats uniform in [lo, hi) */
+static float *uniform(lf_rng *r, int64_t n, double lo, double hi)
+{
+    float *p = lf_malloc((size_t)n * sizeof(float));
+    lf_rng_fill_uniform(r, p, n, lo, hi);
+    return p;
+}
+
+/* out (n, co, OH, OW) = base + conv(x) in double, then the epilogue ep (NULL: none) */
+static void ref_s2(const lf_conv_geom *q, int64_t n, const float *w, const float *x,
+                   const float *base, const lf_conv_epilogue *ep, double *out)
+{
+    const int64_t H = q->in[1], W = q->in[2], OH = q->out[1], OW = q->out[2];
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t o = 0; o < q->co; o++)
+            for (int64_t y = 0; y < OH; y++)
+                for (int64_t xx = 0; xx < OW; xx++) {
+                    const int64_t at = ((b * q->co + o) * OH + y) * OW + xx;
+                    double s = base ? base[at] : 0;
+                    for (int64_t i = 0; i < q->ci; i++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                const int64_t sy = 2 * y + kh - 1, sx = 2 * xx + kw - 1;
+                                if (sy < 0 || sy >= H || sx < 0 || sx >= W) continue;
+                                s += (double)w[((o * q->ci + i) * 3 + kh) * 3 + kw] *
+                                     x[((b * q->ci + i) * H + sy) * W + sx];
+                            }
+                    if (ep) {
+                        s = (s - ep->mean[o]) * ep->a[o] + ep->k[o];
+                        if (ep->res) s += ep->res[at];
+                        if (ep->relu && !(s > 0)) s = 0;
+                    }
+                    out[at] = s;
+                }
+}
+
+/* The transforms add at most three values (coefficients 0, +-1) before and after the
+ * products: the rounding is the direct sum's plus a few ulps of the same size. Measured
+ * (these cases): at most 6e-7 of the largest value; im2col at most 5e-7. */
+#define S2_REL_TOL 1e-5
+
+typedef struct s2_case {
+    int64_t n, ci, co, H, W;
+} s2_case;
+
+/* One geometry: plain, accumulate, and with an epilogue (BN, residual, ReLU), through
+ * lf_conv_cpu_run with the path forced on (mode 1) and off (im2col), both against float64 */
+static void check_s2(lf_graph *g, lf_rng *r, const s2_case *c, bool *differed)
+{
+    const lf_conv_geom q = geom_s2(c->ci, c->co, c->H, c->W);
+    CHECK(lf_conv_winograd_s2_fits(&q, c->n));
+    const int64_t nx = c->n * c->ci * c->H * c->W, ny = c->n * c->co * q.out[1] * q.out[2];
+    float *w = uniform(r, c->co * c->ci * 9, -1, 1), *x = uniform(r, nx, -1, 1);
+    float *init = uniform(r, ny, -1, 1), *res = uniform(r, ny, -1, 1);
+    float *mean = uniform(r, c->co, -0.5, 0.5), *a = uniform(r, c->co, 0.5, 1.5);
+    float *k = uniform(r, c->co, -0.5, 0.5);
+    float *ya = lf_malloc((size_t)ny * sizeof(float)), *yb = lf_malloc((size_t)ny * sizeof(float));
+    double *ref = lf_malloc((size_t)ny * sizeof(double));
+    const lf_conv_epilogue ep = {.mean = mean, .a = a, .k = k, .res = res, .relu = true};
+    for (int v = 0; v < 3; v++) { /* plain, accumulate, epilogue */
+        lf_conv_job j = {.n = c->n, .w = w, .img = x, .accumulate = v == 1,
+                         .ep = v == 2 ? &ep : NULL};
+        float *outs[2] = {ya, yb};
+        for (int m = 0; m < 2; m++) {
+            memcpy(outs[m], init, (size_t)ny * sizeof(float));
+            j.colside_out = outs[m];
+            CHECK(lf_conv_winograd_s2_takes(&q, &j) == lf_gemm512_available());
+            lf_conv_winograd_force(m == 0 ? 1 : 0);
+            CHECK_OK(lf_conv_cpu_run(g, &q, &j));
+            lf_conv_winograd_force(-1);
+        }
+        ref_s2(&q, c->n, w, x, v == 1 ? init : NULL, v == 2 ? &ep : NULL, ref);
+        const double es = rel_err(ya, ref, ny), ei = rel_err(yb, ref, ny);
+        *differed = *differed || memcmp(ya, yb, (size_t)ny * sizeof(float)) != 0;
+        if (getenv("LF_TEST_VERBOSE"))
+            printf("    n %lld ci %lld co %lld %lldx%lld %s: stride-2 Winograd %.2e im2col %.2e\n",
+                   (long long)c->n, (long long)c->ci, (long long)c->co, (long long)c->H,
+                   (long long)c->W, v == 0 ? "plain" : v == 1 ? "accumulate" : "epilogue", es, ei);
+        CHECK_MSG(es <= S2_REL_TOL && ei <= S2_REL_TOL,
+                  "n %lld ci %lld co %lld %lldx%lld variant %d: relative error %.3g (im2col %.3g)",
+                  (long long)c->n, (long long)c->ci, (long long)c->co, (long long)c->H,
+                  (long long)c->W, v, es, ei);
+    }
+    lf_free(w), lf_free(x), lf_free(init), lf_free(res), lf_free(mean), lf_free(a), lf_free(k);
+    lf_free(ya), lf_free(yb), lf_free(ref);
+}
+#endif
+
+TEST(winograd_s2_matches_reference)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    wino_fx fx;
+    if (!begin(&fx, 31)) return;
+    const s2_case cases[] = {
+        {4, 16, 32, 16, 16}, /* a ResNet stage's first convolution, 64x64 input */
+        {5, 24, 40, 8, 8},   /* the next stage */
+        {37, 20, 24, 4, 4},  /* 4x4 -> 2x2, one tile an image, past one block */
+        {3, 5, 7, 9, 7},     /* odd sizes: partial tiles */
+        {6, 3, 4, 2, 2},     /* 2x2 -> 1x1 */
+        {21, 6, 10, 3, 3},   /* 3x3 -> 2x2: the outputs stored by planes, channels off 4 */
+        {7, 4, 5, 1, 1},     /* 1x1 -> 1x1 */
+        {2, 200, 17, 5, 6},  /* K over the gemm's k blocks, channels off its tiles */
+        {3, 9, 11, 3, 18},   /* wide rows: 5 tiles a row */
+    };
+    bool s2_differed = false;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_s2(fx.g, &fx.r, &cases[i], &s2_differed);
+    CHECK_MSG(s2_differed, "the stride-2 path gave im2col's bits everywhere: not taken?");
+    finish(&fx);
+#endif
+}
+
+/* Each thread owns whole images and a tile's sums do not depend on its block: the same bits
+ * on 1, 2 and 3 threads (150 images: several blocks a thread) */
+TEST(winograd_s2_thread_count_independent)
+{
+#ifdef LF_DOUBLE
+    lf_test_skip("float kernel; this build is float64");
+#else
+    wino_fx fx;
+    if (!begin(&fx, 32)) return;
+    const lf_conv_geom q = geom_s2(12, 20, 8, 8);
+    const int64_t n = 150, nx = n * 12 * 64, ny = n * 20 * 16;
+    float *w = uniform(&fx.r, 20 * 12 * 9, -1, 1), *x = uniform(&fx.r, nx, -1, 1);
+    float *y[3];
+    for (int t = 0; t < 3; t++) {
+        y[t] = lf_malloc((size_t)ny * sizeof(float));
+        const lf_conv_job j = {.n = n, .w = w, .img = x, .colside_out = y[t]};
+        CHECK_OK(lf_conv_winograd_s2_run(fx.g, &q, &j, t + 1));
+    }
+    for (int t = 1; t < 3; t++)
+        CHECK_MSG(memcmp(y[0], y[t], (size_t)ny * sizeof(float)) == 0,
+                  "1 and %d threads differ", t + 1);
+    lf_free(w), lf_free(x);
+    for (int t = 0; t < 3; t++) lf_free(y[t]);
     finish(&fx);
 #endif
 }

@@ -412,6 +412,7 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
     /* 3x3 "same" convolutions: the products on Winograd (conv_winograd.c, F(4x4) in
      * conv_winograd4.c); the weight gradient of a layer with few channels stays on the
      * columns below */
+    if (own && lf_conv_winograd_s2_takes(q, j)) return lf_conv_winograd_s2_run(g, q, j, T);
     lf_conv_job rest;
     if (own && lf_conv_winograd_fits(q) && lf_conv_winograd_enabled()) {
         if (!j->dw || lf_conv_winograd_dw_fits(q)) return lf_conv_winograd_run(g, q, j, T);

@@ -102,6 +102,12 @@ bool lf_conv_winograd_fits(const lf_conv_geom *q)
 
 bool lf_conv_winograd_dw_fits(const lf_conv_geom *q) { return q->ci > 64 && q->co > 64; }
 
+bool lf_conv_winograd_s2_takes(const lf_conv_geom *q, const lf_conv_job *j)
+{
+    return j->colside_out && j->img && !j->dw && !j->img_out && lf_gemm512_available() &&
+           mode() == 1 && lf_conv_winograd_s2_fits(q, j->n);
+}
+
 #if defined(__x86_64__) && !defined(LF_DOUBLE)
 #include "conv_winograd_pass.h"
 

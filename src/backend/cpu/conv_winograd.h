@@ -40,4 +40,14 @@ bool lf_conv_winograd4_fits(const lf_conv_geom *q);
  * has 2x2 images. */
 bool lf_conv_winograd_dual_fits(const lf_conv_geom *q);
 
+/* The forward pass of 3x3 stride-2 pad-1 convolutions (conv_winograd_s2.c): 25 products per
+ * 2x2 output tile where im2col does 36. fits: a 2-D one-group geometry with outputs of
+ * ceil(in / 2), and n images' offsets within int32; takes: lf_conv_cpu_run sends job j
+ * there (a forward product alone, on T's batch-parallel AVX-512 path, Winograd with F(4x4)
+ * on: not LF_CONV=im2col or winograd2); run: j on T threads (results independent of T). */
+bool lf_conv_winograd_s2_fits(const lf_conv_geom *q, int64_t n);
+bool lf_conv_winograd_s2_takes(const lf_conv_geom *q, const lf_conv_job *j);
+lf_status lf_conv_winograd_s2_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j,
+                                  int T);
+
 #endif

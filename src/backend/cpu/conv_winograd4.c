@@ -44,7 +44,6 @@ bool lf_conv_winograd4_fits(const lf_conv_geom *q)
 
 #if defined(__x86_64__) && !defined(LF_DOUBLE)
 #include "conv_winograd_pass.h"
-#include "transpose16_avx512.h"
 
 #ifndef W4_BLOCK_BYTES
 #define W4_BLOCK_BYTES (1 << 20)
@@ -207,7 +206,8 @@ WINO_FN static inline void store_v(wino_vdst dst, int64_t xs, __m512 t[6][6])
 /* V (36 matrices ci x P, each in the gemm's packed B layout, xi_stride_packed apart) <-
  * B^T d B of the tiles of units u0..u0+r-1 (unit k's tiles in columns k tw..), channel by
  * channel; st: stage_setup's */
-WINO_FN __attribute__((noinline)) static void input_block4(const wino_pass *w, const w4_stage *st, int64_t u0, int64_t r,
+WINO_FN __attribute__((noinline)) static void
+input_block4(const wino_pass *w, const w4_stage *st, int64_t u0, int64_t r,
                                  float *V, int64_t P)
 {
     const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride_packed(w->ci, P), tw = w->tw;
@@ -319,7 +319,8 @@ typedef struct w4_run {
  * vector (quad_rows) and goes out in one masked store (added to what is there when w->add).
  * A store per tile row instead took 64 stores of 16 bytes per 16 tiles and channel. The
  * epilogue (w->ep) is applied to each vector before its store. */
-WINO_FN __attribute__((noinline)) static void output_block4(const wino_pass *w, int64_t u0, int64_t P, const float *M)
+WINO_FN __attribute__((noinline)) static void
+output_block4(const wino_pass *w, int64_t u0, int64_t P, const float *M)
 {
     const int64_t H = w->H, W = w->W, HW = H * W, xs = xi_stride(w->co, P);
     float *base = w->out + u0 / w->th * w->co * HW;
@@ -394,7 +395,8 @@ WINO_FN __attribute__((noinline)) static void output_block4(const wino_pass *w, 
  * planes of a channel are transposed in registers (lf_transpose16) so that each pixel is a
  * vector over the images: the patch's rows are the four pixel rows between zero rows, and
  * its columns likewise. */
-WINO_FN __attribute__((noinline)) static void input_img4(const wino_pass *w, int64_t u0, int64_t P, float *V)
+WINO_FN __attribute__((noinline)) static void
+input_img4(const wino_pass *w, int64_t u0, int64_t P, float *V)
 {
     const int64_t ci = w->ci, xs = xi_stride_packed(ci, P);
     const __m512 zero = _mm512_setzero_ps();
@@ -421,7 +423,8 @@ WINO_FN __attribute__((noinline)) static void input_img4(const wino_pass *w, int
 /* The outputs of the block's P images (4x4) <- A^T m A, m from M (36, co, P): per channel,
  * the 16 outputs of 16 images transposed so that each image's plane is one vector and one
  * store (with the epilogue; the residual prefetched W4_RES_PF channels ahead) */
-WINO_FN __attribute__((noinline)) static void output_img4(const wino_pass *w, int64_t u0, int64_t P, const float *M)
+WINO_FN __attribute__((noinline)) static void
+output_img4(const wino_pass *w, int64_t u0, int64_t P, const float *M)
 {
     const int64_t co = w->co, xs = xi_stride(co, P);
     for (int64_t j0 = 0; j0 < P; j0 += 16) {
@@ -455,19 +458,13 @@ WINO_FN __attribute__((noinline)) static void output_img4(const wino_pass *w, in
     }
 }
 
-static int64_t thread_floats4(const wino_pass *w)
-{
-    const int64_t pmax = w->rows * w->tw;
-    return align16(36 * xi_stride_packed(w->ci, pmax)) + align16(36 * xi_stride(w->co, pmax)) +
-           align16((int64_t)lf_gemm512_pack_floats() + 16);
-}
+static int64_t thread_floats4(const wino_pass *w) { return wino_packed_thread_floats(w, 36); }
 
 /* Units [u_begin, u_end) on the calling thread, buf: thread_floats4 floats */
 static void range4(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
 {
-    const int64_t pmax = w->rows * w->tw;
-    float *V = buf, *M = V + align16(36 * xi_stride_packed(w->ci, pmax));
-    float *pack = M + align16(36 * xi_stride(w->co, pmax));
+    float *V, *M, *pack;
+    wino_packed_buffers(w, 36, buf, &V, &M, &pack);
     const bool img4 = w->H == 4 && w->W == 4;
     w4_stage st;
     stage_setup(w, &st);

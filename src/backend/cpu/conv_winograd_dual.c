@@ -36,7 +36,6 @@ bool lf_conv_winograd_dual_fits(const lf_conv_geom *q) { return q->in[1] == 2 &&
 
 #if defined(__x86_64__) && !defined(LF_DOUBLE)
 #include "conv_winograd_pass.h"
-#include "transpose16_avx512.h"
 
 #ifndef WD_BLOCK_BYTES
 #define WD_BLOCK_BYTES (1 << 20)
@@ -91,21 +90,12 @@ WINO_FN static void input_dual(const wino_pass *w, int64_t u0, int64_t P, float 
     }
 }
 
-/* An epilogue parameter of channels c0..c0+3 spread to their pixels: lane l gets p[c0 + l/4]
- * (channels past nc read as 0: their lanes are not stored) */
-WINO_FN static inline __m512 per_channel(const float *p, int64_t c0, int64_t nc)
-{
-    const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    return _mm512_permutexvar_ps(quad, _mm512_maskz_loadu_ps(lanes(nc), p + c0));
-}
-
 /* The block's outputs (P images from unit u0) <- rev(A^T m A), m from M (9, co, P), 16
- * images and 4 channels at a time; added to what is there when w->add, then the epilogue
- * (the operations of lf_conv_epilogue_apply in its order: wino_epilogue16's bits) */
+ * images and 4 channels at a time, stored by wino_store_planes2x2 (with w->add and the
+ * epilogue) */
 WINO_FN static void output_dual(const wino_pass *w, int64_t u0, int64_t P, const float *M)
 {
     const int64_t co = w->co, xs = xi_stride(co, P);
-    const lf_conv_epilogue *ep = w->ep;
     for (int64_t j0 = 0; j0 < P; j0 += 16) {
         const int64_t cnt = P - j0 < 16 ? P - j0 : 16;
         const __mmask16 keep = lanes(cnt);
@@ -130,43 +120,18 @@ WINO_FN static void output_dual(const wino_pass *w, int64_t u0, int64_t P, const
                     y[4 * cc + 2 * (1 - a)] = _mm512_add_ps(t[a][1], t[a][2]);
                 }
             }
-            lf_transpose16(y); /* y[l]: image j0 + l, channels c0.. (4 floats each) */
-            const __mmask16 m = lanes(4 * nc);
-            __m512 mean = _mm512_setzero_ps(), a = mean, k = mean;
-            if (ep) {
-                mean = per_channel(ep->mean, c0, nc);
-                a = per_channel(ep->a, c0, nc);
-                k = per_channel(ep->k, c0, nc);
-            }
-            for (int64_t l = 0; l < cnt; l++) {
-                const int64_t off = (l * co + c0) * 4;
-                __m512 x = y[l];
-                if (w->add) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, img + off));
-                if (ep) {
-                    x = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x, mean), a), k);
-                    if (ep->res)
-                        x = _mm512_add_ps(
-                            x, _mm512_maskz_loadu_ps(m, ep->res + (img - w->out) + off));
-                    if (ep->relu) x = _mm512_max_ps(x, _mm512_setzero_ps());
-                }
-                _mm512_mask_storeu_ps(img + off, m, x);
-            }
+            wino_store_planes2x2(w, img, c0, nc, cnt, y);
         }
     }
 }
 
-static int64_t thread_floats_dual(const wino_pass *w)
-{
-    const int64_t pmax = w->rows * w->tw;
-    return align16(9 * xi_stride_packed(w->ci, pmax)) + align16(9 * xi_stride(w->co, pmax)) +
-           align16((int64_t)lf_gemm512_pack_floats() + 16);
-}
+static int64_t thread_floats_dual(const wino_pass *w) { return wino_packed_thread_floats(w, 9); }
 
 /* Units (images) [u_begin, u_end) on the calling thread, buf: thread_floats_dual floats */
 static void range_dual(const wino_pass *w, int64_t u_begin, int64_t u_end, float *buf)
 {
-    float *V = buf, *M = V + align16(9 * xi_stride_packed(w->ci, w->rows));
-    float *pack = M + align16(9 * xi_stride(w->co, w->rows));
+    float *V, *M, *pack;
+    wino_packed_buffers(w, 9, buf, &V, &M, &pack);
     for (int64_t u0 = u_begin; u0 < u_end; u0 += w->rows) {
         const int64_t P = u_end - u0 < w->rows ? u_end - u0 : w->rows;
         input_dual(w, u0, P, V);

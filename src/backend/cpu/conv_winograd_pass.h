@@ -1,12 +1,14 @@
-/* What the two Winograd tile sizes share (conv_winograd.c: F(2x2, 3x3), conv_winograd4.c:
- * F(4x4, 3x3)): a product direction's description, small helpers, the block plan, the
- * filter transform's skeleton, the products, the thread split and the epilogue. Private to
- * those two files; x86-64 float builds only. */
+/* What the Winograd kinds share (conv_winograd.c: F(2x2, 3x3), conv_winograd4.c:
+ * F(4x4, 3x3), conv_winograd_dual.c: 2x2 images, conv_winograd_s2.c: stride 2): a product
+ * direction's description, small helpers, the block plan, the filter transform's skeleton,
+ * the products, the thread split, the epilogue and the stores of 2x2 planes. Private to
+ * those files; x86-64 float builds only. */
 #ifndef LF_CONV_WINOGRAD_PASS_H
 #define LF_CONV_WINOGRAD_PASS_H
 
 #include "conv_winograd.h"
 #include "gemm_avx512.h"
+#include "transpose16_avx512.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -189,6 +191,25 @@ static inline wino_vdst wino_packed_at(float *V, int64_t ci, int64_t P, int64_t 
     return v;
 }
 
+/* A thread's buffer for the kinds that write V in the packed B layout (F(4x4), the dual and
+ * stride-2 kinds), after the plan: V (n_xi matrices ci x P, packed), M (n_xi matrices
+ * co x P, row-major), the gemm's packing space; wino_packed_buffers carves it up */
+static inline int64_t wino_packed_thread_floats(const wino_pass *w, int n_xi)
+{
+    const int64_t pmax = w->rows * w->tw;
+    return align16(n_xi * xi_stride_packed(w->ci, pmax)) + align16(n_xi * xi_stride(w->co, pmax)) +
+           align16((int64_t)lf_gemm512_pack_floats() + 16);
+}
+
+static inline void wino_packed_buffers(const wino_pass *w, int n_xi, float *buf, float **V,
+                                       float **M, float **pack)
+{
+    const int64_t pmax = w->rows * w->tw;
+    *V = buf;
+    *M = buf + align16(n_xi * xi_stride_packed(w->ci, pmax));
+    *pack = *M + align16(n_xi * xi_stride(w->co, pmax));
+}
+
 /* The products of a block: M_xi (co x P) = U_xi V_xi for the n_xi positions; V in the
  * packed B layout (v_packed, xi_stride_packed apart) or row-major (xi_stride apart) */
 static inline void wino_products(const wino_pass *w, int n_xi, const float *V, bool v_packed,
@@ -224,6 +245,49 @@ WINO_FN static inline __m512 wino_epilogue16(const wino_pass *w, int64_t c, cons
         x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, (const void *)r));
     }
     return ep->relu ? _mm512_max_ps(x, _mm512_setzero_ps()) : x;
+}
+
+/* An epilogue parameter of channels c0..c0+3 spread to their 2x2 planes: lane l gets
+ * p[c0 + l/4] (channels past nc read as 0: their lanes are not stored) */
+WINO_FN static inline __m512 wino_per_channel4(const float *p, int64_t c0, int64_t nc)
+{
+    const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    return _mm512_permutexvar_ps(quad, _mm512_maskz_loadu_ps(lanes(nc), p + c0));
+}
+
+/* The 2x2 output planes of channels c0..c0+nc-1 (nc <= 4) of cnt <= 16 images (img: the
+ * first one's output, w->co planes of 4 floats an image): y[4 cc + p] holds pixel p of
+ * channel c0 + cc over the images. Transposed in registers (lf_transpose16), each image's
+ * four planes are 16 contiguous floats and go out in one store, added to what is there
+ * when w->add, then the epilogue (the operations of lf_conv_epilogue_apply in its order:
+ * wino_epilogue16's bits). For kinds whose tile is a whole 2x2 output image (the dual
+ * kind; the stride-2 kind on 3x3 and 4x4 inputs), where a store per pixel would be a
+ * scatter. */
+WINO_FN static inline void wino_store_planes2x2(const wino_pass *w, float *img, int64_t c0,
+                                                int64_t nc, int64_t cnt, __m512 y[16])
+{
+    const lf_conv_epilogue *ep = w->ep;
+    const int64_t co = w->co;
+    lf_transpose16(y); /* y[l]: image l, channels c0.. (4 floats each) */
+    const __mmask16 m = lanes(4 * nc);
+    __m512 mean = _mm512_setzero_ps(), a = mean, k = mean;
+    if (ep) {
+        mean = wino_per_channel4(ep->mean, c0, nc);
+        a = wino_per_channel4(ep->a, c0, nc);
+        k = wino_per_channel4(ep->k, c0, nc);
+    }
+    for (int64_t l = 0; l < cnt; l++) {
+        const int64_t off = (l * co + c0) * 4;
+        __m512 x = y[l];
+        if (w->add) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, img + off));
+        if (ep) {
+            x = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x, mean), a), k);
+            if (ep->res)
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, ep->res + (img - w->out) + off));
+            if (ep->relu) x = _mm512_max_ps(x, _mm512_setzero_ps());
+        }
+        _mm512_mask_storeu_ps(img + off, m, x);
+    }
 }
 
 /* The epilogue on the output rows of units u0..u0+r-1 (tile: output rows per unit), just

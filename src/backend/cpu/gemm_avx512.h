@@ -55,9 +55,10 @@ void lf_gemm512_pack_a(int64_t M, int64_t K, const lf_gemm_mat *A, float *dst);
 /* A whole K x N matrix B in the packed layout the gemm reads, for a producer that writes it
  * there itself (conv_im2col_packed.c's columns): the KC-blocks of K one after the other,
  * each holding the NR-column panels of all N columns (kc x NR floats a panel, element
- * (k, j) at (k - pc) * NR + j % NR in its panel; the columns past N zeros). Offset of
- * element (k, j) for k at the start of a block, j at the start of a panel; the size is
- * the offset of (K, 0). */
+ * (k, j) at (k - pc) * NR + j % NR in its panel; the last panel's columns past N are read,
+ * but their products land in lanes of C that are never stored, so they may hold anything).
+ * Offset of element (k, j) for k at the start of a block, j at the start of a panel; the
+ * size is the offset of (K, 0). */
 static inline int64_t lf_gemm512_packed_b_offset(int64_t K, int64_t N, int64_t k, int64_t j)
 {
     const int64_t Npad = (N + LF_GEMM512_NR - 1) / LF_GEMM512_NR * LF_GEMM512_NR;
