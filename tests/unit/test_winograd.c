@@ -378,10 +378,11 @@ TEST(winograd_whole_backward_job)
 }
 
 #ifndef LF_DOUBLE
-/* y = conv or conv_transpose of x (n, c, 12, 12) with args a, then x's and w's gradients
- * for a fixed upstream gradient, with the path forced to mode; out: y, dx, dw one after the
- * other (sizes in cnt[3]) */
-static void api_run(bool transposed, lf_conv_args a, int mode, float *out, int64_t cnt[3])
+/* y = conv or conv_transpose of x (n, c, 12, 12) with args a, then x's and (when w_grad)
+ * w's gradients for a fixed upstream gradient, with the path forced to mode; out: y, dx, dw
+ * one after the other (sizes in cnt[3]; cnt[2] 0 without w_grad) */
+static void api_run_with(bool transposed, bool w_grad, lf_conv_args a, int mode, float *out,
+                         int64_t cnt[3])
 {
     lf_graph *g;
     CHECK_OK(lf_graph_init(&g, 0));
@@ -391,7 +392,7 @@ static void api_run(bool transposed, lf_conv_args a, int mode, float *out, int64
     lf_rng_fill_uniform(&r, x->data, lf_numel(x), -1, 1);
     lf_rng_fill_uniform(&r, w->data, lf_numel(w), -1, 1);
     x->flags |= LF_TENSOR_REQUIRES_GRAD;
-    w->flags |= LF_TENSOR_REQUIRES_GRAD;
+    if (w_grad) w->flags |= LF_TENSOR_REQUIRES_GRAD;
     lf_conv_winograd_force(mode);
     lf_tensor *y = transposed ? lf_conv_transpose(g, x, w, NULL, a) : lf_conv(g, x, w, NULL, a);
     CHECK(y != NULL);
@@ -399,21 +400,27 @@ static void api_run(bool transposed, lf_conv_args a, int mode, float *out, int64
         float *seed = random_floats(&r, lf_numel(y));
         CHECK_OK(lf_backward_with(g, y, seed));
         lf_free(seed);
-        cnt[0] = lf_numel(y), cnt[1] = lf_numel(x), cnt[2] = lf_numel(w);
+        cnt[0] = lf_numel(y), cnt[1] = lf_numel(x), cnt[2] = w_grad ? lf_numel(w) : 0;
         memcpy(out, y->data, (size_t)cnt[0] * sizeof(float));
         memcpy(out + cnt[0], x->grad, (size_t)cnt[1] * sizeof(float));
-        memcpy(out + cnt[0] + cnt[1], w->grad, (size_t)cnt[2] * sizeof(float));
+        if (w_grad) memcpy(out + cnt[0] + cnt[1], w->grad, (size_t)cnt[2] * sizeof(float));
     }
     lf_conv_winograd_force(-1);
     lf_graph_free(g);
+}
+
+static void api_run(bool transposed, lf_conv_args a, int mode, float *out, int64_t cnt[3])
+{
+    api_run_with(transposed, true, a, mode, out, cnt);
 }
 #endif
 
 /* Through the public API: conv_transpose with k 3, s 1, p 1 takes the path (its forward is
  * the input-gradient product, its backward the forward one) and agrees with im2col; a
  * stride-2 pad-1 convolution's forward product takes the stride-2 kind and its gradients
- * stay on im2col; dilated, unpadded and grouped 3x3 convolutions stay on im2col
- * (bit-identical results). */
+ * stay on im2col, and so does a stride-2 conv_transpose's input gradient when its weights
+ * need none (a forward product alone); dilated, unpadded and grouped 3x3 convolutions stay
+ * on im2col (bit-identical results). */
 TEST(winograd_dispatch_through_ops)
 {
 #ifdef LF_DOUBLE
@@ -442,7 +449,8 @@ TEST(winograd_dispatch_through_ops)
         if (!cases[i].transposed && cases[i].stride == 2 && cases[i].pad == 1 &&
             cases[i].dil == 1 && cases[i].groups == 1) {
             /* the stride-2 kind (conv_winograd_s2.c) takes the forward product alone: the
-             * output changes (test_winograd_s2.c checks it), the gradients stay im2col's */
+             * output changes (winograd_s2_matches_reference checks it), the gradients stay
+             * im2col's */
             CHECK_MSG(memcmp(on, off, (size_t)c0[0] * sizeof(float)) != 0,
                       "case %zu: stride-2 output is im2col's bit for bit: not taken?", i);
             CHECK_MSG(memcmp(on + c0[0], off + c0[0], (size_t)(c0[1] + c0[2]) * sizeof(float)) ==
@@ -468,6 +476,23 @@ TEST(winograd_dispatch_through_ops)
                       "case %zu part %d: max diff %.3g of max %.3g", i, part, d, m);
         }
     }
+    /* conv_transpose stride 2 with weights that need no gradient: its input gradient is a
+     * forward stride-2 product alone, on the stride-2 kind; its output stays im2col's */
+    const lf_conv_args a2 = lf_conv_args_make(2, 2, 1, 1, 1);
+    int64_t c1[3] = {0}, c0[3] = {0};
+    api_run_with(true, false, a2, 1, on, c1);
+    api_run_with(true, false, a2, 0, off, c0);
+    CHECK(memcmp(c0, c1, sizeof c0) == 0 && c0[2] == 0);
+    CHECK_MSG(memcmp(on, off, (size_t)c0[0] * sizeof(float)) == 0,
+              "transposed stride 2: the output changed");
+    CHECK_MSG(memcmp(on + c0[0], off + c0[0], (size_t)c0[1] * sizeof(float)) != 0,
+              "transposed stride 2: dx is im2col's bit for bit: the stride-2 kind not taken?");
+    double d = 0, m = 0;
+    for (int64_t k = c0[0]; k < c0[0] + c0[1]; k++) {
+        if (fabs(on[k] - off[k]) > d) d = fabs(on[k] - off[k]);
+        if (fabs(off[k]) > m) m = fabs(off[k]);
+    }
+    CHECK_MSG(d <= WINO_REL_TOL * m, "transposed stride 2: dx max diff %.3g of max %.3g", d, m);
     lf_free(on);
     lf_free(off);
     lf_set_threads(threads);
@@ -601,8 +626,8 @@ static void check_s2(lf_graph *g, lf_rng *r, const s2_case *c, bool *differed)
         for (int m = 0; m < 2; m++) {
             memcpy(outs[m], init, (size_t)ny * sizeof(float));
             j.colside_out = outs[m];
-            CHECK(lf_conv_winograd_s2_takes(&q, &j) == lf_gemm512_available());
             lf_conv_winograd_force(m == 0 ? 1 : 0);
+            if (m == 0) CHECK(lf_conv_winograd_s2_takes(&q, &j) == lf_gemm512_available());
             CHECK_OK(lf_conv_cpu_run(g, &q, &j));
             lf_conv_winograd_force(-1);
         }

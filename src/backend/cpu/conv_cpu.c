@@ -409,9 +409,10 @@ lf_status lf_conv_cpu_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job 
         direct = direct && q->s[i] == 1 && q->p[i] == 0 && q->in[i] == q->out[i];
     const int T = batch_threads(q, j);
     const bool own = own_gemm(T);
-    /* 3x3 "same" convolutions: the products on Winograd (conv_winograd.c, F(4x4) in
-     * conv_winograd4.c); the weight gradient of a layer with few channels stays on the
-     * columns below */
+    /* 3x3 stride-2 pad-1 forward products on the stride-2 kind (conv_winograd_s2.c); 3x3
+     * "same" convolutions' products on Winograd (conv_winograd.c, F(4x4) in
+     * conv_winograd4.c, 2x2 images in conv_winograd_dual.c); the weight gradient of a layer
+     * with few channels stays on the columns below */
     if (own && lf_conv_winograd_s2_takes(q, j)) return lf_conv_winograd_s2_run(g, q, j, T);
     lf_conv_job rest;
     if (own && lf_conv_winograd_fits(q) && lf_conv_winograd_enabled()) {

@@ -22,8 +22,14 @@
  *
  * Blocks, threads and the kept filter transforms as the other kinds (conv_winograd_pass.h):
  * units are tile rows, each thread a fixed range of images, results independent of the
- * thread count. The input gradient (a transposed convolution) and the weight gradient stay
- * on im2col. */
+ * thread count. This convolution's input gradient (a transposed convolution) and weight
+ * gradient stay on im2col; a stride-2 conv_transpose's input gradient, which is this forward
+ * product, takes it when the job asks for nothing else (weights without a gradient).
+ *
+ * Non-finite values and overflow: the transforms subtract and add inputs (d0 - d2) and taps
+ * (w0 + w2) before multiplying, so an inf input gives NaN in the outputs whose patches hold
+ * it (im2col: inf), and inputs beyond about FLT_MAX / 2 overflow where im2col stays finite
+ * (as the other kinds, conv_winograd.c). */
 #include "conv_winograd.h"
 
 bool lf_conv_winograd_s2_fits(const lf_conv_geom *q, int64_t n)
@@ -283,6 +289,7 @@ static const wino_kind s2 = {.tile = 4, .n_xi = 25, .form = LF_FORM_WINOGRAD_S2,
 lf_status lf_conv_winograd_s2_run(lf_graph *g, const lf_conv_geom *q, const lf_conv_job *j,
                                   int T)
 {
+    if (!lf_conv_winograd_s2_fits(q, j->n)) return LF_ERR_UNSUPPORTED;
     wino_pass w = {.ci = q->ci, .co = q->co, .H = q->in[1], .W = q->in[2], .in = j->img,
                    .out = j->colside_out, .add = j->accumulate != 0, .ep = j->ep};
     return wino_run_pass(g, &w, &s2, j->w, q->co, q->ci, false, j->n, T);
