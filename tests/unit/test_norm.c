@@ -115,6 +115,15 @@ TEST(grad_layer_norm)
  *   r_mean = (1 - m) r_mean + m mean,   r_var = (1 - m) r_var + m var * n / (n - 1)
  * (torch.nn.BatchNorm2d), computed here independently in double. The output must use the
  * biased batch variance. */
+/* A 1-D tensor header over n values at data (running statistics given by the caller) */
+static lf_tensor vector_over(lf_real *data, int64_t n)
+{
+    lf_tensor t = {0};
+    lf_tensor_set_shape(&t, 1, &n);
+    t.data = data;
+    return t;
+}
+
 TEST(batch_norm_running_stats_rule)
 {
     enum { N = 4, C = 3, HW = 5 };
@@ -127,11 +136,7 @@ TEST(batch_norm_running_stats_rule)
     lf_real rm[C] = {0.5f, -1, 0}, rv[C] = {1, 2, 0.25f};
     double rm0[C], rv0[C];
     for (int c = 0; c < C; c++) rm0[c] = rm[c], rv0[c] = rv[c];
-    lf_tensor trm = {0}, trv = {0};
-    lf_tensor_set_shape(&trm, 1, (int64_t[]){C});
-    lf_tensor_set_shape(&trv, 1, (int64_t[]){C});
-    trm.data = rm;
-    trv.data = rv;
+    lf_tensor trm = vector_over(rm, C), trv = vector_over(rv, C);
     lf_graph_set_training(g, 1);
     lf_tensor *y = lf_batch_norm(g, x, NULL, NULL, &trm, &trv, m, eps);
     CHECK(y != NULL);
@@ -163,6 +168,44 @@ TEST(batch_norm_running_stats_rule)
     CHECK(y != NULL && memcmp(rm1, rm, sizeof rm) == 0 && memcmp(rv1, rv, sizeof rv) == 0);
     for (int c = 0; c < C && y; c++)
         CHECK_NEAR(y->data[c * HW], (x->data[c * HW] - rm[c]) / sqrt(rv[c] + eps), 1e-5);
+    lf_graph_free(g);
+}
+
+/* The statistics keep their digits for a mean far from the spread (3e6 against values within
+ * +-1: a one-pass E[x^2] - E[x]^2 in double would keep about 3 of them), a first value far
+ * from the rest (an outlier of 5e3), and a plain channel, against a two-pass float64
+ * reference (momentum 1: the running statistics are the batch's, variance unbiased); S = 37
+ * is not a multiple of the 16 accumulators */
+TEST(batch_norm_stats_large_mean_and_outlier)
+{
+    enum { N = 5, C = 3, S = 37 };
+    lf_graph *g;
+    CHECK_OK(lf_graph_init(&g, 0));
+    lf_tensor *x = lf_tensor_new(g, 3, (int64_t[]){N, C, S});
+    lf_rng r = lf_rng_make(8, 1);
+    lf_rng_fill_uniform(&r, x->data, N * C * S, -1, 1);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < S; i++) x->data[(n * C + 0) * S + i] += (lf_real)3e6;
+    x->data[1 * S] = (lf_real)5e3; /* channel 1's first value */
+    lf_real rm[C] = {0}, rv[C] = {1, 1, 1};
+    lf_tensor trm = vector_over(rm, C), trv = vector_over(rv, C);
+    lf_graph_set_training(g, 1);
+    CHECK(lf_batch_norm(g, x, NULL, NULL, &trm, &trv, 1.0, 1e-5) != NULL);
+    for (int c = 0; c < C; c++) {
+        double s = 0, v = 0;
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < S; i++) s += x->data[(n * C + c) * S + i];
+        const double mean = s / (N * S);
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < S; i++) {
+                const double d = x->data[(n * C + c) * S + i] - mean;
+                v += d * d;
+            }
+        const double var = v / (N * S - 1);
+        CHECK_MSG(fabs(rm[c] - mean) <= 1e-6 * fabs(mean) && fabs(rv[c] - var) <= 1e-5 * var,
+                  "channel %d: mean %.9g (reference %.9g), variance %.9g (reference %.9g)", c,
+                  (double)rm[c], mean, (double)rv[c], var);
+    }
     lf_graph_free(g);
 }
 
