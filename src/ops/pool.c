@@ -137,11 +137,11 @@ static void max_row(const pool_geom *q, const lf_real *src, int64_t d0, int64_t 
         }
 }
 
-/* One plane; id == NULL: maxima only (on AVX-512 with stride 2 and up to 4 columns, the
- * same values from lf_max_pool_row_avx512). */
+/* One plane; id == NULL: maxima only, else their indices too (on AVX-512 with stride 2 and
+ * up to 4 columns, the same values and indices from lf_max_pool_row_avx512). */
 static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst, int32_t *id)
 {
-    const bool fast = !id && q->k[0] * q->k[1] <= 16 && /* false in float64 builds */
+    const bool fast = q->k[0] * q->k[1] <= 16 && /* false in float64 builds */
                       lf_max_pool_row_avx512_fits(q->k[2], q->s[2]);
     for (int64_t od = 0; od < q->out[0]; od++) {
         int64_t d0, d1;
@@ -156,10 +156,15 @@ static void max_pool_plane(const pool_geom *q, const lf_real *src, lf_real *dst,
             }
 #ifndef LF_DOUBLE
             const float *rows[16];
+            int32_t bases[16];
             int n = 0;
             for (int64_t d = d0; d < d1; d++)
-                for (int64_t h = h0; h < h1; h++) rows[n++] = src + (d * q->in[1] + h) * q->in[2];
-            lf_max_pool_row_avx512(rows, n, q->in[2], q->out[2], q->k[2], q->p[2], dst + o);
+                for (int64_t h = h0; h < h1; h++, n++) {
+                    bases[n] = (int32_t)((d * q->in[1] + h) * q->in[2]);
+                    rows[n] = src + bases[n];
+                }
+            lf_max_pool_row_avx512(rows, n, q->in[2], q->out[2], q->k[2], q->p[2], dst + o,
+                                   bases, id ? id + o : NULL);
 #endif
         }
     }

@@ -177,9 +177,45 @@ TEST(max_pool_ties_and_padding)
     lf_graph_free(g);
 }
 
+/* How many windows pick each input of x (planes of shape c), by torch's rule scanned window
+ * by window in (d, h, w) order: a later value wins when larger or NaN, so the first of equal
+ * maxima, and the window's first value when all are -inf */
+static void ref_max_picks(const pool_case *c, const lf_real *x, double *picks)
+{
+    int64_t X[3] = {1, 1, 1}, O[3] = {1, 1, 1}, K[3] = {1, 1, 1}, S[3] = {1, 1, 1},
+            P[3] = {0, 0, 0};
+    for (int i = 0; i < c->nd; i++) {
+        const int j = 3 - c->nd + i;
+        X[j] = c->shape[2 + i];
+        K[j] = c->k, S[j] = c->s ? c->s : c->k, P[j] = c->p;
+        O[j] = (X[j] + 2 * c->p - c->k) / S[j] + 1;
+    }
+    const int64_t planes = c->shape[0] * c->shape[1], Lx = X[0] * X[1] * X[2];
+    memset(picks, 0, (size_t)(planes * Lx) * sizeof(double));
+    for (int64_t pl = 0; pl < planes; pl++)
+        for (int64_t o = 0; o < O[0] * O[1] * O[2]; o++) {
+            const int64_t o0 = o / (O[1] * O[2]), o1 = (o / O[2]) % O[1], o2 = o % O[2];
+            lf_real best = -INFINITY;
+            int64_t arg = -1;
+            for (int64_t t = 0; t < K[0] * K[1] * K[2]; t++) {
+                const int64_t i0 = o0 * S[0] - P[0] + t / (K[1] * K[2]);
+                const int64_t i1 = o1 * S[1] - P[1] + (t / K[2]) % K[1];
+                const int64_t i2 = o2 * S[2] - P[2] + t % K[2];
+                if (i0 < 0 || i0 >= X[0] || i1 < 0 || i1 >= X[1] || i2 < 0 || i2 >= X[2])
+                    continue;
+                const int64_t i = pl * Lx + (i0 * X[1] + i1) * X[2] + i2;
+                if (arg < 0) arg = i;
+                if (x[i] > best || x[i] != x[i]) best = x[i], arg = i;
+            }
+            picks[arg] += 1;
+        }
+}
+
 /* Inference (nothing recorded) takes a separate branch-free path (on AVX-512 with stride 2,
  * vector rows): the same bits as the recorded path on every max case above, with NaN (a NaN
- * in a window wins), -inf, ties, and -0 / +0 ties (the first one wins). */
+ * in a window wins), -inf, ties, and -0 / +0 ties (the first one wins). The recorded path
+ * (on AVX-512 with stride 2 too, with the indices) is checked against a scalar scan: its
+ * gradient of ones counts each input's picks. */
 TEST(max_pool_inference_path_matches_recorded)
 {
     int n_cases = 0;
@@ -200,6 +236,18 @@ TEST(max_pool_inference_path_matches_recorded)
         }
         x->flags |= LF_TENSOR_REQUIRES_GRAD;
         lf_tensor *y1 = run_pool(g, c, x);
+        if (y1) {
+            lf_real *ones = lf_graph_alloc(g, (size_t)lf_numel(y1) * sizeof(lf_real));
+            for (int64_t i = 0; i < lf_numel(y1); i++) ones[i] = 1;
+            CHECK_OK(lf_backward_with(g, y1, ones));
+            double *picks = malloc((size_t)lf_numel(x) * sizeof(double));
+            ref_max_picks(c, x->data, picks);
+            int64_t wrong = 0;
+            for (int64_t i = 0; i < lf_numel(x); i++) wrong += x->grad[i] != picks[i];
+            CHECK_MSG(wrong == 0, "%s: %lld inputs picked a different number of times than by "
+                      "the scalar scan", c->name, (long long)wrong);
+            free(picks);
+        }
         lf_graph_set_grad_enabled(g, 0);
         lf_tensor *y0 = run_pool(g, c, x);
         CHECK_MSG(y1 && y0 && lf_numel(y0) == lf_numel(y1), "%s: %s", c->name, lf_last_error());

@@ -30,7 +30,7 @@ bool lf_max_pool_row_avx512_fits(int64_t k, int64_t s)
 
 __attribute__((target("avx512f"), optimize("O3"))) void
 lf_max_pool_row_avx512(const float *const *rows, int n_rows, int64_t W, int64_t OW, int64_t k,
-                       int64_t p, float *dst)
+                       int64_t p, float *dst, const int32_t *bases, int32_t *irow)
 {
     const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
     __m512i idx[4];
@@ -47,6 +47,13 @@ lf_max_pool_row_avx512(const float *const *rows, int n_rows, int64_t W, int64_t 
             m[v] = (__mmask16)(hi & ~(a >= 16 ? 0xFFFFu : (1u << a) - 1));
         }
         __m512 cur = ninf;
+        /* the indices (irow): where each lane's maximum is, from the window's first value
+         * (kept when every value is -inf, as the scalar loop keeps it) */
+        const __m512i lane2 = _mm512_add_epi32(idx[0], _mm512_set1_epi32((int)c0));
+        __m512i where = _mm512_setzero_si512();
+        if (irow)
+            where = _mm512_add_epi32(_mm512_set1_epi32(bases[0]),
+                                  _mm512_max_epi32(lane2, _mm512_setzero_si512()));
         for (int r = 0; r < n_rows; r++) {
             const uintptr_t at = (uintptr_t)rows[r] + (uintptr_t)(c0 * 4);
             __m512 x[3];
@@ -61,11 +68,16 @@ lf_max_pool_row_avx512(const float *const *rows, int n_rows, int64_t W, int64_t 
                 const __mmask16 take = _mm512_cmp_ps_mask(e, cur, _CMP_GT_OQ) |
                                        _mm512_cmp_ps_mask(e, e, _CMP_UNORD_Q);
                 cur = _mm512_mask_mov_ps(cur, take, e);
+                if (irow) /* column 2 l + j - p + 2 ow0 of row r */
+                    where = _mm512_mask_mov_epi32(
+                        where, take,
+                        _mm512_add_epi32(lane2, _mm512_set1_epi32(bases[r] + (int32_t)j)));
             }
         }
         const int64_t n = OW - ow0;
-        _mm512_mask_storeu_ps(dst + ow0, n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1),
-                              cur);
+        const __mmask16 st = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+        _mm512_mask_storeu_ps(dst + ow0, st, cur);
+        if (irow) _mm512_mask_storeu_epi32(irow + ow0, st, where);
     }
 }
 
@@ -156,9 +168,11 @@ void lf_max_pool_plane_nonneg(const float *src, int64_t H, int64_t W, int64_t OH
 }
 
 void lf_max_pool_row_avx512(const float *const *rows, int n_rows, int64_t W, int64_t OW,
-                            int64_t k, int64_t p, float *dst)
+                            int64_t k, int64_t p, float *dst, const int32_t *bases,
+                            int32_t *irow)
 {
-    (void)rows, (void)n_rows, (void)W, (void)OW, (void)k, (void)p, (void)dst;
+    (void)rows, (void)n_rows, (void)W, (void)OW, (void)k, (void)p, (void)dst, (void)bases;
+    (void)irow;
 }
 
 #endif

@@ -10,9 +10,12 @@
 bool lf_max_pool_row_avx512_fits(int64_t k, int64_t s);
 /* dst[ow] (ow < OW) = the maximum over the window rows (n_rows of them, in the window's
  * order) and columns 2 ow - p .. 2 ow - p + k - 1 inside [0, W), taken as the scalar loop
- * takes it (a later value when larger or NaN): the same bits */
+ * takes it (a later value when larger or NaN): the same bits. irow (or NULL): the maxima's
+ * flat in-plane indices, bases[r] + column for window row r (bases[r]: that row's index of
+ * column 0), the window's first value where nothing is taken, as the scalar loop */
 void lf_max_pool_row_avx512(const float *const *rows, int n_rows, int64_t W, int64_t OW,
-                            int64_t k, int64_t p, float *dst);
+                            int64_t k, int64_t p, float *dst, const int32_t *bases,
+                            int32_t *irow);
 /* True when lf_max_pool_plane_nonneg takes a 2-D pooling (float builds on AVX-512 machines:
  * stride 2, kernels of at most 4, up to 1024 outputs a row) */
 bool lf_max_pool_plane_nonneg_fits(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t OW);
