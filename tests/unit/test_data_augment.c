@@ -1,6 +1,6 @@
 /* Augmentations: determinism per (seed, epoch, index, view), identities (flip twice, full
  * crop = resize), value sanity; the loader: every index once per epoch, same batches with 1
- * and 2 worker threads, throughput print. */
+ * and 2 worker threads, whole SimCLR batches (throughput printed). */
 #include "data_util.h"
 #include "test.h"
 
@@ -277,9 +277,12 @@ TEST(data_loader_no_alloc_steady_state)
     tdu_rm_rf(dir);
 }
 
-/* Throughput of one worker: 96x96 RGB, full SimCLR augmentation, two views (printed, no
- * assertion: timing depends on the machine). */
-TEST(data_loader_throughput_print)
+/* One worker over 4 epochs' worth of batches: 96x96 RGB, full SimCLR augmentation, two
+ * views. Every batch is whole (32 images, two 3x96x96 views, finite values), the two views
+ * of an image differ, and each of the 64 images comes 3-5 times (the epochs before and after
+ * are halves); the throughput is printed, not asserted (timing depends on the machine:
+ * bench/loader_bench.c measures it against PIL + torchvision). */
+TEST(data_loader_simclr_batches_whole)
 {
     char dir[64];
     CHECK(make_folder(dir, sizeof dir, 64, 96) != NULL);
@@ -297,9 +300,25 @@ TEST(data_loader_throughput_print)
     CHECK_OK(lf_loader_next(L, &b)); /* warm-up */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int nb = 8;
-    for (int k = 0; k < nb; k++) CHECK_OK(lf_loader_next(L, &b));
+    int nb = 8, seen[64] = {0}; /* 64 images: two batches an epoch */
+    for (int k = 0; k < nb; k++) {
+        CHECK_OK(lf_loader_next(L, &b));
+        if (!b) break;
+        CHECK(b->n == 32 && b->c == 3 && b->h == 96 && b->w == 96 && b->view[1] != NULL);
+        int64_t bad = 0, same_views = 0;
+        const int64_t per = (int64_t)b->c * b->h * b->w;
+        for (int i = 0; i < b->n; i++) {
+            const lf_real *v0 = b->view[0] + i * per, *v1 = b->view[1] + i * per;
+            for (int64_t e = 0; e < per; e++) bad += !isfinite(v0[e]) || !isfinite(v1[e]);
+            same_views += !memcmp(v0, v1, (size_t)per * sizeof(lf_real));
+            if (b->index[i] >= 0 && b->index[i] < 64) seen[b->index[i]]++;
+        }
+        CHECK_MSG(bad == 0 && same_views == 0, "batch %d: %lld non-finite values, %lld images "
+                  "with two equal views", k, (long long)bad, (long long)same_views);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    for (int i = 0; i < 64; i++)
+        CHECK_MSG(seen[i] >= 3 && seen[i] <= 5, "image %d in %d batches", i, seen[i]);
     double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     printf("    loader, 1 worker, 96x96 RGB, SimCLR aug, 2 views: %.0f images/s\n",
            nb * 32 / s);
