@@ -43,8 +43,8 @@ void lf_conv_epilogue_apply(const lf_conv_epilogue *ep, lf_real *y, int64_t co, 
  *   img_out      (n, ci, in...)   += col2im(W^T @ colside)
  * img is needed for colside_out and dw, colside for dw and img_out. Column, staging and
  * per-thread weight-gradient buffers and the AVX-512 gemm's packing buffers come from g's
- * scratch slots 0-4; the Winograd path (3x3 stride-1 pad-1, conv_winograd.h) uses 0 and 2,
- * never while the im2col path holds them (a split job runs Winograd first). Every path
+ * scratch slots 0-4; the Winograd paths (conv_winograd.h) use 0 and 2, never while the
+ * im2col path holds them (a split job runs Winograd first). Every path
  * applies ep (if set) to colside_out as it goes. */
 typedef struct lf_conv_job {
     int64_t n;

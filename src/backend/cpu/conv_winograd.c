@@ -54,8 +54,10 @@
  * only; LF_CONV=im2col turns the path off.
  *
  * Images of 3x3 and more take F(4x4, 3x3) for the forward pass and the input gradient
- * (conv_winograd4.c: 0.56x the products, larger rounding errors); this file then does their
- * weight gradient only. LF_CONV=winograd2 keeps F(2x2, 3x3) for everything. */
+ * (conv_winograd4.c: 0.56x the products, larger rounding errors), 2x2 images the dual kind
+ * (conv_winograd_dual.c: 9 products an image); this file then does their weight gradient
+ * only. LF_CONV=winograd2 keeps F(2x2, 3x3) for everything. The forward pass of stride-2
+ * 3x3 convolutions has its own kind (conv_winograd_s2.c). */
 #include "conv_winograd.h"
 #include "gemm_avx512.h"
 

@@ -1,5 +1,6 @@
-/* Winograd F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 "same" convolutions on the CPU
- * (conv_winograd.c, conv_winograd4.c).
+/* Winograd F(2x2, 3x3), F(4x4, 3x3) and the 2x2 images' dual kind for 3x3 stride-1 "same"
+ * convolutions on the CPU (conv_winograd.c, conv_winograd4.c, conv_winograd_dual.c), and the
+ * stride-2 kind for the forward pass of 3x3 stride-2 pad-1 ones (conv_winograd_s2.c).
  * Not part of the public API. */
 #ifndef LF_CONV_WINOGRAD_H
 #define LF_CONV_WINOGRAD_H

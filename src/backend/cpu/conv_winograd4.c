@@ -1,6 +1,6 @@
 /* Winograd F(4x4, 3x3) for the forward pass and the input gradient of 3x3 stride-1 pad-1
- * convolutions on images of at least 3x3 (conv_winograd.c keeps F(2x2, 3x3) for 2x2 images
- * and for the weight gradient).
+ * convolutions on images of at least 3x3 (2x2 images take conv_winograd_dual.c, the weight
+ * gradient F(2x2, 3x3) in conv_winograd.c).
  *
  * The same three steps as F(2x2, 3x3) (see conv_winograd.c) with 4x4 output tiles and 6x6
  * input patches (rows 4ty-1..4ty+4, columns 4tx-1..4tx+4). The matrices come from the
