@@ -260,6 +260,10 @@ lf_tensor *lf_linear(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b);
  * to record the activation is applied to each block of the product while it is in cache (the
  * same values as the two ops); with one, it is the two ops. */
 lf_tensor *lf_linear_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_activation act);
+/* res + lf_linear(x, w, b) (a residual connection: res has the product's shape). Without a
+ * gradient to record res is added to each block of the product while it is in cache (the
+ * same values as lf_add of the two); with one, it is the two ops. */
+lf_tensor *lf_linear_add(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_tensor *res);
 
 /* elementwise with numpy broadcasting (src/ops/elementwise.c) */
 lf_tensor *lf_add(lf_graph *g, lf_tensor *a, lf_tensor *b);

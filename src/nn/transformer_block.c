@@ -37,13 +37,14 @@ void nn_tblock_reset(nn_tblock *b, lf_rng *rng, nn_linear_init init)
     for (int i = 0; i < 4; i++) nn_linear_reset(rng, l[i], init);
 }
 
-/* x (N, T, E) -> proj(attention(heads of qkv(x))), without the residual; mask NULL or an
+/* h + proj(attention(heads of qkv(x))), x (N, T, E) the normalised h; mask NULL or an
  * additive key mask (N, T) */
-static lf_tensor *attn_forward(lf_graph *g, nn_tblock *b, lf_tensor *x, lf_tensor *mask)
+static lf_tensor *attn_forward(lf_graph *g, nn_tblock *b, lf_tensor *x, lf_tensor *h,
+                               lf_tensor *mask)
 {
     lf_tensor *qkv = nn_linear_forward(g, &b->qkv, x); /* (N, T, 3E) */
     lf_tensor *o = lf_self_attention(g, qkv, (int)b->H, 1.0 / sqrt((double)(b->E / b->H)), mask);
-    return nn_linear_forward(g, &b->proj, o);
+    return lf_linear_add(g, o, b->proj.weight, b->proj.bias, h);
 }
 
 /* What one call of a block needs; in the arena, since a recomputed segment runs again in
@@ -59,12 +60,11 @@ static lf_tensor *block_segment(lf_graph *g, lf_tensor *h, void *cv)
     const tblock_call *c = cv;
     nn_tblock *b = c->b;
     lf_tensor *a = lf_layer_norm(g, h, b->norm1_w, b->norm1_b, b->ln_eps);
-    h = lf_add(g, h, attn_forward(g, b, a, c->mask));
+    h = attn_forward(g, b, a, h, c->mask);
     lf_tensor *m = lf_layer_norm(g, h, b->norm2_w, b->norm2_b, b->ln_eps);
-    /* fc1 + GELU: one pass in inference */
+    /* fc1 + GELU, and fc2 + the residual: one pass each in inference */
     m = lf_linear_act(g, m, b->fc1.weight, b->fc1.bias, LF_ACT_GELU);
-    m = nn_linear_forward(g, &b->fc2, m);
-    return lf_add(g, h, m);
+    return lf_linear_add(g, m, b->fc2.weight, b->fc2.bias, h);
 }
 
 lf_tensor *nn_tblock_forward(lf_graph *g, nn_tblock *b, lf_tensor *h, lf_tensor *mask)

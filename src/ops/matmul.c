@@ -159,6 +159,8 @@ static lf_status linear_backward(lf_graph *g, lf_node *n)
 typedef struct bias_act {
     const lf_real *bias; /* (out) or NULL */
     lf_activation act;
+    const lf_real *res;  /* (rows, out) added last, or NULL */
+    const lf_real *y;    /* the product's first element: a block's place is c - y */
 } bias_act;
 
 static void bias_act_epilogue(lf_real *c, int64_t ldc, int64_t rows, int64_t cols, int64_t col0,
@@ -168,22 +170,34 @@ static void bias_act_epilogue(lf_real *c, int64_t ldc, int64_t rows, int64_t col
     const lf_real *bias = e->bias ? e->bias + col0 : NULL;
     for (int64_t r = 0; r < rows; r++) {
         lf_real *cr = c + r * ldc;
-        if (bias) {
+        if (e->act == LF_ACT_GELU && bias) { /* the bias in the same pass (the same bits) */
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) {
+                const lf_real v = cr[j] + bias[j];
+                cr[j] = LF_GELU_VALUE(v);
+            }
+        } else if (e->act == LF_ACT_GELU) {
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) cr[j] = LF_GELU_VALUE(cr[j]);
+        } else if (bias) {
 #pragma omp simd
             for (int64_t j = 0; j < cols; j++) cr[j] += bias[j];
         }
-        if (e->act == LF_ACT_GELU) {
-#pragma omp simd
-            for (int64_t j = 0; j < cols; j++) cr[j] = LF_GELU_VALUE(cr[j]);
-        } else if (e->act == LF_ACT_RELU) {
+        if (e->act == LF_ACT_RELU) {
 #pragma omp simd
             for (int64_t j = 0; j < cols; j++) cr[j] = cr[j] > 0 ? cr[j] : 0;
+        }
+        if (e->res) {
+            const lf_real *rr = e->res + (cr - e->y);
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) cr[j] += rr[j];
         }
     }
 }
 
+/* act(x W^T + b) (+ res, whose shape the caller checked) */
 static lf_tensor *linear_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b,
-                             lf_activation act)
+                             lf_activation act, const lf_tensor *res)
 {
     if (!x || !w) return NULL;
     char sx[96], sw[96];
@@ -204,19 +218,38 @@ static lf_tensor *linear_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor 
     int n_in = b ? 3 : 2;
     lf_tensor *y = lf_op_output(g, x->ndim, shape, ins, n_in);
     if (!y) return NULL;
-    /* the bias (and the activation, in inference) added to each block of the product while
-     * it is in cache */
-    const bias_act ba = {b ? b->data : NULL, act};
+    /* the bias (and the activation or the residual, in inference) added to each block of the
+     * product while it is in cache */
+    const bias_act ba = {b ? b->data : NULL, act, res ? res->data : NULL, y->data};
     const lf_gemm_epilogue epi = {bias_act_epilogue, &ba};
     lf_gemm_epi(false, true, rows, out, in, 1, x->data, in, w->data, in, 0, y->data, out,
-                b || act != LF_ACT_NONE ? &epi : NULL);
+                b || act != LF_ACT_NONE || res ? &epi : NULL);
     lf_record(g, "linear", linear_backward, y, ins, n_in);
     return y;
 }
 
 lf_tensor *lf_linear(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b)
 {
-    return linear_act(g, x, w, b, LF_ACT_NONE);
+    return linear_act(g, x, w, b, LF_ACT_NONE, NULL);
+}
+
+/* true when nothing of the call needs a gradient recorded: the fused inference passes */
+static bool no_grad_needed(lf_graph *g, const lf_tensor *x, const lf_tensor *w,
+                           const lf_tensor *b, const lf_tensor *res)
+{
+    return !lf_graph_grad_enabled(g) || !(lf_needs_grad(x) || lf_needs_grad(w) ||
+                                          lf_needs_grad(b) || lf_needs_grad(res));
+}
+
+lf_tensor *lf_linear_add(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_tensor *res)
+{
+    if (!x || !w || !res) return NULL;
+    /* the same shape as the product, contiguous, or the two ops (lf_add says what is wrong) */
+    const bool fits = res->ndim == x->ndim && lf_is_contiguous(res) && w->ndim == 2 &&
+                      res->shape[res->ndim - 1] == w->shape[0] &&
+                      !memcmp(res->shape, x->shape, sizeof(int64_t) * (size_t)(x->ndim - 1));
+    if (!fits || !no_grad_needed(g, x, w, b, res)) return lf_add(g, res, lf_linear(g, x, w, b));
+    return linear_act(g, x, w, b, LF_ACT_NONE, res);
 }
 
 lf_tensor *lf_linear_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, lf_activation act)
@@ -227,10 +260,9 @@ lf_tensor *lf_linear_act(lf_graph *g, lf_tensor *x, lf_tensor *w, lf_tensor *b, 
     }
     /* with a gradient to record: the two ops (the activation's backward needs the product);
      * in inference: one pass */
-    if (act == LF_ACT_NONE ||
-        (lf_graph_grad_enabled(g) && (lf_needs_grad(x) || lf_needs_grad(w) || lf_needs_grad(b)))) {
-        lf_tensor *y = linear_act(g, x, w, b, LF_ACT_NONE);
+    if (act == LF_ACT_NONE || !no_grad_needed(g, x, w, b, NULL)) {
+        lf_tensor *y = linear_act(g, x, w, b, LF_ACT_NONE, NULL);
         return act == LF_ACT_GELU ? lf_gelu(g, y) : act == LF_ACT_RELU ? lf_relu(g, y) : y;
     }
-    return linear_act(g, x, w, b, act);
+    return linear_act(g, x, w, b, act, NULL);
 }
