@@ -38,13 +38,47 @@ static double flops_per_token(const lf_token_model_config *c, int head)
     return c->depth * (2 * (4 * E * E + 2 * E * hidden) + 4 * T * E);
 }
 
+/* What one timed step needs */
+typedef struct mlm_run {
+    lf_graph *g;
+    lf_token_model *m;
+    lf_params *P;
+    lf_optim *opt;
+    const int64_t *in, *tg, *ids;
+    int64_t B, IB, T;
+    double loss;
+} mlm_run;
+
+static void train_step(void *ctx, int it)
+{
+    mlm_run *r = ctx;
+    (void)it;
+    lf_graph_reset(r->g);
+    lf_tensor *h = lf_token_model_forward(r->g, r->m, r->in, r->B, r->T);
+    lf_tensor *loss = lf_mlm_loss(r->g, lf_token_model_logits(r->g, r->m, h), r->tg);
+    CHECK(loss != NULL);
+    r->loss = loss->data[0];
+    CHECK(lf_backward(r->g, loss) == LF_OK);
+    CHECK(lf_optim_step(r->opt) == LF_OK);
+    lf_params_zero_grad(r->P);
+}
+
+static void infer_step(void *ctx, int it)
+{
+    mlm_run *r = ctx;
+    (void)it;
+    lf_graph_reset(r->g);
+    CHECK(lf_token_model_forward(r->g, r->m, r->ids, r->IB, r->T) != NULL);
+}
+
 int main(int argc, char **argv)
 {
     lf_token_model_config c = lf_token_model_config_default();
-    const char *mode = "both", *json = NULL;
-    int B = 64, IB = 256, threads = 2, steps = 5, warmup = 2, recompute = 0;
+    bench_common bc = bench_common_default();
+    int B = 64, IB = 256;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
+        if (bench_common_option(&bc, k, v)) continue;
         if (!strcmp(k, "--vocab")) c.vocab = atoll(v);
         else if (!strcmp(k, "--seq")) c.max_len = atoll(v);
         else if (!strcmp(k, "--width")) c.width = atoi(v);
@@ -53,42 +87,32 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--mlp-ratio")) c.mlp_ratio = atof(v);
         else if (!strcmp(k, "--batch-size")) B = atoi(v);
         else if (!strcmp(k, "--infer-batch-size")) IB = atoi(v);
-        else if (!strcmp(k, "--threads")) threads = atoi(v);
-        else if (!strcmp(k, "--steps")) steps = atoi(v);
-        else if (!strcmp(k, "--warmup")) warmup = atoi(v);
-        else if (!strcmp(k, "--mode")) mode = v;
-        else if (!strcmp(k, "--recompute")) recompute = atoi(v);
-        else if (!strcmp(k, "--json")) json = v;
         else {
             fprintf(stderr, "bench_mlm: unknown option %s\n", k);
             return 2;
         }
     }
-    if (steps < 1) steps = 1;
-    if (steps > 100) steps = 100;
+    bench_common_clamp(&bc);
     if (B < 1 || IB < 1 || c.vocab < 6) {
         fprintf(stderr, "bench_mlm: batch sizes must be >= 1 and vocab >= 6\n");
         return 2;
     }
-    lf_set_threads(threads);
+    lf_set_threads(bc.threads);
     const int64_t T = c.max_len;
 
-    lf_params *P;
-    lf_token_model *m;
-    CHECK(lf_params_init(&P) == LF_OK);
-    CHECK(lf_token_model_init(P, &c, NULL, &m) == LF_OK);
-    CHECK(lf_params_finalize(P) == LF_OK);
-    CHECK(lf_token_model_reset_parameters(m, 0, 0) == LF_OK);
+    mlm_run r = {.B = B, .IB = IB, .T = T};
+    CHECK(lf_params_init(&r.P) == LF_OK);
+    CHECK(lf_token_model_init(r.P, &c, NULL, &r.m) == LF_OK);
+    CHECK(lf_params_finalize(r.P) == LF_OK);
+    CHECK(lf_token_model_reset_parameters(r.m, 0, 0) == LF_OK);
     lf_optim_config oc = lf_optim_defaults(LF_OPTIM_ADAMW);
     oc.lr = 1e-4;
     oc.weight_decay = 0.01;
     oc.decay_all = 1; /* as one torch parameter group */
-    lf_optim *opt;
-    CHECK(lf_optim_init(&opt, P, &oc) == LF_OK);
-    lf_graph *g;
-    CHECK(lf_graph_init(&g, 0) == LF_OK);
-    lf_graph_set_retain_grads(g, 0);
-    lf_graph_set_recompute(g, recompute);
+    CHECK(lf_optim_init(&r.opt, r.P, &oc) == LF_OK);
+    CHECK(lf_graph_init(&r.g, 0) == LF_OK);
+    lf_graph_set_retain_grads(r.g, 0);
+    lf_graph_set_recompute(r.g, bc.recompute);
 
     /* random ordinary ids (5 special ids first: [PAD] [UNK] [CLS] [SEP] [MASK]) */
     int64_t nmax = (B > IB ? B : IB) * T;
@@ -99,47 +123,28 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < nmax; i++) ids[i] = 5 + lf_rng_below(&rng, (uint32_t)(c.vocab - 5));
     lf_mlm_mask_config mc = lf_mlm_mask_config_default(c.vocab, 4, 5);
     CHECK(lf_mlm_mask(&mc, &rng, ids, B, T, in, tg, NULL) == LF_OK);
+    r.ids = ids, r.in = in, r.tg = tg;
 
     double fb = flops_per_token(&c, 0), fh = flops_per_token(&c, 1);
-    FILE *jf = json ? fopen(json, "w") : NULL;
+    FILE *jf = bc.json ? fopen(bc.json, "w") : NULL;
     emit(jf, "{\"impl\": \"labelfree\", \"vocab\": %lld, \"seq_len\": %lld, \"width\": %d, "
              "\"depth\": %d, \"heads\": %d, \"mlp_ratio\": %g, \"batch_size\": %d, "
              "\"threads\": %d, \"recompute\": %d, \"forward_gflop_per_sequence\": %.6f, "
              "\"head_gflop_per_sequence\": %.6f",
-         (long long)c.vocab, (long long)T, c.width, c.depth, c.heads, c.mlp_ratio, B, threads,
-         recompute, fb * T / 1e9, fh * T / 1e9);
-    double ts[100];
-    if (!strcmp(mode, "train") || !strcmp(mode, "both")) {
-        lf_graph_set_training(g, 1);
-        lf_graph_set_grad_enabled(g, 1);
-        double loss_v = 0;
-        for (int it = -warmup; it < steps; it++) {
-            double t0 = now();
-            lf_graph_reset(g);
-            lf_tensor *h = lf_token_model_forward(g, m, in, B, T);
-            lf_tensor *loss = lf_mlm_loss(g, lf_token_model_logits(g, m, h), tg);
-            CHECK(loss != NULL);
-            loss_v = loss->data[0];
-            CHECK(lf_backward(g, loss) == LF_OK);
-            CHECK(lf_optim_step(opt) == LF_OK);
-            lf_params_zero_grad(P);
-            if (it >= 0) ts[it] = now() - t0;
-        }
-        double t = median(ts, steps), tok = (double)B * T;
+         (long long)c.vocab, (long long)T, c.width, c.depth, c.heads, c.mlp_ratio, B, bc.threads,
+         bc.recompute, fb * T / 1e9, fh * T / 1e9);
+    if (bench_mode_has(&bc, "train")) {
+        lf_graph_set_training(r.g, 1);
+        lf_graph_set_grad_enabled(r.g, 1);
+        const double t = bench_median_step(&bc, train_step, &r), tok = (double)B * T;
         emit(jf, ", \"train_step_s\": %.6f, \"train_tokens_per_s\": %.1f, "
                  "\"train_sequences_per_s\": %.3f, \"train_gflops\": %.3f, \"last_loss\": %.5f",
-             t, tok / t, B / t, 3.0 * (fb + fh) * tok / t / 1e9, loss_v);
+             t, tok / t, B / t, 3.0 * (fb + fh) * tok / t / 1e9, r.loss);
     }
-    if (!strcmp(mode, "infer") || !strcmp(mode, "both")) {
-        lf_graph_set_training(g, 0);
-        lf_graph_set_grad_enabled(g, 0);
-        for (int it = -warmup; it < steps; it++) {
-            double t0 = now();
-            lf_graph_reset(g);
-            CHECK(lf_token_model_forward(g, m, ids, IB, T) != NULL);
-            if (it >= 0) ts[it] = now() - t0;
-        }
-        double t = median(ts, steps), tok = (double)IB * T;
+    if (bench_mode_has(&bc, "infer")) {
+        lf_graph_set_training(r.g, 0);
+        lf_graph_set_grad_enabled(r.g, 0);
+        const double t = bench_median_step(&bc, infer_step, &r), tok = (double)IB * T;
         emit(jf, ", \"infer_batch_size\": %d, \"infer_step_s\": %.6f, \"infer_tokens_per_s\": %.1f, "
                  "\"infer_sequences_per_s\": %.3f, \"infer_gflops\": %.3f",
              IB, t, tok / t, IB / t, fb * tok / t / 1e9);
@@ -150,9 +155,9 @@ int main(int argc, char **argv)
     free(ids);
     free(in);
     free(tg);
-    lf_graph_free(g);
-    lf_optim_free(opt);
-    lf_token_model_free(m);
-    lf_params_free(P);
+    lf_graph_free(r.g);
+    lf_optim_free(r.opt);
+    lf_token_model_free(r.m);
+    lf_params_free(r.P);
     return 0;
 }

@@ -96,24 +96,20 @@ static double sgemm_gflops(int own, int T)
 
 int main(int argc, char **argv)
 {
-    const char *arch = "resnet18", *stem = "cifar", *mode = "both", *json = NULL;
-    int S = 32, C = 3, B = 256, T = 2, steps = 5, warmup = 2, sgemm = 1, profile = 0;
-    int recompute = 0, EB = 0, frozen = 1; /* EB: embedding batch (0: B) */
+    const char *arch = "resnet18", *stem = "cifar";
+    int S = 32, C = 3, B = 256, sgemm = 1, profile = 0;
+    int EB = 0, frozen = 1; /* EB: embedding batch (0: B) */
+    bench_common bc = bench_common_default();
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
+        if (bench_common_option(&bc, k, v)) continue;
         if (!strcmp(k, "--arch")) arch = v;
         else if (!strcmp(k, "--stem")) stem = v;
         else if (!strcmp(k, "--image-size")) S = atoi(v);
         else if (!strcmp(k, "--channels")) C = atoi(v);
         else if (!strcmp(k, "--batch-size")) B = atoi(v);
-        else if (!strcmp(k, "--threads")) T = atoi(v);
-        else if (!strcmp(k, "--steps")) steps = atoi(v);
-        else if (!strcmp(k, "--warmup")) warmup = atoi(v);
-        else if (!strcmp(k, "--mode")) mode = v;
-        else if (!strcmp(k, "--json")) json = v;
         else if (!strcmp(k, "--sgemm")) sgemm = atoi(v);
         else if (!strcmp(k, "--profile")) profile = atoi(v); /* per-phase times on stderr */
-        else if (!strcmp(k, "--recompute")) recompute = atoi(v); /* 1: blocks recomputed */
         else if (!strcmp(k, "--frozen")) frozen = atoi(v); /* 0: embedding without kept forms */
         else if (!strcmp(k, "--embed-batch-size")) EB = atoi(v);
         else {
@@ -122,8 +118,9 @@ int main(int argc, char **argv)
         }
     }
     if (EB <= 0) EB = B;
-    if (steps < 1) steps = 1;
-    if (steps > 100) steps = 100;
+    bench_common_clamp(&bc);
+    const int T = bc.threads, steps = bc.steps, warmup = bc.warmup, recompute = bc.recompute;
+    const char *mode = bc.mode, *json = bc.json;
     lf_set_threads(T);
 
     lf_params *P;

@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from torch_util import emit, timed
+from torch_util import add_common_args, emit, parse, timed
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "parity"))
 from gen_mae import MaskedAutoencoderViT  # noqa: E402
@@ -56,14 +56,8 @@ def main():
     ap.add_argument("--decoder-heads", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--embed-batch-size", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--mode", default="both", choices=["train", "embed", "both"])
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    add_common_args(ap, "embed")
+    a = parse(ap, torch)
     m = MaskedAutoencoderViT(img_size=a.image_size, patch_size=a.patch, in_chans=3, embed_dim=a.width,
                              depth=a.depth, num_heads=a.heads, decoder_embed_dim=a.decoder_width,
                              decoder_depth=a.decoder_depth, decoder_num_heads=a.decoder_heads,

@@ -16,7 +16,7 @@ import os
 import sys
 
 import torch
-from torch_util import emit, timed
+from torch_util import add_common_args, emit, parse, timed
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "parity"))
@@ -53,14 +53,8 @@ def main():
     ap.add_argument("--mlp-ratio", type=float, default=4.0)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--infer-batch-size", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--mode", default="both", choices=["train", "infer", "both"])
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    add_common_args(ap, "infer")
+    a = parse(ap, torch)
     g = torch.Generator().manual_seed(7)
     model = TokenModel(a.vocab, a.seq, a.width, a.depth, a.heads, a.mlp_ratio)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
-from torch_util import emit, timed
+from torch_util import add_common_args, emit, parse, timed
 
 
 def make_encoder(arch, stem, channels):
@@ -63,14 +63,8 @@ def main():
     ap.add_argument("--channels", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--embed-batch-size", type=int, default=0, help="0: --batch-size")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--mode", default="both", choices=["train", "embed", "both"])
-    ap.add_argument("--json", default=None)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    add_common_args(ap, "embed")
+    a = parse(ap, torch)
     enc, dim = make_encoder(a.arch, a.stem, a.channels)
     head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 128))
     model = nn.Sequential(enc, head)

@@ -5,6 +5,24 @@ import statistics
 import time
 
 
+def add_common_args(ap, second_phase):
+    """the options every whole-model script takes (as bench/bench_util.h's bench_common):
+    --threads --steps --warmup --json, and --mode train | second_phase | both"""
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--mode", default="both", choices=["train", second_phase, "both"])
+    ap.add_argument("--json", default=None)
+
+
+def parse(ap, torch):
+    """parsed options, with torch set to --threads threads and seeded (seed 0)"""
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    return a
+
+
 def timed(fn, steps, warmup):
     """median seconds of `steps` calls of fn after `warmup` untimed ones"""
     for _ in range(warmup):
